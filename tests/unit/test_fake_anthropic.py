@@ -1,0 +1,228 @@
+"""The fake Anthropic Messages API behaves like the real one at the HTTP level."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from tests.fakes.anthropic_api import (
+    DropMidStream,
+    FakeAnthropic,
+    Hang,
+    TextReply,
+    Usage,
+    api_error,
+    authentication_error,
+    overloaded_error,
+    rate_limit_error,
+)
+
+BODY = {
+    "model": "claude-sonnet-4-5-20250929",
+    "max_tokens": 64,
+    "system": [{"type": "text", "text": "Be brief."}],
+    "messages": [{"role": "user", "content": "hi"}],
+    "metadata": {"user_id": "u1"},
+    "tools": [],
+}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic() as server:
+        yield server
+
+
+def _sse_events(raw: str) -> list[tuple[str, dict]]:
+    events = []
+    for chunk in raw.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in chunk.splitlines())
+        events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+def _read_lines_into(seen: list[str], fake: FakeAnthropic, timeout: float) -> None:
+    url = f"{fake.base_url}/v1/messages"
+    with httpx.stream("POST", url, json={**BODY, "stream": True}, timeout=timeout) as r:
+        seen.extend(r.iter_lines())
+
+
+def test_base_url_is_loopback_and_stop_frees_the_port() -> None:
+    server = FakeAnthropic().start()
+    assert server.base_url.startswith("http://127.0.0.1:")
+    port = server.port
+    server.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+
+
+def test_streaming_event_order_and_usage(fake: FakeAnthropic) -> None:
+    fake.enqueue(TextReply(["Hel", "lo"], usage=Usage(12, 3, 4, 5), stop_reason="max_tokens"))
+    r = httpx.post(f"{fake.base_url}/v1/messages?beta=true", json={**BODY, "stream": True}, timeout=10)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/event-stream")
+    assert r.headers["request-id"].startswith("req_")
+    assert r.headers["anthropic-ratelimit-unified-status"] == "allowed"
+    events = _sse_events(r.text)
+    names = [e for e, _ in events]
+    assert names == [
+        "message_start",
+        "content_block_start",
+        "ping",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
+    assert all(data["type"] == name for name, data in events)
+    start = events[0][1]["message"]
+    assert start["model"] == BODY["model"]
+    assert start["usage"]["input_tokens"] == 12
+    assert start["usage"]["cache_creation_input_tokens"] == 4
+    assert start["usage"]["cache_read_input_tokens"] == 5
+    assert [d["delta"] for _, d in events[3:5]] == [
+        {"type": "text_delta", "text": "Hel"},
+        {"type": "text_delta", "text": "lo"},
+    ]
+    delta = events[6][1]
+    assert delta["delta"]["stop_reason"] == "max_tokens"
+    assert delta["usage"]["output_tokens"] == 3
+
+
+def test_streaming_is_incremental(fake: FakeAnthropic) -> None:
+    fake.enqueue(TextReply(["a", "b", "c"], first_delay_s=0.3, delay_s=0.3))
+    arrivals: list[float] = []
+    t0 = time.monotonic()
+    with httpx.stream("POST", f"{fake.base_url}/v1/messages", json={**BODY, "stream": True}, timeout=10) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: ") and '"text_delta"' in line:
+                arrivals.append(time.monotonic() - t0)
+    assert len(arrivals) == 3
+    assert arrivals[0] >= 0.25
+    assert arrivals[2] - arrivals[0] >= 0.5
+
+
+def test_non_streaming_json(fake: FakeAnthropic) -> None:
+    fake.enqueue(TextReply(["Hel", "lo"], usage=Usage(1, 2, 3, 4)))
+    r = httpx.post(f"{fake.base_url}/v1/messages", json=BODY, timeout=10)
+    body = r.json()
+    assert body["type"] == "message"
+    assert body["role"] == "assistant"
+    assert body["content"] == [{"type": "text", "text": "Hello"}]
+    assert body["stop_reason"] == "end_turn"
+    assert {k: body["usage"][k] for k in Usage().as_dict() if k.endswith("tokens")} == {
+        "input_tokens": 1,
+        "output_tokens": 2,
+        "cache_creation_input_tokens": 3,
+        "cache_read_input_tokens": 4,
+    }
+
+
+@pytest.mark.parametrize(
+    ("reply", "status", "error_type"),
+    [
+        (authentication_error(), 401, "authentication_error"),
+        (overloaded_error(), 529, "overloaded_error"),
+        (api_error(), 500, "api_error"),
+    ],
+)
+def test_error_bodies(fake: FakeAnthropic, reply, status: int, error_type: str) -> None:
+    fake.enqueue(reply)
+    r = httpx.post(f"{fake.base_url}/v1/messages", json=BODY, timeout=10)
+    assert r.status_code == status
+    body = r.json()
+    assert body["type"] == "error"
+    assert body["error"]["type"] == error_type
+    assert isinstance(body["error"]["message"], str)
+    assert body["request_id"] == r.headers["request-id"]
+
+
+def test_authentication_error_tells_the_client_not_to_retry(fake: FakeAnthropic) -> None:
+    fake.enqueue(authentication_error())
+    r = httpx.post(f"{fake.base_url}/v1/messages", json=BODY, timeout=10)
+    assert r.headers["x-should-retry"] == "false"
+
+
+def test_rate_limit_headers(fake: FakeAnthropic) -> None:
+    reset = int(time.time()) + 600
+    fake.enqueue(rate_limit_error(reset_at=reset))
+    r = httpx.post(f"{fake.base_url}/v1/messages", json=BODY, timeout=10)
+    assert r.status_code == 429
+    assert r.json()["error"]["type"] == "rate_limit_error"
+    assert r.headers["anthropic-ratelimit-unified-status"] == "rejected"
+    assert r.headers["anthropic-ratelimit-unified-reset"] == str(reset)
+    assert r.headers["anthropic-ratelimit-unified-representative-claim"] == "five_hour"
+    assert 590 <= int(r.headers["retry-after"]) <= 600
+
+
+def test_records_requests(fake: FakeAnthropic) -> None:
+    raw = gzip.compress(json.dumps({**BODY, "stream": True}).encode())
+    httpx.post(
+        f"{fake.base_url}/v1/messages?beta=true",
+        content=raw,
+        headers={
+            "content-encoding": "gzip",
+            "content-type": "application/json",
+            "authorization": "Bearer sk-ant-oat01-x",
+            "anthropic-beta": "oauth-2025-04-20",
+        },
+        timeout=10,
+    )
+    httpx.post(f"{fake.base_url}/v1/messages/count_tokens", json=BODY, timeout=10)
+    assert fake.paths == ["POST /v1/messages", "POST /v1/messages/count_tokens"]
+    (req,) = fake.messages_requests
+    assert req.query == {"beta": "true"}
+    assert req.model == BODY["model"]
+    assert req.system_text == "Be brief."
+    assert req.messages == BODY["messages"]
+    assert req.max_tokens == 64
+    assert req.tools == []
+    assert req.stream is True
+    assert req.metadata == {"user_id": "u1"}
+    assert req.bearer_token == "sk-ant-oat01-x"
+    assert req.headers["anthropic-beta"] == "oauth-2025-04-20"
+
+
+def test_queue_then_responder_then_default(fake: FakeAnthropic) -> None:
+    fake.enqueue(TextReply("first"))
+    fake.responder = lambda req: TextReply(f"echo {req.messages[-1]['content']}")
+    texts = [
+        httpx.post(f"{fake.base_url}/v1/messages", json=BODY, timeout=10).json()["content"][0]["text"]
+        for _ in range(2)
+    ]
+    assert texts == ["first", "echo hi"]
+
+
+def test_hang_before_headers_times_out_the_client(fake: FakeAnthropic) -> None:
+    fake.enqueue(Hang())
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{fake.base_url}/v1/messages", json=BODY, timeout=0.5)
+
+
+def test_hang_after_message_start(fake: FakeAnthropic) -> None:
+    fake.enqueue(Hang(after="message_start"))
+    seen: list[str] = []
+    with pytest.raises(httpx.ReadTimeout):
+        _read_lines_into(seen, fake, timeout=0.5)
+    assert any("message_start" in line for line in seen)
+
+
+def test_drop_mid_stream(fake: FakeAnthropic) -> None:
+    fake.enqueue(DropMidStream(["partial"]))
+    seen: list[str] = []
+    with pytest.raises(httpx.RemoteProtocolError):
+        _read_lines_into(seen, fake, timeout=5)
+    assert any('"partial"' in line for line in seen)
+    assert not any("message_stop" in line for line in seen)
+
+
+def test_unknown_paths_are_recorded_and_404(fake: FakeAnthropic) -> None:
+    r = httpx.get(f"{fake.base_url}/nope", timeout=5)
+    assert r.status_code == 404
+    assert r.json()["type"] == "error"
+    assert fake.paths == ["GET /nope"]
