@@ -1,0 +1,1 @@
+"""Serve one Claude Code subscription login as an OpenAI-compatible model through LiteLLM."""

@@ -1,0 +1,1 @@
+"""The login: copying it in at start-up, refusing API keys, and telling whether it works."""

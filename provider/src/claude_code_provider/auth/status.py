@@ -1,0 +1,111 @@
+"""Pure: whether the login works, from what the CLI says, the token's expiry and real outcomes.
+
+``claude auth status`` reads local files only: it reports ``loggedIn: true`` for an expired, revoked
+or made-up token. The last real request's outcome and the stored expiry correct it. A usage limit is
+reported as such, never as a login problem, and a later success clears it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import ClaudeCodeError, ErrorKind
+
+OutcomeKind = Literal["ok", "unauthorized", "rate_limited", "upstream_error"]
+
+_API_KEY_METHODS = {"api_key", "api_key_helper"}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, serialize_by_alias=True)
+
+
+class Outcome(_Model):
+    """How the last real request through the login ended."""
+
+    result: OutcomeKind
+    at: datetime
+    until: datetime | None = Field(default=None, description="when a usage limit resets")
+    detail: str | None = None
+
+    @classmethod
+    def of(cls, error: ClaudeCodeError | None, now: datetime) -> Outcome:
+        if error is None:
+            return cls(result="ok", at=now)
+        if error.kind is ErrorKind.NOT_LOGGED_IN:
+            return cls(result="unauthorized", at=now, detail=error.message)
+        if error.kind is ErrorKind.USAGE_LIMIT:
+            until = (
+                datetime.fromtimestamp(now.timestamp() + error.retry_after, UTC)
+                if error.retry_after is not None
+                else None
+            )
+            return cls(result="rate_limited", at=now, until=until, detail=error.message)
+        return cls(result="upstream_error", at=now, detail=error.message)
+
+
+class TokenInfo(_Model):
+    expires_at: datetime | None = None
+    refreshable: bool = False
+
+
+class AuthStatus(_Model):
+    """The JSON of ``/auth/status``; never a token."""
+
+    logged_in: bool = Field(alias="loggedIn")
+    auth_method: str | None = Field(alias="authMethod")
+    subscription_type: str | None = Field(alias="subscriptionType")
+    token_expires_at: datetime | None = Field(alias="tokenExpiresAt")
+    cli_version: str | None = Field(alias="cliVersion")
+    last_request: Outcome | None = Field(alias="lastRequest")
+    rate_limited_until: datetime | None = Field(alias="rateLimitedUntil")
+    reason: str
+
+
+def derive_auth_status(
+    *,
+    cli: dict[str, Any] | None,
+    login_problem: str | None,
+    token: TokenInfo,
+    outcome: Outcome | None,
+    cli_version: str | None,
+    now: datetime,
+) -> AuthStatus:
+    cli = cli or {}
+    method = cli.get("authMethod") if isinstance(cli.get("authMethod"), str) else None
+    limited_until = (
+        outcome.until if outcome is not None and outcome.result == "rate_limited" and outcome.until else None
+    )
+    if limited_until is not None and limited_until <= now:
+        limited_until = None
+
+    if login_problem is not None:
+        logged_in, reason = False, login_problem
+    elif method in _API_KEY_METHODS:
+        logged_in, reason = (
+            False,
+            f"An Anthropic API key ({method}) is configured; this runtime accepts OAuth only.",
+        )
+    elif not cli.get("loggedIn"):
+        logged_in, reason = False, "Claude Code reports no login."
+    elif outcome is not None and outcome.result == "unauthorized":
+        logged_in, reason = False, "Anthropic rejected the login on the last request (revoked or expired)."
+    elif token.expires_at is not None and token.expires_at <= now and not token.refreshable:
+        logged_in, reason = False, "The access token expired and there is no refresh token."
+    elif limited_until is not None:
+        logged_in, reason = True, "Logged in; the subscription's usage limit is reached until it resets."
+    else:
+        logged_in, reason = True, "Logged in."
+    return AuthStatus(
+        logged_in=logged_in,
+        auth_method=method,
+        subscription_type=cli.get("subscriptionType") if isinstance(cli.get("subscriptionType"), str) else None,
+        token_expires_at=token.expires_at,
+        cli_version=cli_version,
+        last_request=outcome,
+        rate_limited_until=limited_until,
+        reason=reason,
+    )

@@ -1,0 +1,70 @@
+"""Earlier turns of a conversation as a Claude Code session transcript, to be resumed.
+
+Streaming earlier turns to the CLI as user messages would make one model call per turn. Instead the
+history is written as the JSONL transcript the CLI itself keeps under
+``<config dir>/projects/<project key>/<session id>.jsonl`` and the request resumes that session, so
+every earlier user and assistant turn reaches the model as a real message, in order, in one call.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from claude_agent_sdk import project_key_for_directory
+
+from ..protocol import ChatTurn
+
+
+def render_transcript(history: list[ChatTurn], *, session_id: str, cwd: Path, model: str) -> str:
+    """Pure: the JSONL lines of a session whose messages are ``history``, each linked to the last."""
+    lines: list[str] = []
+    parent: str | None = None
+    stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    for turn in history:
+        entry_id = str(uuid.uuid4())
+        message: dict[str, Any]
+        if turn.role == "user":
+            message = {"role": "user", "content": turn.content}
+        else:
+            message = {
+                "id": f"msg_{uuid.uuid4().hex[:24]}",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [{"type": "text", "text": turn.content}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": 0, "output_tokens": 0},
+            }
+        entry = {
+            "parentUuid": parent,
+            "isSidechain": False,
+            "userType": "external",
+            "cwd": str(cwd),
+            "sessionId": session_id,
+            "type": turn.role,
+            "message": message,
+            "uuid": entry_id,
+            "timestamp": stamp,
+        }
+        lines.append(json.dumps(entry, ensure_ascii=False))
+        parent = entry_id
+    return "\n".join(lines) + "\n"
+
+
+def transcript_path(config_dir: Path, cwd: Path, session_id: str) -> Path:
+    return config_dir / "projects" / project_key_for_directory(cwd) / f"{session_id}.jsonl"
+
+
+def write_transcript(history: list[ChatTurn], *, config_dir: Path, cwd: Path, model: str) -> tuple[str, Path]:
+    """Write the history as a resumable session; return its id and file (the caller removes it)."""
+    session_id = str(uuid.uuid4())
+    path = transcript_path(config_dir, cwd, session_id)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.write_text(render_transcript(history, session_id=session_id, cwd=cwd, model=model))
+    path.chmod(0o600)
+    return session_id, path

@@ -1,0 +1,125 @@
+"""Pure mapping from the SDK's messages to protocol events and errors.
+
+The CLI reports a failed turn as a result with ``is_error``, the HTTP status of the failing API call
+(``api_error_status``), an error kind on the assistant message, and, for usage limits, a rate-limit
+event carrying ``resetsAt``. ``TurnState`` collects those as they arrive so the result can be judged
+with all of them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from claude_agent_sdk import AssistantMessage, RateLimitEvent, ResultMessage, StreamEvent
+
+from ..errors import LOGIN_HINT, ClaudeCodeError, ErrorKind
+from ..protocol import Finish, TextDelta, Usage
+
+_FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "refusal": "content_filter",
+}
+
+_SECRET = re.compile(r"sk-ant-[A-Za-z0-9_\-]+")
+
+
+def redact(text: str) -> str:
+    """Blank anything shaped like an Anthropic token before text leaves the process."""
+    return _SECRET.sub("sk-ant-***", text)
+
+
+@dataclass
+class TurnState:
+    assistant_error: str | None = None
+    resets_at: float | None = None
+    model: str | None = None
+    message_usage: dict[str, object] = field(default_factory=dict)
+
+    def observe(self, message: object) -> TextDelta | Finish | None:
+        """Remember what matters for judging the result; return a text delta when there is one, or a
+        finish when the model's answer was cut at ``max_tokens``.
+
+        On a cut answer the CLI would send a second request asking the model to go on; an OpenAI
+        client that set ``max_tokens`` wants the cut answer, so the turn ends there."""
+        if isinstance(message, StreamEvent):
+            return self._observe_stream(message.event)
+        if isinstance(message, AssistantMessage):
+            self.model = message.model or self.model
+            if message.error:
+                self.assistant_error = message.error
+        elif isinstance(message, RateLimitEvent):
+            info = message.rate_limit_info
+            if info.status == "rejected" and info.resets_at:
+                self.resets_at = float(info.resets_at)
+        return None
+
+    def _observe_stream(self, event: dict[str, Any]) -> TextDelta | Finish | None:
+        kind = event.get("type")
+        if kind == "content_block_delta":
+            delta = event.get("delta") or {}
+            if delta.get("type") == "text_delta" and delta.get("text"):
+                return TextDelta(text=delta["text"])
+        elif kind == "message_start":
+            message = event.get("message") or {}
+            self.model = message.get("model") or self.model
+            self.message_usage = dict(message.get("usage") or {})
+        elif kind == "message_delta":
+            self.message_usage.update(event.get("usage") or {})
+            if (event.get("delta") or {}).get("stop_reason") == "max_tokens":
+                return Finish(finish_reason="length", usage=to_usage(self.message_usage), model=self.model)
+        return None
+
+
+def to_usage(raw: dict[str, object] | None) -> Usage:
+    raw = raw or {}
+
+    def count(key: str) -> int:
+        value = raw.get(key)
+        return value if isinstance(value, int) else 0
+
+    return Usage(
+        input_tokens=count("input_tokens"),
+        output_tokens=count("output_tokens"),
+        cache_creation_input_tokens=count("cache_creation_input_tokens"),
+        cache_read_input_tokens=count("cache_read_input_tokens"),
+    )
+
+
+def judge_result(result: ResultMessage, state: TurnState, now: float | None = None) -> Finish:
+    """The finish event of a successful turn, or the ``ClaudeCodeError`` that a failed one means."""
+    if not result.is_error:
+        reason = _FINISH_REASONS.get(result.stop_reason or "end_turn", "stop")
+        return Finish(finish_reason=reason, usage=to_usage(result.usage), model=state.model)
+    raise to_error(result, state, time.time() if now is None else now)
+
+
+def to_error(result: ResultMessage, state: TurnState, now: float) -> ClaudeCodeError:
+    status = result.api_error_status
+    kind = state.assistant_error
+    detail = redact((result.result or "; ".join(result.errors or []) or result.subtype).strip())[:500]
+    if status == 401 or kind == "authentication_failed":
+        return ClaudeCodeError(
+            ErrorKind.NOT_LOGGED_IN, f"Claude Code is not logged in or its login was revoked. {LOGIN_HINT}"
+        )
+    if status == 429 or kind == "rate_limit" or state.resets_at is not None:
+        retry_after = max(1.0, state.resets_at - now) if state.resets_at is not None else None
+        until = (
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state.resets_at))
+            if state.resets_at is not None
+            else "an unknown time"
+        )
+        return ClaudeCodeError(
+            ErrorKind.USAGE_LIMIT,
+            f"The Claude subscription's usage limit is reached; it resets at {until}. This is not a login problem.",
+            retry_after=retry_after,
+        )
+    if status == 529:
+        return ClaudeCodeError(ErrorKind.OVERLOADED, f"Anthropic's API is overloaded (529): {detail}")
+    if (status is not None and 400 <= status < 500) or kind == "invalid_request":
+        return ClaudeCodeError(ErrorKind.BAD_REQUEST, f"Anthropic's API refused the request: {detail}")
+    return ClaudeCodeError(ErrorKind.UPSTREAM_ERROR, f"Anthropic's API failed ({status or kind}): {detail}")

@@ -1,0 +1,68 @@
+"""Where a request runs: in this process (local use) or in the pod's runtime (``api_base``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+import httpx
+
+from ..engine.engine import Engine
+from ..engine.settings import EngineSettings
+from ..errors import ClaudeCodeError, ErrorKind
+from ..protocol import COMPLETE_PATH, CompletionRequest, ErrorEvent, Finish, TextDelta, decode_event
+
+
+class Backend(Protocol):
+    def events(self, request: CompletionRequest) -> AsyncIterator[TextDelta | Finish]: ...
+
+
+class LocalBackend:
+    """Runs the CLI in this process, with this process's environment and login."""
+
+    def __init__(self, engine: Engine | None = None) -> None:
+        self._engine = engine
+
+    def events(self, request: CompletionRequest) -> AsyncIterator[TextDelta | Finish]:
+        if self._engine is None:
+            self._engine = Engine(EngineSettings.from_env())
+        return self._engine.complete(request)
+
+
+class RemoteBackend:
+    """Calls the runtime's completion API, which holds the login; this side never sees it."""
+
+    def __init__(self, api_base: str, timeout: float) -> None:
+        self._url = api_base.rstrip("/") + COMPLETE_PATH
+        # The runtime enforces the request deadline; this one only guards against a vanished peer.
+        self._timeout = httpx.Timeout(timeout, connect=5.0)
+
+    async def events(self, request: CompletionRequest) -> AsyncIterator[TextDelta | Finish]:
+        try:
+            async with (
+                httpx.AsyncClient(timeout=self._timeout, trust_env=False) as client,
+                client.stream("POST", self._url, content=request.model_dump_json()) as response,
+            ):
+                if response.status_code != 200:
+                    raise _error_from_body(await response.aread(), response.status_code)
+                async for line in response.aiter_lines():
+                    if not line:
+                        continue
+                    event = decode_event(line)
+                    if isinstance(event, ErrorEvent):
+                        raise event.to_error()
+                    yield event
+        except httpx.TimeoutException:
+            raise ClaudeCodeError(ErrorKind.TIMEOUT, f"The runtime at {self._url} did not answer in time.") from None
+        except httpx.TransportError as error:
+            raise ClaudeCodeError(
+                ErrorKind.CLI_CRASHED, f"The runtime at {self._url} is unreachable: {type(error).__name__}."
+            ) from None
+
+
+def _error_from_body(body: bytes, status: int) -> ClaudeCodeError:
+    try:
+        return ErrorEvent.model_validate_json(body).to_error()
+    except ValueError:
+        text = body.decode(errors="replace")[:300]
+        return ClaudeCodeError(ErrorKind.UPSTREAM_ERROR, f"The runtime answered {status}: {text}")

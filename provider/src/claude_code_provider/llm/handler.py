@@ -1,0 +1,163 @@
+"""The LiteLLM custom provider ``claude-code``.
+
+Register it in a LiteLLM config::
+
+    litellm_settings:
+      custom_provider_map:
+        - {provider: claude-code, custom_handler: claude_code_provider.llm.handler.claude_code_llm}
+
+``model: claude-code/<model>`` then runs in-process with this machine's Claude Code login, or, with
+``api_base``, in the runtime that holds the login (the operator's pods).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import litellm
+from litellm.llms.custom_llm import CustomLLM
+from litellm.types.utils import GenericStreamingChunk, ModelResponse, Usage
+
+from ..errors import API_KEY_HINT, ClaudeCodeError, ErrorKind
+from ..protocol import Finish, TextDelta
+from ..protocol import Usage as ProtocolUsage
+from .backends import Backend, LocalBackend, RemoteBackend
+from .exceptions import PROVIDER, to_litellm_error
+from .sync import iterate_in_thread, run_in_thread
+from .translate import to_request
+
+DEFAULT_TIMEOUT = 600.0
+
+
+def to_openai_usage(usage: ProtocolUsage) -> Usage:
+    # OpenAI's prompt_tokens counts every input token; Anthropic splits off the cached ones.
+    prompt = usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=usage.output_tokens,
+        total_tokens=prompt + usage.output_tokens,
+        cache_creation_input_tokens=usage.cache_creation_input_tokens,
+        cache_read_input_tokens=usage.cache_read_input_tokens,
+    )
+
+
+def _timeout_seconds(timeout: Any) -> float:
+    if isinstance(timeout, int | float) and timeout > 0:
+        return float(timeout)
+    read = getattr(timeout, "read", None)
+    return float(read) if isinstance(read, int | float) and read > 0 else DEFAULT_TIMEOUT
+
+
+class ClaudeCodeLLM(CustomLLM):
+    def __init__(self) -> None:
+        super().__init__()
+        self._local = LocalBackend()
+
+    def _backend(self, api_base: str | None, timeout: Any) -> Backend:
+        return RemoteBackend(api_base, _timeout_seconds(timeout)) if api_base else self._local
+
+    async def _events(
+        self,
+        model: str,
+        messages: list[Any],
+        api_base: str | None,
+        api_key: Any,
+        params: dict[str, Any],
+        timeout: Any,
+    ) -> AsyncIterator[TextDelta | Finish]:
+        try:
+            if api_key:
+                raise ClaudeCodeError(
+                    ErrorKind.API_KEY_REFUSED,
+                    f"Refused: the LiteLLM config passes an api_key. {API_KEY_HINT}",
+                )
+            request = to_request(model, messages, params)
+            async for event in self._backend(api_base, timeout).events(request):
+                yield event
+        except ClaudeCodeError as error:
+            raise to_litellm_error(error, model) from None
+
+    async def acompletion(
+        self,
+        model: str,
+        messages: list[Any],
+        api_base: str | None,
+        custom_prompt_dict: dict[str, Any],
+        model_response: ModelResponse,
+        print_verbose: Callable[..., Any],
+        encoding: Any,
+        api_key: Any,
+        logging_obj: Any,
+        optional_params: dict[str, Any],
+        *args: Any,
+        timeout: Any = None,
+        **kwargs: Any,
+    ) -> ModelResponse:
+        text: list[str] = []
+        finish: Finish | None = None
+        async for event in self._events(model, messages, api_base, api_key, optional_params, timeout):
+            if isinstance(event, TextDelta):
+                text.append(event.text)
+            else:
+                finish = event
+        assert finish is not None  # the event stream always ends with a finish or raises
+        model_response.choices[0].message.content = "".join(text)
+        model_response.choices[0].finish_reason = finish.finish_reason
+        model_response.model = finish.model or model
+        model_response.created = int(time.time())
+        model_response.usage = to_openai_usage(finish.usage)  # type: ignore[attr-defined]
+        return model_response
+
+    async def astreaming(  # type: ignore[override]
+        self,
+        model: str,
+        messages: list[Any],
+        api_base: str | None,
+        custom_prompt_dict: dict[str, Any],
+        model_response: ModelResponse,
+        print_verbose: Callable[..., Any],
+        encoding: Any,
+        api_key: Any,
+        logging_obj: Any,
+        optional_params: dict[str, Any],
+        *args: Any,
+        timeout: Any = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[GenericStreamingChunk]:
+        async for event in self._events(model, messages, api_base, api_key, optional_params, timeout):
+            if isinstance(event, TextDelta):
+                yield GenericStreamingChunk(
+                    text=event.text, is_finished=False, finish_reason="", usage=None, index=0, tool_use=None
+                )
+            else:
+                usage = to_openai_usage(event.usage)
+                yield GenericStreamingChunk(
+                    text="",
+                    is_finished=True,
+                    finish_reason=event.finish_reason,
+                    usage={
+                        "prompt_tokens": usage.prompt_tokens,
+                        "completion_tokens": usage.completion_tokens,
+                        "total_tokens": usage.total_tokens,
+                    },
+                    index=0,
+                    tool_use=None,
+                )
+
+    def completion(self, *args: Any, **kwargs: Any) -> ModelResponse:
+        return run_in_thread(lambda: self.acompletion(*args, **kwargs))
+
+    def streaming(self, *args: Any, **kwargs: Any) -> Iterator[GenericStreamingChunk]:
+        return iterate_in_thread(lambda: self.astreaming(*args, **kwargs))
+
+
+claude_code_llm = ClaudeCodeLLM()
+
+
+def register() -> None:
+    """Make ``claude-code/<model>`` available to ``litellm.completion`` in this Python process."""
+    others = [p for p in litellm.custom_provider_map if p.get("provider") != PROVIDER]
+    litellm.custom_provider_map = [*others, {"provider": PROVIDER, "custom_handler": claude_code_llm}]
+    litellm.custom_llm_setup()

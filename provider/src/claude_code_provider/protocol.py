@@ -1,0 +1,94 @@
+"""The one wire contract between the LiteLLM adapter and the runtime (and the in-process engine).
+
+A request is a conversation already reduced to what a plain chat model takes: an optional system
+prompt and alternating user/assistant text turns ending with a user turn. The answer is a stream of
+events, sent by the runtime as newline-delimited JSON: text deltas as the model produces them, then
+exactly one ``finish`` or one ``error``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from .errors import ClaudeCodeError, ErrorKind
+
+COMPLETE_PATH = "/v1/complete"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChatTurn(_Model):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class CompletionRequest(_Model):
+    model: str = Field(min_length=1)
+    system: str | None = None
+    messages: list[ChatTurn] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _ends_with_user(self) -> CompletionRequest:
+        if self.messages[-1].role != "user":
+            raise ValueError("the last message must come from the user")
+        return self
+
+    @property
+    def prompt(self) -> str:
+        return self.messages[-1].content
+
+    @property
+    def history(self) -> list[ChatTurn]:
+        return self.messages[:-1]
+
+
+class Usage(_Model):
+    """Token counts exactly as the CLI's result message reports them."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+
+class TextDelta(_Model):
+    type: Literal["text"] = "text"
+    text: str
+
+
+class Finish(_Model):
+    type: Literal["finish"] = "finish"
+    finish_reason: Literal["stop", "length", "content_filter"]
+    usage: Usage
+    model: str | None = None
+
+
+class ErrorEvent(_Model):
+    type: Literal["error"] = "error"
+    kind: ErrorKind
+    message: str
+    retry_after: float | None = None
+
+    @classmethod
+    def of(cls, error: ClaudeCodeError) -> ErrorEvent:
+        return cls(kind=error.kind, message=error.message, retry_after=error.retry_after)
+
+    def to_error(self) -> ClaudeCodeError:
+        return ClaudeCodeError(self.kind, self.message, retry_after=self.retry_after)
+
+
+Event = Annotated[TextDelta | Finish | ErrorEvent, Field(discriminator="type")]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def encode_event(event: TextDelta | Finish | ErrorEvent) -> bytes:
+    return event.model_dump_json().encode() + b"\n"
+
+
+def decode_event(line: bytes | str) -> TextDelta | Finish | ErrorEvent:
+    return EVENT_ADAPTER.validate_json(line)

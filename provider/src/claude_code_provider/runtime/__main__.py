@@ -1,0 +1,89 @@
+"""``claude-code-runtime``: install the login, then serve the two listeners until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+
+import uvicorn
+
+from .. import logs
+from ..auth.api_keys import CLEARED_API_KEY_ENV
+from ..auth.login import LoginError, install_login
+from ..auth.probe import fetch_cli_version, find_cli
+from ..engine.engine import Engine
+from ..engine.settings import EngineSettings
+from .app import Limiter, build_api_app, build_health_app
+from .monitor import LoginMonitor
+from .settings import RuntimeSettings
+
+log = logging.getLogger("claude_code_provider.runtime")
+
+
+async def serve(settings: RuntimeSettings, engine_settings: EngineSettings) -> None:
+    config_dir = engine_settings.config_dir or Path.home() / ".claude"
+    problem: str | None = None
+    token = None
+    try:
+        token = install_login(settings.login_dir, config_dir).oauth_token
+    except LoginError as error:
+        # Keep serving: /auth/status and /readyz tell the operator what is wrong with the Secret.
+        problem = str(error)
+        log.error("Login not installed", extra={"reason": problem})
+    engine_settings = engine_settings.model_copy(update={"config_dir": config_dir, "oauth_token": token})
+
+    cli = find_cli(engine_settings.cli_path)
+    cli_env = {"CLAUDE_CONFIG_DIR": str(config_dir)}
+    if token is not None:
+        cli_env["CLAUDE_CODE_OAUTH_TOKEN"] = token.get_secret_value()
+    version = await fetch_cli_version(cli, {**cli_env, **CLEARED_API_KEY_ENV}) if cli else None
+    monitor = LoginMonitor(
+        cli=cli,
+        cli_env=cli_env,
+        config_dir=config_dir,
+        login_problem=problem,
+        cli_version=version,
+        refresh_seconds=settings.auth_refresh_seconds,
+    )
+    engine = Engine(engine_settings, on_outcome=monitor.record)
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(
+                build_api_app(engine, Limiter(settings.max_in_flight)),
+                host=settings.api_host,
+                port=settings.api_port,
+                log_config=None,
+                access_log=False,
+            )
+        ),
+        uvicorn.Server(
+            uvicorn.Config(
+                build_health_app(monitor),
+                host=settings.listen_host,
+                port=settings.port,
+                log_config=None,
+                access_log=False,
+            )
+        ),
+    ]
+    log.info(
+        "Runtime serving",
+        extra={
+            "api": f"{settings.api_host}:{settings.api_port}",
+            "health": f"{settings.listen_host}:{settings.port}",
+            "cli_version": version,
+            "pid": os.getpid(),
+        },
+    )
+    await asyncio.gather(*(server.serve() for server in servers))
+
+
+def main() -> None:
+    logs.configure(os.environ.get("CLAUDE_RUNTIME_LOG_LEVEL", "INFO"))
+    asyncio.run(serve(RuntimeSettings.from_env(), EngineSettings.from_env()))
+
+
+if __name__ == "__main__":
+    main()

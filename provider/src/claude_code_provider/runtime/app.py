@@ -1,0 +1,117 @@
+"""HTTP routes of the runtime: the completion API (loopback) and health and auth status (pod network)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from ..engine.engine import Engine
+from ..errors import ClaudeCodeError, ErrorKind
+from ..protocol import COMPLETE_PATH, CompletionRequest, ErrorEvent, Finish, TextDelta, encode_event
+from .monitor import LoginMonitor
+
+NDJSON = "application/x-ndjson"
+
+
+class Limiter:
+    """Requests in flight for this login; over the limit a request is turned away at once."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_flight = 0
+
+    def try_acquire(self) -> bool:
+        if self.in_flight >= self.limit:
+            return False
+        self.in_flight += 1
+        return True
+
+    def release(self) -> None:
+        self.in_flight -= 1
+
+
+def error_response(error: ClaudeCodeError) -> JSONResponse:
+    headers = {"Retry-After": str(max(1, round(error.retry_after)))} if error.retry_after is not None else None
+    return JSONResponse(ErrorEvent.of(error).model_dump(mode="json"), status_code=error.status, headers=headers)
+
+
+class _EventStream(StreamingResponse):
+    """An NDJSON stream that releases its slot and stops its CLI however the response ends."""
+
+    def __init__(self, events: AsyncIterator[TextDelta | Finish], first: TextDelta | Finish, limiter: Limiter):
+        self._events = events
+        self._limiter = limiter
+        super().__init__(self._lines(first), media_type=NDJSON)
+
+    async def _lines(self, first: TextDelta | Finish) -> AsyncIterator[bytes]:
+        yield encode_event(first)
+        try:
+            async for event in self._events:
+                yield encode_event(event)
+        except ClaudeCodeError as error:
+            yield encode_event(ErrorEvent.of(error))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._events.aclose()  # type: ignore[attr-defined]
+            self._limiter.release()
+
+
+def build_api_app(engine: Engine, limiter: Limiter) -> Starlette:
+    async def complete(request: Request) -> Response:
+        try:
+            body = CompletionRequest.model_validate_json(await request.body())
+        except ValidationError as error:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+            return error_response(ClaudeCodeError(ErrorKind.BAD_REQUEST, f"Invalid request: {problems}"))
+        if not limiter.try_acquire():
+            return error_response(
+                ClaudeCodeError(
+                    ErrorKind.BUSY,
+                    f"This login already serves {limiter.limit} requests at once; retry shortly.",
+                    retry_after=1,
+                )
+            )
+        events = engine.complete(body)
+        try:
+            first = await anext(events)
+        except BaseException as error:
+            await events.aclose()  # type: ignore[attr-defined]
+            limiter.release()
+            if isinstance(error, ClaudeCodeError):
+                return error_response(error)
+            raise
+        return _EventStream(events, first, limiter)
+
+    return Starlette(routes=[Route(COMPLETE_PATH, complete, methods=["POST"])])
+
+
+def build_health_app(monitor: LoginMonitor) -> Starlette:
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        status = await monitor.status()
+        return JSONResponse(
+            {"ready": status.logged_in, "reason": status.reason}, status_code=200 if status.logged_in else 503
+        )
+
+    async def auth_status(_: Request) -> Response:
+        status = await monitor.status()
+        return Response(status.model_dump_json(), media_type="application/json")
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/auth/status", auth_status),
+        ]
+    )
