@@ -17,6 +17,7 @@ from tests.fakes.anthropic_api import (
     Usage,
     api_error,
     authentication_error,
+    cli_env,
     overloaded_error,
     rate_limit_error,
 )
@@ -192,8 +193,7 @@ def test_queue_then_responder_then_default(fake: FakeAnthropic) -> None:
     fake.enqueue(TextReply("first"))
     fake.responder = lambda req: TextReply(f"echo {req.messages[-1]['content']}")
     texts = [
-        httpx.post(f"{fake.base_url}/v1/messages", json=BODY, timeout=10).json()["content"][0]["text"]
-        for _ in range(2)
+        httpx.post(f"{fake.base_url}/v1/messages", json=BODY, timeout=10).json()["content"][0]["text"] for _ in range(2)
     ]
     assert texts == ["first", "echo hi"]
 
@@ -226,3 +226,33 @@ def test_unknown_paths_are_recorded_and_404(fake: FakeAnthropic) -> None:
     assert r.status_code == 404
     assert r.json()["type"] == "error"
     assert fake.paths == ["GET /nope"]
+
+
+def test_api_key_style_rate_limit_has_no_unified_headers(fake: FakeAnthropic) -> None:
+    fake.enqueue(rate_limit_error(subscriber=False, retry_after=1))
+    r = httpx.post(f"{fake.base_url}/v1/messages", json=BODY, timeout=10)
+    assert r.status_code == 429
+    assert r.headers["retry-after"] == "1"
+    assert r.headers["anthropic-ratelimit-requests-remaining"] == "0"
+    assert not any(h.startswith("anthropic-ratelimit-unified") for h in r.headers)
+
+
+def test_chat_messages_skip_the_cli_system_entries(fake: FakeAnthropic) -> None:
+    messages = [
+        {"role": "user", "content": "hi"},
+        {"role": "system", "content": [{"type": "text", "text": "# Environment"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "hello"}]},
+        {"role": "user", "content": [{"type": "text", "text": "again"}]},
+    ]
+    httpx.post(f"{fake.base_url}/v1/messages", json={**BODY, "messages": messages}, timeout=10)
+    (req,) = fake.messages_requests
+    assert [m["role"] for m in req.chat_messages] == ["user", "assistant", "user"]
+
+
+def test_cli_env_points_only_at_loopback(fake: FakeAnthropic, tmp_path) -> None:
+    env = cli_env(fake, tmp_path)
+    assert env["ANTHROPIC_BASE_URL"] == fake.base_url
+    assert env["HTTPS_PROXY"] == env["HTTP_PROXY"] == "http://127.0.0.1:9"
+    assert env["CLAUDE_CONFIG_DIR"] == str(tmp_path / ".claude")
+    assert env["CLAUDE_CODE_OAUTH_TOKEN"].startswith("sk-ant-oat01-")
+    assert env["ANTHROPIC_API_KEY"] == ""
