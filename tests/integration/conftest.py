@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
 import pytest
 import yaml
-
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.support import REPO, VENV_BIN, Process, free_port, wait_until
 
@@ -96,6 +96,7 @@ def runtimes(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> I
         "nocli": {"CLAUDE_CODE_CLI_PATH": "/nonexistent/bin/claude"},
         "apikey": {"ANTHROPIC_API_KEY": "sk-ant-api03-" + "k" * 40},
         "single": {"CLAUDE_RUNTIME_MAX_IN_FLIGHT": "1"},
+        "retrying": {"CLAUDE_CODE_MAX_RETRIES": "2"},
     }
     started: dict[str, Runtime] = {}
     try:
@@ -116,7 +117,11 @@ class Proxy:
 
     def client(self, **kwargs: object) -> openai.OpenAI:
         return openai.OpenAI(
-            base_url=self.url + "/v1", api_key=self.key, max_retries=0, timeout=60, **kwargs  # type: ignore[arg-type]
+            base_url=self.url + "/v1",
+            api_key=self.key,
+            max_retries=0,
+            timeout=60,
+            **kwargs,  # type: ignore[arg-type]
         )
 
 
@@ -171,6 +176,8 @@ def proxy(
             {
                 "model_list": models,
                 "litellm_settings": {"custom_provider_map": [{"provider": "claude-code", "custom_handler": HANDLER}]},
+                # As in the shipped configs: the CLI already retries what is worth retrying.
+                "router_settings": {"num_retries": 0},
             }
         )
     )
@@ -182,3 +189,18 @@ def proxy(
 @pytest.fixture
 def client(proxy: Proxy) -> openai.OpenAI:
     return proxy.client()
+
+
+@pytest.fixture
+def start(fake: FakeAnthropic, tmp_path: Path) -> Iterator[Callable[..., Runtime]]:
+    """Start a runtime of this test's own (for state such as the last outcome); stopped afterwards."""
+    started: list[Runtime] = []
+
+    def _start(**kwargs: Any) -> Runtime:
+        runtime = start_runtime(fake, tmp_path / f"runtime-{len(started)}", **kwargs)
+        started.append(runtime)
+        return runtime
+
+    yield _start
+    for runtime in started:
+        runtime.process.stop()

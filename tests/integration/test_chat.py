@@ -6,7 +6,6 @@ import time
 
 import openai
 import pytest
-
 from tests.fakes.anthropic_api import FakeAnthropic, TextReply, Usage
 
 # "" runs the CLI inside the proxy process (local use); "remote/" goes through the pod runtime.
@@ -137,7 +136,9 @@ def test_max_tokens_reaches_the_model_and_a_cut_answer_says_length(
         ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5-20250929"),
     ],
 )
-def test_model_names_reach_the_cli(model: str, upstream_prefix: str, fake: FakeAnthropic, client: openai.OpenAI) -> None:
+def test_model_names_reach_the_cli(
+    model: str, upstream_prefix: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
     client.chat.completions.create(model=f"remote/{model}", messages=[{"role": "user", "content": "hi"}])
 
     assert fake.messages_requests[0].model.startswith(upstream_prefix)
@@ -149,7 +150,8 @@ def test_the_model_is_plain_chat_without_tools(mode: str, fake: FakeAnthropic, c
 
     sent = fake.messages_requests[0]
     assert not sent.tools
-    assert sent.bearer_token is not None and sent.bearer_token.startswith("sk-ant-oat01-")
+    assert sent.bearer_token is not None
+    assert sent.bearer_token.startswith("sk-ant-oat01-")
     assert sent.api_key is None
 
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from claude_agent_sdk import AssistantMessage, RateLimitEvent, ResultMessage, StreamEvent
+from claude_agent_sdk import AssistantMessage, RateLimitEvent, ResultMessage, StreamEvent, SystemMessage
 
 from ..errors import LOGIN_HINT, ClaudeCodeError, ErrorKind
 from ..protocol import Finish, TextDelta, Usage
@@ -39,6 +39,7 @@ class TurnState:
     resets_at: float | None = None
     model: str | None = None
     message_usage: dict[str, object] = field(default_factory=dict)
+    streamed: bool = False
 
     def observe(self, message: object) -> TextDelta | Finish | None:
         """Remember what matters for judging the result; return a text delta when there is one, or a
@@ -47,7 +48,15 @@ class TurnState:
         On a cut answer the CLI would send a second request asking the model to go on; an OpenAI
         client that set ``max_tokens`` wants the cut answer, so the turn ends there."""
         if isinstance(message, StreamEvent):
-            return self._observe_stream(message.event)
+            event = self._observe_stream(message.event)
+            self.streamed = self.streamed or isinstance(event, TextDelta)
+            return event
+        if isinstance(message, SystemMessage) and message.subtype == "api_retry" and self.streamed:
+            # The CLI would start the answer again from the top; the client already has its beginning.
+            raise ClaudeCodeError(
+                ErrorKind.UPSTREAM_ERROR,
+                "Anthropic's API broke off the answer after part of it was sent; retry the request.",
+            )
         if isinstance(message, AssistantMessage):
             self.model = message.model or self.model
             if message.error:

@@ -51,7 +51,7 @@ async def serve(settings: RuntimeSettings, engine_settings: EngineSettings) -> N
     servers = [
         uvicorn.Server(
             uvicorn.Config(
-                build_api_app(engine, Limiter(settings.max_in_flight)),
+                build_api_app(engine, Limiter(settings.max_in_flight), problem),
                 host=settings.api_host,
                 port=settings.api_port,
                 log_config=None,

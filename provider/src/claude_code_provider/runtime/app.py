@@ -12,7 +12,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ..engine.engine import Engine
-from ..errors import ClaudeCodeError, ErrorKind
+from ..errors import LOGIN_HINT, ClaudeCodeError, ErrorKind
 from ..protocol import COMPLETE_PATH, CompletionRequest, ErrorEvent, Finish, TextDelta, encode_event
 from .monitor import LoginMonitor
 
@@ -65,8 +65,10 @@ class _EventStream(StreamingResponse):
             self._limiter.release()
 
 
-def build_api_app(engine: Engine, limiter: Limiter) -> Starlette:
+def build_api_app(engine: Engine, limiter: Limiter, login_problem: str | None = None) -> Starlette:
     async def complete(request: Request) -> Response:
+        if login_problem is not None:
+            return error_response(ClaudeCodeError(ErrorKind.NOT_LOGGED_IN, f"{login_problem} {LOGIN_HINT}"))
         try:
             body = CompletionRequest.model_validate_json(await request.body())
         except ValidationError as error:

@@ -1,0 +1,178 @@
+"""Failures reach the OpenAI client with the right status and a message a person can act on."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import openai
+import pytest
+from tests.fakes.anthropic_api import (
+    FakeAnthropic,
+    Hang,
+    TextReply,
+    api_error,
+    authentication_error,
+    overloaded_error,
+    rate_limit_error,
+)
+from tests.integration.conftest import Proxy, Runtime
+from tests.support import claude_processes, wait_until
+
+MODES = pytest.mark.parametrize("mode", ["", "remote/"], ids=["in-process", "runtime"])
+HI = [{"role": "user", "content": "hi"}]
+
+
+@MODES
+def test_a_rejected_login_is_401_telling_how_to_log_in_again(
+    mode: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    # A revoked login is refused on every try (the CLI retries a 401 a few times).
+    fake.enqueue(*[authentication_error("OAuth token has been revoked")] * 5)
+
+    with pytest.raises(openai.AuthenticationError) as caught:
+        client.chat.completions.create(model=f"{mode}sonnet", messages=HI)
+
+    assert caught.value.status_code == 401
+    assert "claude setup-token" in caught.value.message
+    assert "Secret" in caught.value.message
+
+
+@MODES
+def test_a_usage_limit_is_429_with_retry_after_until_the_reset(
+    mode: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    resets_at = int(time.time()) + 3600
+    fake.enqueue(rate_limit_error(reset_at=resets_at))
+
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model=f"{mode}sonnet", messages=HI)
+
+    assert caught.value.status_code == 429
+    retry_after = int(caught.value.response.headers["retry-after"])
+    assert 3500 <= retry_after <= 3600
+    assert "usage limit" in caught.value.message
+    assert "not a login problem" in caught.value.message
+
+
+@MODES
+@pytest.mark.parametrize(
+    ("reply", "words"), [(overloaded_error(), "overloaded"), (api_error(status=500), "500")], ids=["529", "500"]
+)
+def test_upstream_trouble_is_503_and_not_a_usage_limit(
+    mode: str, reply: object, words: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(reply)  # type: ignore[arg-type]
+
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model=f"{mode}sonnet", messages=HI)
+
+    assert caught.value.status_code == 503
+    assert words in caught.value.message
+    assert "usage limit" not in caught.value.message
+
+
+def test_a_missing_cli_is_500_naming_the_path_searched(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.InternalServerError) as caught:
+        client.chat.completions.create(model="nocli/sonnet", messages=HI)
+
+    assert caught.value.status_code == 500
+    assert "/nonexistent/bin/claude" in caught.value.message
+
+
+def test_a_crashed_cli_is_502_with_its_stderr_and_no_token(
+    fake: FakeAnthropic, client: openai.OpenAI, runtimes: dict[str, Runtime]
+) -> None:
+    runtime = runtimes["remote"]
+    fake.enqueue(Hang())
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(client.chat.completions.create, model="remote/sonnet", messages=HI)
+        fake.wait_for_requests(1, timeout=30)
+        for pid in claude_processes(runtime.process.pid):
+            os.kill(pid, signal.SIGKILL)
+        with pytest.raises(openai.APIStatusError) as caught:
+            pending.result(timeout=60)
+
+    assert caught.value.status_code == 502
+    assert "Claude Code" in caught.value.message
+    assert "sk-ant-" not in caught.value.message
+
+
+def test_an_upstream_that_never_answers_is_504_within_the_idle_time_out(
+    fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(Hang())
+    started = time.monotonic()
+
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model="slow/sonnet", messages=HI)
+
+    assert caught.value.status_code == 504
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("mode", ["", "remote/"], ids=["in-process", "runtime"])
+def test_a_client_that_leaves_mid_stream_leaves_no_cli_behind(
+    mode: str, fake: FakeAnthropic, proxy: Proxy, runtimes: dict[str, Runtime]
+) -> None:
+    owner = runtimes["remote"].process.pid if mode else proxy.process.pid
+    fake.enqueue(TextReply(["first"] + ["more"] * 20, delay_s=0.5))
+    with httpx.stream(
+        "POST",
+        proxy.url + "/v1/chat/completions",
+        headers={"authorization": f"Bearer {proxy.key}"},
+        json={"model": f"{mode}sonnet", "messages": HI, "stream": True},
+        timeout=60,
+        trust_env=False,
+    ) as response:
+        for line in response.iter_lines():
+            if "first" in line:
+                break
+        assert claude_processes(owner), "the CLI should be running while the answer streams"
+
+    wait_until(lambda: not claude_processes(owner), timeout=20, what="no Claude Code process left")
+
+
+def test_an_api_key_in_the_runtime_environment_is_refused_before_any_upstream_call(
+    fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="apikey/sonnet", messages=HI)
+
+    assert "ANTHROPIC_API_KEY" in caught.value.message
+    assert "anthropic/" in caught.value.message
+    assert "sk-ant-api03" not in caught.value.message
+    assert fake.requests == []
+
+
+def test_an_api_key_in_the_litellm_config_is_refused(fake: FakeAnthropic, client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="keyed/sonnet", messages=HI)
+
+    assert "api_key" in caught.value.message
+    assert "anthropic/" in caught.value.message
+    assert fake.requests == []
+
+
+def test_requests_over_the_in_flight_limit_get_429_at_once(fake: FakeAnthropic, client: openai.OpenAI) -> None:
+    fake.enqueue(TextReply(["slow"] * 4, delay_s=0.5))
+    first_started = threading.Event()
+
+    def slow() -> str | None:
+        first_started.set()
+        return client.chat.completions.create(model="single/sonnet", messages=HI).choices[0].message.content
+
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(slow)
+        first_started.wait(5)
+        fake.wait_for_requests(1, timeout=30)
+        with pytest.raises(openai.RateLimitError) as caught:
+            client.chat.completions.create(model="single/sonnet", messages=HI)
+        assert first.result(timeout=60) == "slow" * 4
+
+    assert "at once" in caught.value.message
+    assert caught.value.response.headers["retry-after"] == "1"
