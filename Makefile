@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 4000
 
 .PHONY: install proxy test test-unit test-integration lint format
+.PHONY: cluster cluster-down test-e2e
 
 install: $(BIN)/.installed
 
@@ -15,9 +16,17 @@ $(BIN)/.installed: provider/pyproject.toml tests/requirements.txt
 	$(BIN)/pip install --quiet -e './provider[proxy]' -r tests/requirements.txt
 	touch $@
 
-# Local use without Kubernetes: LiteLLM's proxy serving this machine's own Claude Code login.
+# Local use without Kubernetes: LiteLLM's proxy serving this machine's own Claude Code login on
+# 127.0.0.1. Without LITELLM_MASTER_KEY it makes one (kept in .venv/) and prints it.
 proxy: install
-	$(BIN)/litellm --config examples/litellm-config.yaml --host 127.0.0.1 --port $(PORT)
+	@key="$${LITELLM_MASTER_KEY:-}"; \
+	if [ -z "$$key" ]; then \
+	  [ -s $(VENV)/litellm-master-key ] || echo "sk-$$(openssl rand -hex 24)" > $(VENV)/litellm-master-key; \
+	  key=$$(cat $(VENV)/litellm-master-key); \
+	  echo "OpenAI base URL http://127.0.0.1:$(PORT)/v1, API key $$key"; \
+	fi; \
+	LITELLM_MASTER_KEY="$$key" LITELLM_LOCAL_MODEL_COST_MAP=True \
+	  exec $(BIN)/litellm --config examples/litellm-config.yaml --host 127.0.0.1 --port $(PORT)
 
 test: install
 	$(BIN)/pytest
@@ -32,7 +41,21 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint provider/Dockerfile
 
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# A real Kubernetes control plane (kube-apiserver, controller manager, scheduler, etcd, kwok's fake
+# kubelets) on 127.0.0.1, built from pinned Go modules into ${CLUSTER_CACHE:-$HOME/.cache/claude-code-operator}.
+# The first run builds for about 9 minutes; later runs start in seconds, or do nothing when it is up.
+cluster:
+	@tests/cluster/cluster.sh up
+
+cluster-down:
+	@tests/cluster/cluster.sh down
+
+# The e2e tier alone; it starts the cluster itself when none answers (E2E_KUBECONFIG=... uses another).
+test-e2e: install
+	$(BIN)/pytest -m e2e

@@ -1,0 +1,144 @@
+"""Fixtures of the e2e tier: a real control plane, per-test namespaces, the pod runner.
+
+The cluster is started (and, on a fresh machine, built: about 9 minutes) once per session,
+before the first test runs, so the build does not count against a test's timeout. If it cannot
+start, every e2e test fails with the reason; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+try:
+    from kubernetes import client, config
+    from kubernetes.client.exceptions import ApiException
+except ImportError as exc:  # pragma: no cover - a broken install must not look like a pass
+    raise ImportError(
+        "the e2e tier needs the `kubernetes` Python client; add it to tests/requirements.txt and `make install`"
+    ) from exc
+
+from tests.e2e.harness import (
+    Cluster,
+    ClusterUnavailable,
+    ensure_cluster,
+    non_loopback_pod_ips,
+    service_account_kubeconfig,
+    wait_until,
+)
+from tests.e2e.podrunner import PodRunner
+
+HERE = Path(__file__).parent
+#: Program names the pod runner maps to local stand-ins (see podrunner.resolve_program).
+STANDIN_PROGRAMS = {"e2e-standin-server": [sys.executable, str(HERE / "standin_server.py")]}
+
+
+def _is_e2e(item: pytest.Item) -> bool:
+    return HERE in Path(str(item.fspath)).parents
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Bring the cluster up before the first e2e test, outside any test's timeout."""
+    if not any(_is_e2e(item) for item in session.items):
+        return
+    capture = session.config.pluginmanager.getplugin("capturemanager")
+    reporter = session.config.pluginmanager.getplugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("e2e: bringing up the Kubernetes control plane (tests/cluster/cluster.sh up)")
+    try:
+        if capture is not None:
+            with capture.global_and_fixture_disabled():
+                ensure_cluster(sys.stderr)
+        else:
+            ensure_cluster(sys.stderr)
+    except ClusterUnavailable as exc:
+        if reporter is not None:
+            reporter.write_line(f"e2e: NO CLUSTER, every e2e test will fail: {exc}", red=True)
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Cluster:
+    try:
+        return ensure_cluster(sys.stderr)
+    except ClusterUnavailable as exc:
+        pytest.fail(f"no Kubernetes cluster for the e2e tier: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(cluster: Cluster) -> Path:
+    """Path of an admin kubeconfig for the session's cluster."""
+    return cluster.kubeconfig
+
+
+@pytest.fixture(scope="session")
+def api(kubeconfig: Path) -> Iterator[client.ApiClient]:
+    api_client = config.new_client_from_config(config_file=str(kubeconfig))
+    yield api_client
+    api_client.close()
+
+
+@pytest.fixture(scope="session")
+def core(api: client.ApiClient) -> client.CoreV1Api:
+    return client.CoreV1Api(api)
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest, cluster: Cluster, core: client.CoreV1Api) -> Iterator[str]:
+    """A fresh namespace for one test, deleted (and waited for) afterwards."""
+    stem = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    name = f"e2e-{stem}-{secrets.token_hex(3)}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    wait_until(
+        lambda: core.list_namespaced_service_account(name, field_selector="metadata.name=default").items,
+        timeout=60,
+        what=f"the default ServiceAccount of {name}",
+    )
+    yield name
+    bad = non_loopback_pod_ips(core.list_namespaced_pod(name).items) if cluster.local else []
+    core.delete_namespace(name)
+
+    def gone() -> bool:
+        try:
+            core.read_namespace(name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return True
+            raise
+        return False
+
+    wait_until(gone, timeout=120, interval=0.5, what=f"namespace {name} to be deleted")
+    if bad:
+        pytest.fail(f"pods got IPs outside 127.0.0.0/8: {bad}; kwok's cidr is wrong", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def pod_runner(cluster: Cluster, api: client.ApiClient) -> Iterator[PodRunner]:
+    """Runs the `claude` container of Running pods as local processes (local cluster only)."""
+    if not cluster.local:
+        pytest.skip("E2E_KUBECONFIG is set: real containers run there, the pod runner is off")
+    runner = PodRunner(api, programs=STANDIN_PROGRAMS).start()
+    try:
+        yield runner
+    finally:
+        running = runner.running()
+        runner.close()
+        leftovers = [p for p in running.values() if p.alive()]
+        assert not leftovers, f"pod runner left processes behind: {[p.pid for p in leftovers]}"
+        if runner.loop_error is not None:
+            raise runner.loop_error
+
+
+@pytest.fixture
+def sa_kubeconfig(cluster: Cluster, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """`sa_kubeconfig(namespace, service_account)` -> a kubeconfig holding a fresh token for it."""
+
+    def make(namespace: str, service_account: str) -> Path:
+        path = tmp_path / f"{namespace}-{service_account}.kubeconfig"
+        return service_account_kubeconfig(cluster, namespace, service_account, path)
+
+    return make

@@ -1,0 +1,258 @@
+"""The e2e tier's access to a Kubernetes cluster: start or find it, run its tools, poll with deadlines.
+
+By default the cluster is the local one from tests/cluster/cluster.sh (`make cluster`): a real
+kube-apiserver, controller manager, scheduler and etcd with kwok's fake kubelets, all on
+127.0.0.1. With E2E_KUBECONFIG=<path> the same tests run against that cluster instead (kind,
+k3d, ...), where real containers run and the pod runner is off.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CLUSTER_SCRIPT = REPO / "tests" / "cluster" / "cluster.sh"
+EXPECTED_K8S_VERSION = "v1.34.2"
+LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+#: Cold builds take about 9 minutes on 2 cores; leave room for a slow machine.
+CLUSTER_UP_TIMEOUT = 40 * 60
+
+T = TypeVar("T")
+
+
+class ClusterUnavailable(RuntimeError):
+    """No cluster could be had; the message says why (and the e2e tests fail with it)."""
+
+
+def cluster_paths() -> dict[str, str]:
+    """The cache paths cluster.sh uses (CLUSTER_CACHE, BIN_DIR, KUBECONFIG_PATH, ...)."""
+    out = subprocess.run(
+        ["bash", str(CLUSTER_SCRIPT), "env"], check=True, capture_output=True, text=True, timeout=30
+    ).stdout
+    paths = {}
+    for line in out.splitlines():
+        key, _, value = line.partition("=")
+        paths[key] = value
+    return paths
+
+
+@dataclass(frozen=True)
+class Cluster:
+    kubeconfig: Path
+    bin_dir: Path
+    #: True for the local kwok cluster: pods run no containers (the pod runner starts them),
+    #: every pod IP must be loopback, and the versions are the pinned ones.
+    local: bool
+
+    def tool(self, name: str) -> str:
+        """A cached binary built by cluster.sh; against an external cluster PATH may supply it."""
+        cached = self.bin_dir / name
+        if cached.is_file():
+            return str(cached)
+        if not self.local:
+            found = shutil.which(name)
+            if found:
+                return found
+        raise ClusterUnavailable(f"{name} is not built in {self.bin_dir} (run `make cluster`)")
+
+    def run(
+        self,
+        tool: str,
+        *args: str,
+        kubeconfig: Path | None = None,
+        check: bool = True,
+        timeout: float = 120,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        cmd = [self.tool(tool), *args]
+        full_env = {**os.environ, **(env or {}), "KUBECONFIG": str(kubeconfig or self.kubeconfig)}
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(cmd)} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+            )
+        return result
+
+    def kubectl(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+        return self.run("kubectl", "--request-timeout=30s", *args, **kw)
+
+    def helm(self, *args: str, helm_home: Path, **kw: Any) -> subprocess.CompletedProcess[str]:
+        env = {
+            "HELM_CACHE_HOME": str(helm_home / "cache"),
+            "HELM_CONFIG_HOME": str(helm_home / "config"),
+            "HELM_DATA_HOME": str(helm_home / "data"),
+        }
+        return self.run("helm", *args, env=env, **kw)
+
+
+def start_local_cluster(stream: IO[str] | None = None) -> Path:
+    """Run `cluster.sh up` (builds on first use, no-op when up); returns the admin kubeconfig."""
+    if not CLUSTER_SCRIPT.is_file():
+        raise ClusterUnavailable(f"{CLUSTER_SCRIPT} is missing")
+    stream = stream or sys.stderr
+    proc = subprocess.Popen(
+        ["bash", str(CLUSTER_SCRIPT), "up"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    stderr_tail: list[str] = []
+    assert proc.stderr is not None
+
+    def pump() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            stream.write(line)
+            stream.flush()
+            stderr_tail.append(line)
+            del stderr_tail[:-40]
+
+    import threading
+
+    pumper = threading.Thread(target=pump, daemon=True)
+    pumper.start()
+    try:
+        stdout, _ = proc.communicate(timeout=CLUSTER_UP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise ClusterUnavailable(
+            f"`{CLUSTER_SCRIPT} up` did not finish within {CLUSTER_UP_TIMEOUT} s; "
+            f"its last output:\n{''.join(stderr_tail)}"
+        ) from None
+    pumper.join(timeout=10)
+    if proc.returncode != 0:
+        raise ClusterUnavailable(
+            f"`{CLUSTER_SCRIPT} up` exited {proc.returncode}; its last output:\n{''.join(stderr_tail)}"
+        )
+    last = stdout.strip().splitlines()[-1] if stdout.strip() else ""
+    prefix = "export KUBECONFIG="
+    if not last.startswith(prefix):
+        raise ClusterUnavailable(f"`{CLUSTER_SCRIPT} up` did not print {prefix}...; stdout was {stdout!r}")
+    return Path(last[len(prefix) :])
+
+
+_cluster: Cluster | ClusterUnavailable | None = None
+
+
+def ensure_cluster(stream: IO[str] | None = None) -> Cluster:
+    """The cluster for this test session, started once; raises ClusterUnavailable with the reason."""
+    global _cluster  # noqa: PLW0603 - one cluster per process
+    if _cluster is None:
+        try:
+            _cluster = _find_or_start(stream)
+        except ClusterUnavailable as exc:
+            _cluster = exc
+        except (OSError, subprocess.SubprocessError) as exc:
+            _cluster = ClusterUnavailable(f"starting the cluster failed: {exc!r}")
+    if isinstance(_cluster, ClusterUnavailable):
+        raise _cluster
+    return _cluster
+
+
+def _find_or_start(stream: IO[str] | None) -> Cluster:
+    bin_dir = Path(cluster_paths()["BIN_DIR"])
+    external = os.environ.get("E2E_KUBECONFIG")
+    if external:
+        path = Path(external).expanduser()
+        if not path.is_file():
+            raise ClusterUnavailable(f"E2E_KUBECONFIG={external} is not a file")
+        return Cluster(kubeconfig=path, bin_dir=bin_dir, local=False)
+    return Cluster(kubeconfig=start_local_cluster(stream), bin_dir=bin_dir, local=True)
+
+
+# ---------------------------------------------------------------- polling
+
+
+def wait_until(
+    predicate: Callable[[], T],
+    *,
+    timeout: float,
+    what: str,
+    interval: float = 0.2,
+    ignore: tuple[type[BaseException], ...] = (),
+) -> T:
+    """Poll `predicate` until it returns something truthy (returned) or `timeout` seconds pass.
+
+    Exceptions of the `ignore` types count as "not yet"; the last value or exception is in the
+    TimeoutError's message.
+    """
+    deadline = time.monotonic() + timeout
+    last: object = None
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            value = predicate()
+        except ignore as exc:
+            last = exc
+        else:
+            if value:
+                return value
+            last = value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout} s ({attempts} tries) waiting for {what}; last: {last!r}")
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+
+# ---------------------------------------------------------------- kubeconfigs
+
+
+def _current_cluster_entry(kubeconfig: Path) -> dict[str, Any]:
+    config = yaml.safe_load(kubeconfig.read_text())
+    context_name = config.get("current-context")
+    contexts = {c["name"]: c["context"] for c in config.get("contexts", [])}
+    clusters = {c["name"]: c["cluster"] for c in config.get("clusters", [])}
+    if context_name not in contexts:
+        raise ValueError(f"{kubeconfig}: current-context {context_name!r} not found")
+    entry = dict(clusters[contexts[context_name]["cluster"]])
+    ca = entry.get("certificate-authority")
+    if ca and not os.path.isabs(ca):
+        entry["certificate-authority"] = str((kubeconfig.parent / ca).resolve())
+    return entry
+
+
+def write_token_kubeconfig(admin_kubeconfig: Path, token: str, path: Path, namespace: str) -> Path:
+    """A kubeconfig for the admin kubeconfig's cluster that authenticates with `token` alone."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "e2e", "cluster": _current_cluster_entry(admin_kubeconfig)}],
+        "users": [{"name": "token", "user": {"token": token}}],
+        "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": "token", "namespace": namespace}}],
+        "current-context": "e2e",
+    }
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
+def service_account_kubeconfig(
+    cluster: Cluster, namespace: str, service_account: str, path: Path, duration: str = "1h"
+) -> Path:
+    """Mint a token for the ServiceAccount (`kubectl create token`) and write a kubeconfig with it,
+    so code runs with exactly the RBAC granted to that account."""
+    token = cluster.kubectl("create", "token", service_account, "-n", namespace, f"--duration={duration}")
+    return write_token_kubeconfig(cluster.kubeconfig, token.stdout.strip(), path, namespace)
+
+
+def non_loopback_pod_ips(pods: Sequence[Any]) -> list[str]:
+    """`ns/name=ip` for every pod whose IP is set and outside 127.0.0.0/8."""
+    bad = []
+    for pod in pods:
+        ip = pod.status.pod_ip if pod.status else None
+        if ip and ipaddress.ip_address(ip) not in LOOPBACK:
+            bad.append(f"{pod.metadata.namespace}/{pod.metadata.name}={ip}")
+    return bad

@@ -1,0 +1,127 @@
+"""The pod runner: a kwok pod's `claude` container becomes a local process on the pod's IP."""
+
+from __future__ import annotations
+
+import base64
+import urllib.request
+
+from kubernetes import client
+
+from tests.e2e.harness import wait_until
+from tests.e2e.podrunner import PodRunner, is_loopback
+
+SECRET_BYTES = b"token-\x00\xff-" + base64.b64encode(b"not a real credential")
+PORT = 8080
+
+
+# tests/conftest.py points HTTP(S)_PROXY at a closed port for everything but 127.0.0.1; pod IPs
+# are other loopback addresses, dialled directly.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _get(url: str) -> bytes:
+    with _DIRECT.open(url, timeout=5) as response:
+        return response.read()
+
+
+def test_pod_runner_serves_the_secret_and_stops_with_the_pod(
+    core: client.CoreV1Api, namespace: str, pod_runner: PodRunner
+) -> None:
+    core.create_namespaced_secret(
+        namespace,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name="login"),
+            data={
+                "credentials.json": base64.b64encode(SECRET_BYTES).decode(),
+                "api-key": base64.b64encode(b"sk-fake").decode(),
+            },
+        ),
+    )
+    pod = client.V1Pod(
+        metadata=client.V1ObjectMeta(name="claude-0", labels={"app": "claude"}),
+        spec=client.V1PodSpec(
+            containers=[
+                client.V1Container(
+                    name="claude",
+                    image="example.invalid/claude:never-pulled",
+                    command=["/usr/local/bin/e2e-standin-server"],
+                    ports=[client.V1ContainerPort(container_port=PORT)],
+                    env=[
+                        client.V1EnvVar(name="PORT", value=str(PORT)),
+                        client.V1EnvVar(name="SERVE_FILE", value="/var/run/claude-login/creds"),
+                        client.V1EnvVar(name="CLAUDE_CONFIG_DIR", value="/home/claude/.claude"),
+                        client.V1EnvVar(name="CLAUDE_RUNTIME_LISTEN_HOST", value="0.0.0.0"),
+                        client.V1EnvVar(
+                            name="API_KEY",
+                            value_from=client.V1EnvVarSource(
+                                secret_key_ref=client.V1SecretKeySelector(name="login", key="api-key")
+                            ),
+                        ),
+                    ],
+                    volume_mounts=[
+                        client.V1VolumeMount(name="login", mount_path="/var/run/claude-login", read_only=True),
+                        client.V1VolumeMount(name="config", mount_path="/home/claude/.claude"),
+                    ],
+                )
+            ],
+            volumes=[
+                client.V1Volume(
+                    name="login",
+                    secret=client.V1SecretVolumeSource(
+                        secret_name="login",
+                        items=[client.V1KeyToPath(key="credentials.json", path="creds")],
+                    ),
+                ),
+                client.V1Volume(name="config", empty_dir=client.V1EmptyDirVolumeSource()),
+            ],
+        ),
+    )
+    core.create_namespaced_pod(namespace, pod)
+
+    running = wait_until(
+        lambda: pod_runner.find(namespace, "claude-0"),
+        timeout=60,
+        what="the pod runner to start claude-0",
+    )
+    assert pod_runner.failures() == {}
+    assert running.alive(), running.output()
+    pod_ip = core.read_namespaced_pod("claude-0", namespace).status.pod_ip
+    assert running.pod_ip == pod_ip
+    assert is_loopback(pod_ip)
+    assert pod_ip != "127.0.0.1"
+
+    # The pod's environment, with in-pod paths rewritten and the listen host set to the pod IP.
+    login_dir = running.mounts["/var/run/claude-login"]
+    assert running.env["SERVE_FILE"] == f"{login_dir}/creds"
+    assert running.env["API_KEY"] == "sk-fake"
+    assert running.env["POD_IP"] == pod_ip
+    assert running.env["CLAUDE_RUNTIME_LISTEN_HOST"] == pod_ip
+    config_dir = running.mounts["/home/claude/.claude"]
+    assert running.env["CLAUDE_CONFIG_DIR"] == str(config_dir)
+    assert config_dir.is_dir()
+    assert (config_dir.stat().st_mode & 0o200) != 0, "the emptyDir must be writable"
+    # Only the listed item, read-only for the owner.
+    assert sorted(p.name for p in login_dir.iterdir()) == ["creds"]
+    assert ((login_dir / "creds").stat().st_mode & 0o777) == 0o400
+
+    # A probe to the pod IP and container port reaches the process, which serves the Secret's bytes.
+    def answer() -> bytes:
+        assert running.alive(), f"the stand-in exited: {running.output()}"
+        return _get(f"http://{pod_ip}:{PORT}/")
+
+    body = wait_until(answer, timeout=30, what="the stand-in to answer", ignore=(OSError,))
+    assert body == SECRET_BYTES
+    assert _get(f"http://{pod_ip}:{PORT}/healthz") == b"ok"
+
+    core.delete_namespaced_pod("claude-0", namespace)
+    wait_until(lambda: not running.alive(), timeout=60, what="the process to stop after the pod was deleted")
+    assert running.stopped_because == "pod deleted or no longer Running"
+
+    def port_closed() -> bool:
+        try:
+            _get(f"http://{pod_ip}:{PORT}/healthz")
+        except OSError:
+            return True
+        return False
+
+    wait_until(port_closed, timeout=10, what=f"{pod_ip}:{PORT} to stop answering")
