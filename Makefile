@@ -16,9 +16,17 @@ $(BIN)/.installed: provider/pyproject.toml tests/requirements.txt
 	$(BIN)/pip install --quiet -e './provider[proxy]' -r tests/requirements.txt
 	touch $@
 
-# Local use without Kubernetes: LiteLLM's proxy serving this machine's own Claude Code login.
+# Local use without Kubernetes: LiteLLM's proxy serving this machine's own Claude Code login on
+# 127.0.0.1. Without LITELLM_MASTER_KEY it makes one (kept in .venv/) and prints it.
 proxy: install
-	$(BIN)/litellm --config examples/litellm-config.yaml --host 127.0.0.1 --port $(PORT)
+	@key="$${LITELLM_MASTER_KEY:-}"; \
+	if [ -z "$$key" ]; then \
+	  [ -s $(VENV)/litellm-master-key ] || echo "sk-$$(openssl rand -hex 24)" > $(VENV)/litellm-master-key; \
+	  key=$$(cat $(VENV)/litellm-master-key); \
+	  echo "OpenAI base URL http://127.0.0.1:$(PORT)/v1, API key $$key"; \
+	fi; \
+	LITELLM_MASTER_KEY="$$key" LITELLM_LOCAL_MODEL_COST_MAP=True \
+	  exec $(BIN)/litellm --config examples/litellm-config.yaml --host 127.0.0.1 --port $(PORT)
 
 test: install
 	$(BIN)/pytest
@@ -33,6 +41,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint provider/Dockerfile
 
 format: install
 	$(BIN)/ruff format .

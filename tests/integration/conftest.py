@@ -125,19 +125,19 @@ class Proxy:
         )
 
 
-def start_proxy(fake: FakeAnthropic, root: Path, config: Path, *, env: dict[str, str] | None = None) -> Proxy:
+def start_proxy(fake: FakeAnthropic, root: Path, config: Path, *, login: dict[str, str] | None = None) -> Proxy:
+    """A LiteLLM proxy whose in-process provider uses ``login`` (by default a setup-token login)."""
     port, key = free_port(), "sk-" + secrets.token_hex(24)
     config_dir = root / "claude-config"
+    if login is None:
+        login = {"CLAUDE_CONFIG_DIR": str(config_dir), "CLAUDE_CODE_OAUTH_TOKEN": FAKE_TOKEN}
     process = Process(
         [str(VENV_BIN / "litellm"), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
         env={
             **cli_env(fake, root / "home"),
             "LITELLM_MASTER_KEY": key,
-            # In-process (local) mode runs the CLI with the proxy's own environment and login.
-            "CLAUDE_CONFIG_DIR": str(config_dir),
-            "CLAUDE_CODE_OAUTH_TOKEN": FAKE_TOKEN,
             "CLAUDE_CODE_SCRATCH_DIR": str(root / "scratch"),
-            **(env or {}),
+            **login,
         },
         log=root / "proxy.log",
         cwd=REPO,

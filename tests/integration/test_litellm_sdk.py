@@ -1,0 +1,58 @@
+"""`claude-code/<model>` from LiteLLM's Python SDK in this process, blocking and async, after `register()`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import litellm
+import pytest
+
+from claude_code_provider.llm.handler import register
+from tests.fakes.anthropic_api import FakeAnthropic, TextReply, Usage
+from tests.integration.conftest import FAKE_TOKEN
+
+
+@pytest.fixture(autouse=True)
+def _login(fake: FakeAnthropic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude"))
+    monkeypatch.setenv("CLAUDE_CODE_OAUTH_TOKEN", FAKE_TOKEN)
+    monkeypatch.setenv("CLAUDE_CODE_MAX_RETRIES", "0")
+    monkeypatch.setenv("CLAUDE_CODE_SCRATCH_DIR", str(tmp_path / "scratch"))
+    register()
+
+
+def test_blocking_completion(fake: FakeAnthropic) -> None:
+    fake.enqueue(TextReply("blocking", usage=Usage(input_tokens=3, output_tokens=1)))
+
+    reply = litellm.completion(model="claude-code/haiku", messages=[{"role": "user", "content": "hi"}])
+
+    assert reply.choices[0].message.content == "blocking"
+    assert reply.usage.prompt_tokens == 3
+
+
+def test_blocking_stream(fake: FakeAnthropic) -> None:
+    fake.enqueue(TextReply(["a", "b", "c"]))
+
+    chunks = litellm.completion(model="claude-code/haiku", messages=[{"role": "user", "content": "hi"}], stream=True)
+
+    assert [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content] == ["a", "b", "c"]
+
+
+async def test_async_stream(fake: FakeAnthropic) -> None:
+    fake.enqueue(TextReply(["x", "y"]))
+
+    stream = await litellm.acompletion(
+        model="claude-code/sonnet", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+
+    assert [c.choices[0].delta.content async for c in stream if c.choices[0].delta.content] == ["x", "y"]
+
+
+def test_failures_raise_litellm_exceptions(fake: FakeAnthropic) -> None:
+    from tests.fakes.anthropic_api import rate_limit_error
+
+    fake.enqueue(rate_limit_error())
+
+    with pytest.raises(litellm.RateLimitError, match="usage limit"):
+        litellm.completion(model="claude-code/sonnet", messages=[{"role": "user", "content": "hi"}])

@@ -1,0 +1,71 @@
+"""The README's local example: `litellm --config examples/litellm-config.yaml` on a laptop after `claude login`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from tests.fakes.anthropic_api import FakeAnthropic, TextReply
+from tests.integration.conftest import Proxy, start_proxy
+from tests.support import REPO
+
+EXAMPLE = REPO / "examples" / "litellm-config.yaml"
+ACCESS_TOKEN = "sk-ant-oat01-" + "l" * 40
+
+
+@pytest.fixture(scope="module")
+def laptop_proxy(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    root = tmp_path_factory.mktemp("laptop")
+    # What `claude login` leaves behind: ~/.claude/.credentials.json; no CLAUDE_CONFIG_DIR is set.
+    claude_dir = root / "home" / ".claude"
+    claude_dir.mkdir(parents=True)
+    (claude_dir / ".credentials.json").write_text(
+        json.dumps(
+            {
+                "claudeAiOauth": {
+                    "accessToken": ACCESS_TOKEN,
+                    "refreshToken": "sk-ant-ort01-" + "r" * 40,
+                    "expiresAt": 1_900_000_000_000,
+                    "scopes": ["user:inference", "user:profile"],
+                    "subscriptionType": "pro",
+                }
+            }
+        )
+    )
+    proxy = start_proxy(fake, root, EXAMPLE, login={})
+    yield proxy
+    proxy.process.stop()
+
+
+@pytest.mark.parametrize("model", ["sonnet", "opus", "haiku"])
+def test_the_example_config_serves_the_laptops_own_login(model: str, fake: FakeAnthropic, laptop_proxy: Proxy) -> None:
+    fake.enqueue(TextReply("Hi from the laptop."))
+
+    reply = laptop_proxy.client().chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+
+    assert reply.choices[0].message.content == "Hi from the laptop."
+    sent = fake.messages_requests[0]
+    assert sent.bearer_token == ACCESS_TOKEN
+    assert sent.model.startswith(f"claude-{model}-")
+
+
+def test_the_example_endpoint_is_closed_without_the_master_key(fake: FakeAnthropic, laptop_proxy: Proxy) -> None:
+    stranger = openai.OpenAI(base_url=laptop_proxy.url + "/v1", api_key="sk-someone-else", max_retries=0)
+
+    # LiteLLM refuses an unknown key (400 "No connected db." without a key database, 401 with one).
+    with pytest.raises(openai.APIStatusError) as caught:
+        stranger.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.status_code in (400, 401)
+    assert fake.requests == []
+
+
+def test_the_example_config_names_only_claude_code_models() -> None:
+    import yaml
+
+    config = yaml.safe_load(Path(EXAMPLE).read_text())
+
+    assert {m["litellm_params"]["model"].split("/")[0] for m in config["model_list"]} == {"claude-code"}
