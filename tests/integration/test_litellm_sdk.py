@@ -6,10 +6,10 @@ from pathlib import Path
 
 import litellm
 import pytest
-
-from claude_code_provider.llm.handler import register
 from tests.fakes.anthropic_api import FakeAnthropic, TextReply, Usage
 from tests.integration.conftest import FAKE_TOKEN
+
+from claude_code_provider.llm.handler import register
 
 
 @pytest.fixture(autouse=True)

@@ -18,8 +18,8 @@ from typing import Any
 
 import litellm
 from litellm.llms.custom_llm import CustomLLM
-from litellm.utils import custom_llm_setup
 from litellm.types.utils import GenericStreamingChunk, ModelResponse, Usage
+from litellm.utils import custom_llm_setup
 
 from ..errors import API_KEY_HINT, ClaudeCodeError, ErrorKind
 from ..protocol import Finish, TextDelta
@@ -161,4 +161,4 @@ def register() -> None:
     """Make ``claude-code/<model>`` available to ``litellm.completion`` in this Python process."""
     others = [p for p in litellm.custom_provider_map if p.get("provider") != PROVIDER]
     litellm.custom_provider_map = [*others, {"provider": PROVIDER, "custom_handler": claude_code_llm}]
-    custom_llm_setup()
+    custom_llm_setup()  # type: ignore[no-untyped-call]
