@@ -126,25 +126,47 @@ healthy() {
     "$KUBECTL" --kubeconfig "$KUBECONFIG_PATH" --request-timeout=5s get --raw /readyz >/dev/null 2>&1
 }
 
-# Stop what a previous run left behind (a crash, a machine restart): only processes whose
-# pid file is in this cluster's directory AND whose executable is one of our cached binaries.
-reap_leftovers() {
-  local pidfile pid exe i
+# The cluster's component pids: only those whose pid file is in this cluster's directory AND
+# whose executable is one of our cached binaries (a pid file may outlive its process).
+cluster_pids() {
+  local pidfile pid exe
   [[ -d $CLUSTER_DIR/pids ]] || return 0
   for pidfile in "$CLUSTER_DIR"/pids/*.pid; do
     [[ -f $pidfile ]] || continue
     pid=$(<"$pidfile")
     [[ $pid =~ ^[0-9]+$ ]] || continue
     exe=$(readlink "/proc/$pid/exe" 2>/dev/null || true)
-    [[ $exe == "$BIN_DIR"/* ]] || continue
-    log "stopping leftover ${exe##*/} (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
+    [[ $exe == "$BIN_DIR"/* ]] && echo "$pid"
+  done
+  return 0
+}
+
+# Wait (bounded) for those pids to exit after kwokctl stopped them; TERM, then KILL, stragglers.
+stop_pids() {
+  local pid i
+  for pid in "$@"; do
+    for ((i = 0; i < 100; i++)); do
       kill -0 "$pid" 2>/dev/null || break
+      ((i == 40)) && kill -TERM "$pid" 2>/dev/null
       sleep 0.2
     done
-    kill -KILL "$pid" 2>/dev/null || true
+    if kill -0 "$pid" 2>/dev/null; then
+      log "killing pid $pid, still running 20 s after it was told to stop"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
   done
+}
+
+delete_cluster() {
+  local pids
+  pids=$(cluster_pids)
+  if [[ -x $BIN_DIR/kwokctl && -d $CLUSTER_DIR ]]; then
+    "$BIN_DIR/kwokctl" delete cluster --name "$CLUSTER_NAME" --kubeconfig "$KUBECONFIG_PATH" \
+      >>"$LOG_DIR/kwokctl-delete.log" 2>&1 9>&- || log "kwokctl delete cluster failed (see $LOG_DIR/kwokctl-delete.log)"
+  fi
+  # shellcheck disable=SC2086 # one pid per word
+  stop_pids $pids
+  rm -rf "$CLUSTER_DIR" "$KUBECONFIG_PATH"
 }
 
 kubectl_() { "$KUBECTL" --kubeconfig "$KUBECONFIG_PATH" --request-timeout=10s "$@"; }
@@ -166,17 +188,16 @@ up() {
     return 0
   fi
   build
+  mkdir -p "$LOG_DIR"
   if [[ -d $CLUSTER_DIR ]]; then
     log "cluster $CLUSTER_NAME exists but does not answer: recreating it"
-    "$BIN_DIR/kwokctl" delete cluster --name "$CLUSTER_NAME" --kubeconfig "$KUBECONFIG_PATH" >&2 || true
-    reap_leftovers
-    rm -rf "$CLUSTER_DIR"
+    delete_cluster
   fi
   rm -f "$KUBECONFIG_PATH"
-  mkdir -p "$LOG_DIR"
   local start=$SECONDS
   log "starting cluster $CLUSTER_NAME (kwokctl, binary runtime, 127.0.0.1)"
-  # kubectl has no flag of its own; kwokctl reads it from KWOK_KUBECTL_BINARY.
+  # kubectl has no flag of its own; kwokctl reads it from KWOK_KUBECTL_BINARY. `9>&-`: the
+  # components kwokctl leaves running must not inherit (and so hold) the lock.
   if ! KWOK_KUBECTL_BINARY=$KUBECTL "$BIN_DIR/kwokctl" create cluster \
     --name "$CLUSTER_NAME" \
     --runtime binary \
@@ -188,7 +209,7 @@ up() {
     --kwok-controller-binary "$BIN_DIR/kwok" \
     --etcd-binary "$BIN_DIR/etcd" \
     --wait 90s \
-    --timeout 3m >"$LOG_DIR/kwokctl-create.log" 2>&1; then
+    --timeout 3m >"$LOG_DIR/kwokctl-create.log" 2>&1 9>&-; then
     tail -n 30 "$LOG_DIR/kwokctl-create.log" >&2
     die "kwokctl create cluster failed (full log: $LOG_DIR/kwokctl-create.log; component logs: $CLUSTER_DIR/logs/)"
   fi
@@ -202,18 +223,22 @@ up() {
 }
 
 down() {
-  if [[ -x $BIN_DIR/kwokctl && -d $CLUSTER_DIR ]]; then
-    "$BIN_DIR/kwokctl" delete cluster --name "$CLUSTER_NAME" --kubeconfig "$KUBECONFIG_PATH" >&2 || true
-  fi
-  reap_leftovers
-  rm -rf "$CLUSTER_DIR" "$KUBECONFIG_PATH"
+  mkdir -p "$LOG_DIR"
+  delete_cluster
   log "cluster $CLUSTER_NAME is down"
 }
 
+# One `up`/`down`/`build` at a time (make cluster and a test session may race).
+lock() {
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/.lock"
+  flock -w 1800 9 || die "another cluster.sh holds $CACHE/.lock for 30 minutes"
+}
+
 case ${1:-} in
-build) build ;;
-up) up ;;
-down) down ;;
+build) lock && build ;;
+up) lock && up ;;
+down) lock && down ;;
 status) healthy ;;
 env)
   printf 'CLUSTER_CACHE=%q\nBIN_DIR=%q\nKUBECONFIG_PATH=%q\nCLUSTER_DIR=%q\nK8S_VERSION=%q\n' \
