@@ -7,6 +7,7 @@ start, every e2e test fails with the reason; nothing is skipped.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import sys
@@ -49,7 +50,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     capture = session.config.pluginmanager.getplugin("capturemanager")
     reporter = session.config.pluginmanager.getplugin("terminalreporter")
     if reporter is not None:
-        reporter.write_line("e2e: bringing up the Kubernetes control plane (tests/cluster/cluster.sh up)")
+        external = os.environ.get("E2E_KUBECONFIG")
+        reporter.write_line(
+            f"e2e: using the cluster of E2E_KUBECONFIG={external}"
+            if external
+            else "e2e: bringing up the Kubernetes control plane (tests/cluster/cluster.sh up)"
+        )
     try:
         if capture is not None:
             with capture.global_and_fixture_disabled():
@@ -66,7 +72,8 @@ def cluster() -> Cluster:
     try:
         return ensure_cluster(sys.stderr)
     except ClusterUnavailable as exc:
-        pytest.fail(f"no Kubernetes cluster for the e2e tier: {exc}", pytrace=False)
+        why = str(exc)
+    pytest.fail(f"no Kubernetes cluster for the e2e tier: {why}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,10 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -107,11 +109,12 @@ def start_local_cluster(stream: IO[str] | None = None) -> Path:
         stderr=subprocess.PIPE,
         text=True,
         stdin=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: a timeout stops the builds it runs too
     )
     stderr_tail: list[str] = []
-    assert proc.stderr is not None
+    stdout_lines: list[str] = []
 
-    def pump() -> None:
+    def pump_stderr() -> None:
         assert proc.stderr is not None
         for line in proc.stderr:
             stream.write(line)
@@ -119,24 +122,32 @@ def start_local_cluster(stream: IO[str] | None = None) -> Path:
             stderr_tail.append(line)
             del stderr_tail[:-40]
 
-    import threading
+    def pump_stdout() -> None:
+        assert proc.stdout is not None
+        stdout_lines.extend(proc.stdout)
 
-    pumper = threading.Thread(target=pump, daemon=True)
-    pumper.start()
+    pumps = [threading.Thread(target=f, daemon=True) for f in (pump_stderr, pump_stdout)]
+    for pump in pumps:
+        pump.start()
+    timed_out = False
     try:
-        stdout, _ = proc.communicate(timeout=CLUSTER_UP_TIMEOUT)
+        proc.wait(timeout=CLUSTER_UP_TIMEOUT)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
+        timed_out = True
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    for pump in pumps:
+        pump.join(timeout=10)
+    if timed_out:
         raise ClusterUnavailable(
             f"`{CLUSTER_SCRIPT} up` did not finish within {CLUSTER_UP_TIMEOUT} s; "
             f"its last output:\n{''.join(stderr_tail)}"
-        ) from None
-    pumper.join(timeout=10)
+        )
     if proc.returncode != 0:
         raise ClusterUnavailable(
             f"`{CLUSTER_SCRIPT} up` exited {proc.returncode}; its last output:\n{''.join(stderr_tail)}"
         )
+    stdout = "".join(stdout_lines)
     last = stdout.strip().splitlines()[-1] if stdout.strip() else ""
     prefix = "export KUBECONFIG="
     if not last.startswith(prefix):
