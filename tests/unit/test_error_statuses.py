@@ -1,0 +1,96 @@
+"""Every error kind has one HTTP status, and LiteLLM raises the exception that carries it."""
+
+from __future__ import annotations
+
+import pytest
+from litellm.exceptions import (
+    AuthenticationError,
+    BadGatewayError,
+    BadRequestError,
+    InternalServerError,
+    RateLimitError,
+    ServiceUnavailableError,
+    Timeout,
+)
+
+from claude_code_provider.errors import STATUS_BY_KIND, ClaudeCodeError, ErrorKind
+from claude_code_provider.llm.exceptions import to_litellm_error
+from claude_code_provider.protocol import ErrorEvent
+
+MODEL = "claude-sonnet-4-5"
+
+
+def test_every_error_kind_has_a_status() -> None:
+    assert set(STATUS_BY_KIND) == set(ErrorKind)
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [
+        (ErrorKind.NOT_LOGGED_IN, 401),
+        (ErrorKind.USAGE_LIMIT, 429),
+        (ErrorKind.BUSY, 429),
+        (ErrorKind.OVERLOADED, 503),
+        (ErrorKind.UPSTREAM_ERROR, 503),
+        (ErrorKind.CLI_NOT_FOUND, 500),
+        (ErrorKind.CLI_CRASHED, 502),
+        (ErrorKind.TIMEOUT, 504),
+        (ErrorKind.API_KEY_REFUSED, 400),
+        (ErrorKind.BAD_REQUEST, 400),
+    ],
+)
+def test_promised_statuses(kind: ErrorKind, status: int) -> None:
+    assert ClaudeCodeError(kind, "m").status == status
+
+
+def test_error_keeps_message_and_retry_hint() -> None:
+    error = ClaudeCodeError(ErrorKind.USAGE_LIMIT, "limit reached", retry_after=12.5)
+    assert str(error) == "limit reached"
+    assert error.retry_after == 12.5
+    assert "usage_limit" in repr(error)
+
+
+@pytest.mark.parametrize(
+    ("kind", "exception_class"),
+    [
+        (ErrorKind.NOT_LOGGED_IN, AuthenticationError),
+        (ErrorKind.API_KEY_REFUSED, BadRequestError),
+        (ErrorKind.BAD_REQUEST, BadRequestError),
+        (ErrorKind.USAGE_LIMIT, RateLimitError),
+        (ErrorKind.BUSY, RateLimitError),
+        (ErrorKind.OVERLOADED, ServiceUnavailableError),
+        (ErrorKind.UPSTREAM_ERROR, ServiceUnavailableError),
+        (ErrorKind.CLI_NOT_FOUND, InternalServerError),
+        (ErrorKind.CLI_CRASHED, BadGatewayError),
+        (ErrorKind.TIMEOUT, Timeout),
+    ],
+)
+def test_each_kind_becomes_the_litellm_exception_with_its_status(
+    kind: ErrorKind, exception_class: type[Exception]
+) -> None:
+    message = f"something about {kind.value}"
+    converted = to_litellm_error(ClaudeCodeError(kind, message), MODEL)
+    assert type(converted) is exception_class
+    assert converted.status_code == STATUS_BY_KIND[kind]  # type: ignore[attr-defined]
+    assert message in str(converted)
+
+
+def test_a_usage_limit_carries_retry_after_rounded_up() -> None:
+    converted = to_litellm_error(ClaudeCodeError(ErrorKind.USAGE_LIMIT, "limit", retry_after=41.2), MODEL)
+    assert isinstance(converted, RateLimitError)
+    assert converted.response.headers["retry-after"] == "42"
+    assert converted.headers is not None
+    assert converted.headers["retry-after"] == "42"
+
+
+def test_no_retry_after_header_without_a_hint() -> None:
+    converted = to_litellm_error(ClaudeCodeError(ErrorKind.USAGE_LIMIT, "limit"), MODEL)
+    assert isinstance(converted, RateLimitError)
+    assert "retry-after" not in converted.response.headers
+
+
+@pytest.mark.parametrize("kind", list(ErrorKind))
+def test_error_event_round_trips_the_error(kind: ErrorKind) -> None:
+    error = ClaudeCodeError(kind, "what to do", retry_after=3.0)
+    back = ErrorEvent.of(error).to_error()
+    assert (back.kind, back.message, back.retry_after, back.status) == (kind, "what to do", 3.0, error.status)
