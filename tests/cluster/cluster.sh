@@ -158,8 +158,14 @@ stop_pids() {
 }
 
 delete_cluster() {
-  local pids
+  local pids pidfile
   pids=$(cluster_pids)
+  # kwokctl kills whatever pid a pid file names. After a crash or a machine restart that pid may
+  # belong to an unrelated process: drop every pid file that does not name one of ours.
+  for pidfile in "$CLUSTER_DIR"/pids/*.pid; do
+    [[ -f $pidfile ]] || continue
+    grep -qxF "$(<"$pidfile")" <<<"$pids" || rm -f "$pidfile"
+  done
   if [[ -x $BIN_DIR/kwokctl && -d $CLUSTER_DIR ]]; then
     "$BIN_DIR/kwokctl" delete cluster --name "$CLUSTER_NAME" --kubeconfig "$KUBECONFIG_PATH" \
       >>"$LOG_DIR/kwokctl-delete.log" 2>&1 9>&- || log "kwokctl delete cluster failed (see $LOG_DIR/kwokctl-delete.log)"

@@ -45,7 +45,7 @@ def _is_e2e(item: pytest.Item) -> bool:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Bring the cluster up before the first e2e test, outside any test's timeout."""
-    if not any(_is_e2e(item) for item in session.items):
+    if session.config.option.collectonly or not any(_is_e2e(item) for item in session.items):
         return
     capture = session.config.pluginmanager.getplugin("capturemanager")
     reporter = session.config.pluginmanager.getplugin("terminalreporter")
