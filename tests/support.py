@@ -66,6 +66,13 @@ def command_line(pid: int) -> str:
         return ""
 
 
+def working_directory(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return None
+
+
 def claude_processes(pid: int) -> list[int]:
     """The Claude Code CLI processes below ``pid``."""
     return [p for p in descendants(pid) if "claude" in command_line(p).split(" ")[0].rsplit("/", 1)[-1]]

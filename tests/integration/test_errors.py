@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import openai
@@ -21,7 +24,7 @@ from tests.fakes.anthropic_api import (
     rate_limit_error,
 )
 from tests.integration.conftest import Proxy, Runtime
-from tests.support import claude_processes, wait_until
+from tests.support import claude_processes, wait_until, working_directory
 
 MODES = pytest.mark.parametrize("mode", ["", "remote/"], ids=["in-process", "runtime"])
 HI = [{"role": "user", "content": "hi"}]
@@ -132,9 +135,14 @@ def test_a_client_that_leaves_mid_stream_leaves_no_cli_behind(
         for line in response.iter_lines():
             if "first" in line:
                 break
-        assert claude_processes(owner), "the CLI should be running while the answer streams"
+        # The CLI serving this request works in the scratch directory it told the model about.
+        scratch = re.search(r"Primary working directory: ([^\s\\\"]+)", json.dumps(fake.messages_requests[0].json))
+        assert scratch is not None
+        serving = [p for p in claude_processes(owner) if working_directory(p) == scratch.group(1)]
+        assert len(serving) == 1, "exactly one CLI serves the request while it streams"
 
-    wait_until(lambda: not claude_processes(owner), timeout=20, what="no Claude Code process left")
+    wait_until(lambda: not Path(f"/proc/{serving[0]}").exists(), timeout=20, what="the serving CLI gone")
+    wait_until(lambda: not Path(scratch.group(1)).exists(), timeout=20, what="its scratch directory removed")
 
 
 def test_an_api_key_in_the_runtime_environment_is_refused_before_any_upstream_call(

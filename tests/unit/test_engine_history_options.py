@@ -10,7 +10,7 @@ from claude_agent_sdk import ClaudeAgentOptions, project_key_for_directory
 from pydantic import SecretStr
 
 from claude_code_provider.engine.history import render_transcript, transcript_path, write_transcript
-from claude_code_provider.engine.options import render_options
+from claude_code_provider.engine.options import SessionKey, render_options
 from claude_code_provider.engine.settings import EngineSettings
 from claude_code_provider.protocol import ChatTurn, CompletionRequest
 
@@ -64,7 +64,11 @@ def options(
     request: CompletionRequest, settings: EngineSettings | None = None, resume: str | None = None
 ) -> ClaudeAgentOptions:
     return render_options(
-        request, settings or EngineSettings(), cwd=Path("/tmp/scratch/x"), resume=resume, stderr=lambda _line: None
+        SessionKey.of(request),
+        settings or EngineSettings(),
+        cwd=Path("/tmp/scratch/x"),
+        resume=resume,
+        stderr=lambda _line: None,
     )
 
 

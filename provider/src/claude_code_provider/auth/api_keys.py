@@ -28,13 +28,17 @@ def _json_keys(path: Path) -> set[str]:
 
 
 def find_api_key_sources(environ: Mapping[str, str], config_dir: Path | None) -> list[str]:
-    """Names (never values) of the API-key sources present; empty when the login is OAuth only."""
+    """Names (never values) of the API-key sources present; empty when the login is OAuth only.
+
+    ``config_dir`` is CLAUDE_CONFIG_DIR; without it the CLI keeps settings in ~/.claude/ but its state
+    file beside that directory, in ~/.claude.json."""
     sources = [f"the {name} environment variable" for name in API_KEY_VARIABLES if environ.get(name)]
-    if config_dir is not None:
-        if "apiKeyHelper" in _json_keys(config_dir / "settings.json"):
-            sources.append(f"an apiKeyHelper in {config_dir / 'settings.json'}")
-        if "primaryApiKey" in _json_keys(config_dir / ".claude.json"):
-            sources.append(f"a primaryApiKey in {config_dir / '.claude.json'}")
+    settings = (config_dir or Path.home() / ".claude") / "settings.json"
+    state = config_dir / ".claude.json" if config_dir is not None else Path.home() / ".claude.json"
+    if "apiKeyHelper" in _json_keys(settings):
+        sources.append(f"an apiKeyHelper in {settings}")
+    if "primaryApiKey" in _json_keys(state):
+        sources.append(f"a primaryApiKey in {state}")
     return sources
 
 

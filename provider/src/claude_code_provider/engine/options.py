@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from claude_agent_sdk import ClaudeAgentOptions
@@ -12,20 +13,33 @@ from ..protocol import CompletionRequest
 from .settings import EngineSettings
 
 
-def render_env(request: CompletionRequest, settings: EngineSettings) -> dict[str, str]:
+@dataclass(frozen=True)
+class SessionKey:
+    """What shapes a CLI process and is fixed when it starts; requests with equal keys can share a warm pool."""
+
+    model: str
+    system: str | None = None
+    max_tokens: int | None = None
+
+    @classmethod
+    def of(cls, request: CompletionRequest) -> SessionKey:
+        return cls(model=request.model, system=request.system, max_tokens=request.max_tokens)
+
+
+def render_env(key: SessionKey, settings: EngineSettings) -> dict[str, str]:
     """Variables set for the CLI on top of the inherited environment (which the SDK passes on)."""
     env = dict(CLEARED_API_KEY_ENV)
     if settings.config_dir is not None:
         env["CLAUDE_CONFIG_DIR"] = str(settings.config_dir)
     if settings.oauth_token is not None:
         env["CLAUDE_CODE_OAUTH_TOKEN"] = settings.oauth_token.get_secret_value()
-    if request.max_tokens is not None:
-        env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(request.max_tokens)
+    if key.max_tokens is not None:
+        env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(key.max_tokens)
     return env
 
 
 def render_options(
-    request: CompletionRequest,
+    key: SessionKey,
     settings: EngineSettings,
     *,
     cwd: Path,
@@ -40,13 +54,13 @@ def render_options(
         setting_sources=[],
         max_turns=1,
         include_partial_messages=True,
-        model=request.model,
+        model=key.model,
         # A string replaces Claude Code's own system prompt; an empty one keeps the model unprompted.
-        system_prompt=request.system or "",
+        system_prompt=key.system or "",
         cwd=cwd,
         cli_path=settings.cli_path,
         resume=resume,
-        env=render_env(request, settings),
+        env=render_env(key, settings),
         # The transcript of a request is throw-away; only a resumed history file is read.
         extra_args={"no-session-persistence": None},
         stderr=stderr,

@@ -78,7 +78,8 @@ class TurnState:
             self.model = message.get("model") or self.model
             self.message_usage = dict(message.get("usage") or {})
         elif kind == "message_delta":
-            self.message_usage.update(event.get("usage") or {})
+            # Counts the delta leaves out (or sends as null) keep their message_start values.
+            self.message_usage.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
             if (event.get("delta") or {}).get("stop_reason") == "max_tokens":
                 return Finish(finish_reason="length", usage=to_usage(self.message_usage), model=self.model)
         return None

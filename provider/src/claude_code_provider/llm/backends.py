@@ -8,6 +8,7 @@ from typing import Protocol
 import httpx
 
 from ..engine.engine import Engine
+from ..engine.pool import PoolSettings
 from ..engine.settings import EngineSettings
 from ..errors import ClaudeCodeError, ErrorKind
 from ..protocol import COMPLETE_PATH, CompletionRequest, ErrorEvent, Finish, TextDelta, decode_event
@@ -18,15 +19,23 @@ class Backend(Protocol):
 
 
 class LocalBackend:
-    """Runs the CLI in this process, with this process's environment and login."""
+    """Runs the CLI in this process, with this process's environment and login.
 
-    def __init__(self, engine: Engine | None = None) -> None:
-        self._engine = engine
+    With ``warm`` the engine keeps warm processes (``CLAUDE_CODE_POOL_*``), owned by the event loop of
+    the first request; the blocking API runs each call in a loop of its own and so stays cold.
+    """
 
-    def events(self, request: CompletionRequest) -> AsyncIterator[TextDelta | Finish]:
+    def __init__(self, *, warm: bool) -> None:
+        self._warm = warm
+        self._engine: Engine | None = None
+
+    async def events(self, request: CompletionRequest) -> AsyncIterator[TextDelta | Finish]:
         if self._engine is None:
-            self._engine = Engine(EngineSettings.from_env())
-        return self._engine.complete(request)
+            pool = PoolSettings.from_env() if self._warm else None
+            self._engine = Engine(EngineSettings.from_env(), pool=pool)
+            await self._engine.start()
+        async for event in self._engine.complete(request):
+            yield event
 
 
 class RemoteBackend:

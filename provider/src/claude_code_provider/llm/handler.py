@@ -30,6 +30,8 @@ from .sync import iterate_in_thread, run_in_thread
 from .translate import to_request
 
 DEFAULT_TIMEOUT = 600.0
+# Marks calls from the blocking API, whose short-lived event loops must not own warm processes.
+_BLOCKING = "claude_code_blocking"
 
 
 def to_openai_usage(usage: ProtocolUsage) -> Usage:
@@ -54,10 +56,13 @@ def _timeout_seconds(timeout: Any) -> float:
 class ClaudeCodeLLM(CustomLLM):
     def __init__(self) -> None:
         super().__init__()
-        self._local = LocalBackend()
+        self._local = LocalBackend(warm=True)
+        self._local_blocking = LocalBackend(warm=False)
 
-    def _backend(self, api_base: str | None, timeout: Any) -> Backend:
-        return RemoteBackend(api_base, _timeout_seconds(timeout)) if api_base else self._local
+    def _backend(self, api_base: str | None, timeout: Any, blocking: bool) -> Backend:
+        if api_base:
+            return RemoteBackend(api_base, _timeout_seconds(timeout))
+        return self._local_blocking if blocking else self._local
 
     async def _events(
         self,
@@ -67,6 +72,7 @@ class ClaudeCodeLLM(CustomLLM):
         api_key: Any,
         params: dict[str, Any],
         timeout: Any,
+        blocking: bool,
     ) -> AsyncIterator[TextDelta | Finish]:
         try:
             if api_key:
@@ -75,7 +81,7 @@ class ClaudeCodeLLM(CustomLLM):
                     f"Refused: the LiteLLM config passes an api_key. {API_KEY_HINT}",
                 )
             request = to_request(model, messages, params)
-            async for event in self._backend(api_base, timeout).events(request):
+            async for event in self._backend(api_base, timeout, blocking).events(request):
                 yield event
         except ClaudeCodeError as error:
             raise to_litellm_error(error, model) from None
@@ -98,7 +104,8 @@ class ClaudeCodeLLM(CustomLLM):
     ) -> ModelResponse:
         text: list[str] = []
         finish: Finish | None = None
-        async for event in self._events(model, messages, api_base, api_key, optional_params, timeout):
+        blocking = bool(kwargs.get(_BLOCKING))
+        async for event in self._events(model, messages, api_base, api_key, optional_params, timeout, blocking):
             if isinstance(event, TextDelta):
                 text.append(event.text)
             else:
@@ -127,7 +134,8 @@ class ClaudeCodeLLM(CustomLLM):
         timeout: Any = None,
         **kwargs: Any,
     ) -> AsyncIterator[GenericStreamingChunk]:
-        async for event in self._events(model, messages, api_base, api_key, optional_params, timeout):
+        blocking = bool(kwargs.get(_BLOCKING))
+        async for event in self._events(model, messages, api_base, api_key, optional_params, timeout, blocking):
             if isinstance(event, TextDelta):
                 yield GenericStreamingChunk(
                     text=event.text, is_finished=False, finish_reason="", usage=None, index=0, tool_use=None
@@ -148,9 +156,11 @@ class ClaudeCodeLLM(CustomLLM):
                 )
 
     def completion(self, *args: Any, **kwargs: Any) -> ModelResponse:
+        kwargs[_BLOCKING] = True
         return run_in_thread(lambda: self.acompletion(*args, **kwargs))
 
     def streaming(self, *args: Any, **kwargs: Any) -> Iterator[GenericStreamingChunk]:
+        kwargs[_BLOCKING] = True
         return iterate_in_thread(lambda: self.astreaming(*args, **kwargs))
 
 

@@ -14,15 +14,16 @@ from ..auth.api_keys import CLEARED_API_KEY_ENV
 from ..auth.login import LoginError, install_login
 from ..auth.probe import fetch_cli_version, find_cli
 from ..engine.engine import Engine
+from ..engine.pool import PoolSettings
 from ..engine.settings import EngineSettings
-from .app import Limiter, build_api_app, build_health_app
+from .app import Admission, build_api_app, build_health_app
 from .monitor import LoginMonitor
 from .settings import RuntimeSettings
 
 log = logging.getLogger("claude_code_provider.runtime")
 
 
-async def serve(settings: RuntimeSettings, engine_settings: EngineSettings) -> None:
+async def serve(settings: RuntimeSettings, engine_settings: EngineSettings, pool_settings: PoolSettings) -> None:
     config_dir = engine_settings.config_dir or Path.home() / ".claude"
     problem: str | None = None
     token = None
@@ -47,11 +48,16 @@ async def serve(settings: RuntimeSettings, engine_settings: EngineSettings) -> N
         cli_version=version,
         refresh_seconds=settings.auth_refresh_seconds,
     )
-    engine = Engine(engine_settings, on_outcome=monitor.record)
+    engine = Engine(engine_settings, on_outcome=monitor.record, pool=pool_settings)
+    await engine.start()
     servers = [
         uvicorn.Server(
             uvicorn.Config(
-                build_api_app(engine, Limiter(settings.max_in_flight), problem),
+                build_api_app(
+                    engine,
+                    Admission(settings.max_in_flight, settings.max_queued, settings.queue_timeout, engine.metrics),
+                    problem,
+                ),
                 host=settings.api_host,
                 port=settings.api_port,
                 log_config=None,
@@ -60,7 +66,7 @@ async def serve(settings: RuntimeSettings, engine_settings: EngineSettings) -> N
         ),
         uvicorn.Server(
             uvicorn.Config(
-                build_health_app(monitor),
+                build_health_app(monitor, engine.metrics),
                 host=settings.listen_host,
                 port=settings.port,
                 log_config=None,
@@ -74,15 +80,19 @@ async def serve(settings: RuntimeSettings, engine_settings: EngineSettings) -> N
             "api": f"{settings.api_host}:{settings.api_port}",
             "health": f"{settings.listen_host}:{settings.port}",
             "cli_version": version,
+            "warm_pool_size": pool_settings.size,
             "pid": os.getpid(),
         },
     )
-    await asyncio.gather(*(server.serve() for server in servers))
+    try:
+        await asyncio.gather(*(server.serve() for server in servers))
+    finally:
+        await engine.close()
 
 
 def main() -> None:
     logs.configure(os.environ.get("CLAUDE_RUNTIME_LOG_LEVEL", "INFO"))
-    asyncio.run(serve(RuntimeSettings.from_env(), EngineSettings.from_env()))
+    asyncio.run(serve(RuntimeSettings.from_env(), EngineSettings.from_env(), PoolSettings.from_env()))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -13,27 +15,44 @@ from starlette.types import Receive, Scope, Send
 
 from ..engine.engine import Engine
 from ..errors import LOGIN_HINT, ClaudeCodeError, ErrorKind
+from ..metrics import Metrics
 from ..protocol import COMPLETE_PATH, CompletionRequest, ErrorEvent, Finish, TextDelta, encode_event
 from .monitor import LoginMonitor
 
 NDJSON = "application/x-ndjson"
 
 
-class Limiter:
-    """Requests in flight for this login; over the limit a request is turned away at once."""
+class Admission:
+    """Per-login admission: ``limit`` requests in flight, at most ``max_queued`` waiting for ``timeout``
+    seconds; anything beyond is turned away at once, so a pod never runs more CLIs than it can hold."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, max_queued: int, timeout: float, metrics: Metrics) -> None:
         self.limit = limit
-        self.in_flight = 0
+        self.max_queued = max_queued
+        self._timeout = timeout
+        self._slots = asyncio.Semaphore(limit)
+        self._waiting = 0
+        self._metrics = metrics
 
-    def try_acquire(self) -> bool:
-        if self.in_flight >= self.limit:
+    async def enter(self) -> bool:
+        if self._slots.locked() and self._waiting >= self.max_queued:
             return False
-        self.in_flight += 1
+        self._waiting += 1
+        self._metrics.queued.set(self._waiting)
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            return False
+        finally:
+            self._waiting -= 1
+            self._metrics.queued.set(self._waiting)
+        self._metrics.in_flight.inc()
         return True
 
-    def release(self) -> None:
-        self.in_flight -= 1
+    def leave(self) -> None:
+        self._slots.release()
+        self._metrics.in_flight.dec()
 
 
 def error_response(error: ClaudeCodeError) -> JSONResponse:
@@ -44,9 +63,9 @@ def error_response(error: ClaudeCodeError) -> JSONResponse:
 class _EventStream(StreamingResponse):
     """An NDJSON stream that releases its slot and stops its CLI however the response ends."""
 
-    def __init__(self, events: AsyncIterator[TextDelta | Finish], first: TextDelta | Finish, limiter: Limiter):
+    def __init__(self, events: AsyncIterator[TextDelta | Finish], first: TextDelta | Finish, admission: Admission):
         self._events = events
-        self._limiter = limiter
+        self._admission = admission
         super().__init__(self._lines(first), media_type=NDJSON)
 
     async def _lines(self, first: TextDelta | Finish) -> AsyncIterator[bytes]:
@@ -62,10 +81,10 @@ class _EventStream(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             await self._events.aclose()  # type: ignore[attr-defined]
-            self._limiter.release()
+            self._admission.leave()
 
 
-def build_api_app(engine: Engine, limiter: Limiter, login_problem: str | None = None) -> Starlette:
+def build_api_app(engine: Engine, admission: Admission, login_problem: str | None = None) -> Starlette:
     async def complete(request: Request) -> Response:
         if login_problem is not None:
             return error_response(ClaudeCodeError(ErrorKind.NOT_LOGGED_IN, f"{login_problem} {LOGIN_HINT}"))
@@ -74,11 +93,12 @@ def build_api_app(engine: Engine, limiter: Limiter, login_problem: str | None = 
         except ValidationError as error:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
             return error_response(ClaudeCodeError(ErrorKind.BAD_REQUEST, f"Invalid request: {problems}"))
-        if not limiter.try_acquire():
+        if not await admission.enter():
             return error_response(
                 ClaudeCodeError(
                     ErrorKind.BUSY,
-                    f"This login already serves {limiter.limit} requests at once; retry shortly.",
+                    f"This login already serves {admission.limit} requests at once and "
+                    f"{admission.max_queued} more are waiting; retry shortly.",
                     retry_after=1,
                 )
             )
@@ -87,16 +107,16 @@ def build_api_app(engine: Engine, limiter: Limiter, login_problem: str | None = 
             first = await anext(events)
         except BaseException as error:
             await events.aclose()  # type: ignore[attr-defined]
-            limiter.release()
+            admission.leave()
             if isinstance(error, ClaudeCodeError):
                 return error_response(error)
             raise
-        return _EventStream(events, first, limiter)
+        return _EventStream(events, first, admission)
 
     return Starlette(routes=[Route(COMPLETE_PATH, complete, methods=["POST"])])
 
 
-def build_health_app(monitor: LoginMonitor) -> Starlette:
+def build_health_app(monitor: LoginMonitor, metrics: Metrics) -> Starlette:
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -110,8 +130,12 @@ def build_health_app(monitor: LoginMonitor) -> Starlette:
         status = await monitor.status()
         return Response(status.model_dump_json(), media_type="application/json")
 
+    async def prometheus(_: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
     return Starlette(
         routes=[
+            Route("/metrics", prometheus),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/auth/status", auth_status),

@@ -1,0 +1,204 @@
+"""Warm Claude Code processes: started and connected ahead of time, one request each, then replaced.
+
+Processes are kept per ``SessionKey`` (model, system prompt, output limit), for at most ``max_keys`` keys
+(least recently used first out). A process that died, outgrew ``max_rss_mb`` or sat unused for
+``idle_seconds`` is retired; keys unused that long are dropped unless they are configured warm models.
+Refills run in the background, one spawn per key at a time, and back off when spawning fails, so a
+broken CLI neither spins nor ever hands a request a process that is not alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..metrics import Metrics
+from .options import SessionKey
+from .session import Session
+
+log = logging.getLogger(__name__)
+
+_TICK = 1.0
+_MAX_BACKOFF = 30.0
+
+
+class PoolSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    size: int = Field(default=1, ge=0, description="warm processes per key; 0 turns the pool off")
+    max_keys: int = Field(default=4, gt=0)
+    idle_seconds: float = Field(default=600.0, gt=0)
+    max_rss_mb: int = Field(default=1024, gt=0)
+    warm_models: tuple[str, ...] = Field(default=(), description="models kept warm from the start")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> PoolSettings:
+        env = os.environ if environ is None else environ
+        names = {
+            "size": "CLAUDE_CODE_POOL_SIZE",
+            "max_keys": "CLAUDE_CODE_POOL_MAX_KEYS",
+            "idle_seconds": "CLAUDE_CODE_POOL_IDLE_SECONDS",
+            "max_rss_mb": "CLAUDE_CODE_POOL_MAX_RSS_MB",
+        }
+        values: dict[str, object] = {field: env[var] for field, var in names.items() if env.get(var)}
+        if env.get("CLAUDE_CODE_POOL_WARM_MODELS"):
+            models = env["CLAUDE_CODE_POOL_WARM_MODELS"].split(",")
+            values["warm_models"] = tuple(m.strip() for m in models if m.strip())
+        return cls.model_validate(values)
+
+
+class WarmPool:
+    def __init__(
+        self, settings: PoolSettings, spawn: Callable[[SessionKey], Awaitable[Session]], metrics: Metrics
+    ) -> None:
+        self.settings = settings
+        self._spawn = spawn
+        self._metrics = metrics
+        self._ready: OrderedDict[SessionKey, deque[Session]] = OrderedDict()
+        self._last_used: dict[SessionKey, float] = {}
+        self._spawning: dict[SessionKey, asyncio.Task[None]] = {}
+        self._retry_at: dict[SessionKey, float] = {}
+        self._failures: dict[SessionKey, int] = {}
+        self._pinned = {SessionKey(model=m) for m in settings.warm_models}
+        self._closing: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        for key in self._pinned:
+            self._touch(key)
+        self._task = asyncio.create_task(self._run(), name="claude-code-warm-pool")
+
+    def usable(self) -> bool:
+        """Only the event loop that owns the processes may use them."""
+        try:
+            return self._task is not None and asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            return False
+
+    def take(self, key: SessionKey) -> Session | None:
+        """A live warm process for ``key``, or None; either way the key is refilled in the background."""
+        self._touch(key)
+        ready = self._ready[key]
+        while ready:
+            session = ready.popleft()
+            if session.alive():
+                self._failures.pop(key, None)
+                self._publish()
+                self._wake.set()
+                return session
+            self._retire(session)
+        self._publish()
+        self._wake.set()
+        return None
+
+    def ready_count(self) -> int:
+        return sum(len(q) for q in self._ready.values())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for task in list(self._spawning.values()):
+            task.cancel()
+        await asyncio.gather(*self._spawning.values(), return_exceptions=True)
+        sessions = [s for q in self._ready.values() for s in q]
+        self._ready.clear()
+        await asyncio.gather(*(s.close() for s in sessions), *self._closing, return_exceptions=True)
+        self._publish()
+
+    def _touch(self, key: SessionKey) -> None:
+        self._last_used[key] = time.monotonic()
+        if key in self._ready:
+            self._ready.move_to_end(key)
+            return
+        self._ready[key] = deque()
+        while len(self._ready) > self.settings.max_keys:
+            evicted, sessions = self._ready.popitem(last=False)
+            self._forget(evicted, sessions)
+
+    def _forget(self, key: SessionKey, sessions: deque[Session]) -> None:
+        self._last_used.pop(key, None)
+        self._retry_at.pop(key, None)
+        self._failures.pop(key, None)
+        for session in sessions:
+            self._retire(session)
+
+    def _retire(self, session: Session) -> None:
+        task = asyncio.create_task(session.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    def _publish(self) -> None:
+        self._metrics.pool_ready.set(self.ready_count())
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                self._maintain()
+            except Exception:  # the pool must outlive any one bad tick
+                log.exception("Warm pool maintenance failed")
+            self._wake.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=_TICK)
+
+    def _maintain(self) -> None:
+        now = time.monotonic()
+        cap = self.settings.max_rss_mb * 1024 * 1024
+        for key in list(self._ready):
+            ready = self._ready[key]
+            for session in list(ready):
+                rss = session.rss_bytes()
+                too_big = rss is not None and rss > cap
+                if not session.alive() or too_big or now - session.created > self.settings.idle_seconds:
+                    ready.remove(session)
+                    self._retire(session)
+                if too_big:
+                    # An idle CLI already over the cap would be replaced forever: back off as for a failure.
+                    log.warning("Warm process over its memory cap", extra={"rss_bytes": rss, "model": key.model})
+                    self._back_off(key)
+            idle = now - self._last_used.get(key, now) > self.settings.idle_seconds
+            if idle and key not in self._pinned:
+                del self._ready[key]
+                self._forget(key, ready)
+                continue
+            if len(ready) < self.settings.size and key not in self._spawning and now >= self._retry_at.get(key, 0):
+                self._spawning[key] = asyncio.create_task(self._refill(key))
+        self._publish()
+
+    def _back_off(self, key: SessionKey) -> float:
+        failures = self._failures.get(key, 0) + 1
+        self._failures[key] = failures
+        delay = min(_MAX_BACKOFF, 0.5 * (1 << min(failures, 16)))
+        self._retry_at[key] = time.monotonic() + delay
+        return delay
+
+    async def _refill(self, key: SessionKey) -> None:
+        try:
+            session = await self._spawn(key)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            delay = self._back_off(key)
+            log.warning(
+                "Warm process failed to start",
+                extra={"model": key.model, "error": type(error).__name__, "retry_in": delay},
+            )
+            return
+        finally:
+            self._spawning.pop(key, None)
+            self._wake.set()
+        if key in self._ready and len(self._ready[key]) < self.settings.size:
+            self._ready[key].append(session)
+            self._publish()
+        else:
+            await session.close()
