@@ -5,9 +5,10 @@ closes that gap: for every pod that kwok reports Running it starts the container
 `claude` as a process on this machine, with
 
 - the pod's environment (`env` values, `valueFrom` secretKeyRef / configMapKeyRef / fieldRef
-  resolved from the API, `envFrom`), plus `POD_IP` and `CLAUDE_RUNTIME_LISTEN_HOST` set to the
-  pod's IP (see `pod_overrides`), so the process listens on the pod's loopback address
-  (127.100.x.y) and probes travel to `http://<podIP>:<containerPort>` as in a cluster;
+  resolved from the API, `envFrom`), plus `POD_IP`, `CLAUDE_RUNTIME_LISTEN_HOST` and
+  `CLAUDE_RUNTIME_API_HOST` set to the pod's IP (see `default_pod_overrides`), so the process
+  listens on the pod's loopback address (127.100.x.y) and probes travel to
+  `http://<podIP>:<containerPort>` as in a cluster;
 - the files of its mounted Secret and ConfigMap volumes written to a per-pod temp dir
   (mode 0400 unless `items[].mode` / `defaultMode` say otherwise), emptyDir volumes as
   writable per-pod temp dirs, and every occurrence of a volume's `mountPath` in the command,
@@ -481,8 +482,14 @@ class PodRunner:
 
 
 def default_pod_overrides(pod: Any) -> dict[str, str]:
-    """Env the runner sets on top of the pod's own: the process listens on the pod's IP."""
-    return {"POD_IP": pod.status.pod_ip, "CLAUDE_RUNTIME_LISTEN_HOST": pod.status.pod_ip}
+    """Env the runner sets on top of the pod's own: the process listens on the pod's IP.
+
+    In a pod, 0.0.0.0 means the pod network and 127.0.0.1 the pod's own loopback. Here every pod
+    shares this machine's, so both become the pod's own address (127.100.x.y): the runtime's
+    pod-network listener and its loopback-only completion API.
+    """
+    ip = pod.status.pod_ip
+    return {"POD_IP": ip, "CLAUDE_RUNTIME_LISTEN_HOST": ip, "CLAUDE_RUNTIME_API_HOST": ip}
 
 
 def _has_container(pod: Any, name: str) -> bool:

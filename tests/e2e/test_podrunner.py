@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import urllib.error
 import urllib.request
 
 from kubernetes import client
 
 from tests.e2e.harness import wait_until
-from tests.e2e.podrunner import PodRunner, is_loopback
+from tests.e2e.podrunner import RUNTIME_PROGRAM, PodRunner, is_loopback, runtime_available
 
 SECRET_BYTES = b"token-\x00\xff-" + base64.b64encode(b"not a real credential")
 PORT = 8080
@@ -125,3 +126,65 @@ def test_pod_runner_serves_the_secret_and_stops_with_the_pod(
         return False
 
     wait_until(port_closed, timeout=10, what=f"{pod_ip}:{PORT} to stop answering")
+
+
+def test_pod_runner_runs_the_real_runtime_on_the_pod_ip(
+    core: client.CoreV1Api, namespace: str, pod_runner: PodRunner
+) -> None:
+    """The hook in use: a pod naming `claude-code-runtime` runs provider/'s console script."""
+    assert runtime_available(), f"{RUNTIME_PROGRAM} is not installed in .venv/bin (make install)"
+    # A login Secret that is not a Claude Code login: the runtime serves, but is not ready.
+    core.create_namespaced_secret(
+        namespace,
+        client.V1Secret(metadata=client.V1ObjectMeta(name="login"), string_data={".credentials.json": "{}"}),
+    )
+    core.create_namespaced_pod(
+        namespace,
+        client.V1Pod(
+            metadata=client.V1ObjectMeta(name="runtime-0"),
+            spec=client.V1PodSpec(
+                containers=[
+                    client.V1Container(
+                        name="claude",
+                        image="example.invalid/claude-code-runtime:never-pulled",
+                        command=[RUNTIME_PROGRAM],
+                        ports=[client.V1ContainerPort(container_port=PORT)],
+                        env=[
+                            client.V1EnvVar(name="CLAUDE_RUNTIME_LISTEN_HOST", value="0.0.0.0"),
+                            client.V1EnvVar(name="CLAUDE_RUNTIME_PORT", value=str(PORT)),
+                            client.V1EnvVar(name="CLAUDE_LOGIN_DIR", value="/var/run/claude-login"),
+                            client.V1EnvVar(name="CLAUDE_CONFIG_DIR", value="/home/claude/.claude"),
+                        ],
+                        volume_mounts=[
+                            client.V1VolumeMount(name="login", mount_path="/var/run/claude-login", read_only=True),
+                            client.V1VolumeMount(name="config", mount_path="/home/claude/.claude"),
+                        ],
+                    )
+                ],
+                volumes=[
+                    client.V1Volume(name="login", secret=client.V1SecretVolumeSource(secret_name="login")),
+                    client.V1Volume(name="config", empty_dir=client.V1EmptyDirVolumeSource()),
+                ],
+            ),
+        ),
+    )
+    running = wait_until(
+        lambda: pod_runner.find(namespace, "runtime-0"), timeout=60, what="the pod runner to start runtime-0"
+    )
+    assert running.argv[0].endswith(f"/.venv/bin/{RUNTIME_PROGRAM}")
+    pod_ip = running.pod_ip
+
+    def status(path: str) -> int:
+        assert running.alive(), f"the runtime exited: {running.output()}"
+        try:
+            with _DIRECT.open(f"http://{pod_ip}:{PORT}{path}", timeout=5) as response:
+                return response.status
+        except urllib.error.HTTPError as err:
+            return err.code
+
+    assert wait_until(lambda: status("/healthz"), timeout=60, what="/healthz", ignore=(OSError,)) == 200
+    assert status("/readyz") == 503, "a broken login must not be ready"
+    assert status("/auth/status") == 200
+
+    core.delete_namespaced_pod("runtime-0", namespace)
+    wait_until(lambda: not running.alive(), timeout=60, what="the runtime to stop after the pod was deleted")
