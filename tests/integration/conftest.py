@@ -14,6 +14,7 @@ import httpx
 import openai
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.support import REPO, VENV_BIN, Process, free_port, wait_until
 
@@ -55,6 +56,14 @@ class Runtime:
     def get(self, path: str) -> httpx.Response:
         return httpx.get(self.health_url + path, timeout=30, trust_env=False)
 
+    def metric(self, name: str, **labels: str) -> float:
+        """One sample of the runtime's /metrics (0 when it has none yet)."""
+        for family in text_string_to_metric_families(self.get("/metrics").text):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    return float(sample.value)
+        return 0.0
+
 
 def start_runtime(
     fake: FakeAnthropic, root: Path, *, login: dict[str, str] | None = None, env: dict[str, str] | None = None
@@ -95,7 +104,7 @@ def runtimes(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> I
         "slow": {"CLAUDE_CODE_IDLE_TIMEOUT": "3"},
         "nocli": {"CLAUDE_CODE_CLI_PATH": "/nonexistent/bin/claude"},
         "apikey": {"ANTHROPIC_API_KEY": "sk-ant-api03-" + "k" * 40},
-        "single": {"CLAUDE_RUNTIME_MAX_IN_FLIGHT": "1"},
+        "single": {"CLAUDE_RUNTIME_MAX_IN_FLIGHT": "1", "CLAUDE_RUNTIME_MAX_QUEUED": "0"},
         "retrying": {"CLAUDE_CODE_MAX_RETRIES": "2"},
     }
     started: dict[str, Runtime] = {}

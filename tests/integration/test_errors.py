@@ -183,4 +183,5 @@ def test_requests_over_the_in_flight_limit_get_429_at_once(fake: FakeAnthropic, 
         assert first.result(timeout=60) == "slow" * 4
 
     assert "at once" in caught.value.message
+    assert "0 more are waiting" in caught.value.message
     assert caught.value.response.headers["retry-after"] == "1"

@@ -1,0 +1,181 @@
+"""Warm Claude Code processes in the runtime: one request each, refilled, bounded, observable."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from tests.fakes.anthropic_api import FakeAnthropic, TextReply
+from tests.integration.conftest import Runtime
+from tests.support import claude_processes, wait_until
+
+WARM = {"CLAUDE_CODE_POOL_WARM_MODELS": "sonnet", "CLAUDE_CODE_POOL_SIZE": "1"}
+
+
+def ask(runtime: Runtime, prompt: str, **extra: object) -> httpx.Response:
+    body = {"model": "sonnet", "messages": [{"role": "user", "content": prompt}], **extra}
+    return httpx.post(runtime.api_url + "/v1/complete", json=body, timeout=60, trust_env=False)
+
+
+def wait_ready(runtime: Runtime, count: int = 1) -> None:
+    wait_until(
+        lambda: runtime.metric("claude_code_pool_ready_processes") == count,
+        timeout=60,
+        what=f"{count} warm process(es)",
+    )
+
+
+def scratch_of(fake: FakeAnthropic, index: int) -> str:
+    found = re.search(r"Primary working directory: ([^\s\\\"]+)", json.dumps(fake.messages_requests[index].json))
+    assert found is not None
+    return found.group(1)
+
+
+def test_a_warm_process_serves_one_request_and_is_replaced(fake: FakeAnthropic, start: Callable[..., Runtime]) -> None:
+    runtime = start(env=WARM)
+    wait_ready(runtime)
+    warm = set(claude_processes(runtime.process.pid))
+    fake.enqueue(TextReply("first answer"), TextReply("second answer"))
+
+    assert ask(runtime, "first question").status_code == 200
+    wait_ready(runtime)
+    assert ask(runtime, "second question").status_code == 200
+
+    assert runtime.metric("claude_code_pool_hits_total") == 2
+    # The process that was warm before the first request served it and is gone; the second request
+    # went to its replacement, which started fresh: it never saw the first conversation.
+    assert not warm & set(claude_processes(runtime.process.pid))
+    second = json.dumps(fake.messages_requests[1].chat_messages)
+    assert "second question" in second
+    assert "first" not in second
+    assert scratch_of(fake, 0) != scratch_of(fake, 1), "two processes, two working directories"
+    wait_ready(runtime)
+
+
+def test_history_and_new_options_take_the_cold_path_then_warm_up(
+    fake: FakeAnthropic, start: Callable[..., Runtime]
+) -> None:
+    runtime = start(env=WARM)
+    wait_ready(runtime)
+    history = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "b"},
+        {"role": "user", "content": "c"},
+    ]
+
+    assert httpx.post(
+        runtime.api_url + "/v1/complete", json={"model": "sonnet", "messages": history}, timeout=60, trust_env=False
+    ).is_success
+    assert ask(runtime, "q", system="Be terse.").is_success
+    wait_until(lambda: runtime.metric("claude_code_pool_ready_processes") == 2, timeout=60, what="a second key warm")
+    assert ask(runtime, "q", system="Be terse.").is_success
+
+    assert runtime.metric("claude_code_pool_misses_total", reason="history") == 1
+    assert runtime.metric("claude_code_pool_misses_total", reason="empty") == 1
+    assert runtime.metric("claude_code_pool_hits_total") == 1
+    assert runtime.metric("claude_code_pool_hit_ratio") == 1 / 3
+
+
+def test_a_crashed_warm_process_is_never_handed_out_and_is_replaced(
+    fake: FakeAnthropic, start: Callable[..., Runtime]
+) -> None:
+    runtime = start(env=WARM)
+    wait_ready(runtime)
+    (victim,) = claude_processes(runtime.process.pid)
+    os.kill(victim, signal.SIGKILL)
+
+    response = ask(runtime, "still there?")
+
+    assert response.status_code == 200
+    assert json.loads(response.text.splitlines()[-1])["type"] == "finish"
+    wait_ready(runtime)
+    (replacement,) = claude_processes(runtime.process.pid)
+    assert replacement != victim
+
+
+def test_the_pool_keeps_at_most_max_keys_option_sets(fake: FakeAnthropic, start: Callable[..., Runtime]) -> None:
+    runtime = start(env={"CLAUDE_CODE_POOL_SIZE": "1", "CLAUDE_CODE_POOL_MAX_KEYS": "2"})
+
+    for system in ("one", "two", "three"):
+        assert ask(runtime, "q", system=system).is_success
+        wait_until(lambda: not runtime.metric("claude_code_requests_in_flight"), timeout=30, what="idle")
+
+    wait_ready(runtime, 2)
+    wait_until(lambda: len(claude_processes(runtime.process.pid)) == 2, timeout=30, what="two warm CLIs only")
+
+
+def test_warm_processes_of_an_unused_key_retire_after_the_idle_time_out(
+    fake: FakeAnthropic, start: Callable[..., Runtime]
+) -> None:
+    runtime = start(env={"CLAUDE_CODE_POOL_SIZE": "1", "CLAUDE_CODE_POOL_IDLE_SECONDS": "3"})
+    assert ask(runtime, "q").is_success
+    wait_ready(runtime)
+
+    wait_until(lambda: not claude_processes(runtime.process.pid), timeout=30, what="idle CLIs retired")
+    assert runtime.metric("claude_code_pool_ready_processes") == 0
+    assert runtime.metric("claude_code_cli_processes") == 0
+
+
+def test_processes_over_the_memory_cap_are_retired_and_requests_still_served(
+    fake: FakeAnthropic, start: Callable[..., Runtime]
+) -> None:
+    runtime = start(env={**WARM, "CLAUDE_CODE_POOL_MAX_RSS_MB": "1"})
+    wait_until(
+        lambda: "over its memory cap" in runtime.process.output(), timeout=60, what="a warm process over the cap"
+    )
+
+    assert ask(runtime, "q").is_success
+    assert runtime.metric("claude_code_pool_hits_total") == 0
+
+
+def test_admission_queues_up_to_the_limit_and_turns_the_rest_away(
+    fake: FakeAnthropic, start: Callable[..., Runtime]
+) -> None:
+    runtime = start(env={"CLAUDE_RUNTIME_MAX_IN_FLIGHT": "1", "CLAUDE_RUNTIME_MAX_QUEUED": "1"})
+    fake.enqueue(TextReply(["slow"] * 4, delay_s=0.5), TextReply("queued"))
+    gate = threading.Barrier(2)
+
+    def first() -> httpx.Response:
+        gate.wait(5)
+        return ask(runtime, "one")
+
+    with ThreadPoolExecutor(2) as pool:
+        running = pool.submit(first)
+        gate.wait(5)
+        fake.wait_for_requests(1, timeout=30)
+        queued = pool.submit(ask, runtime, "two")
+        wait_until(lambda: runtime.metric("claude_code_requests_queued") == 1, timeout=10, what="one queued")
+        refused = ask(runtime, "three")
+        assert running.result(60).status_code == 200
+        assert queued.result(60).status_code == 200
+
+    assert refused.status_code == 429
+    assert refused.headers["retry-after"] == "1"
+    assert runtime.metric("claude_code_requests_total", outcome="ok") == 2
+
+
+def test_metrics_describe_requests_latency_and_processes(fake: FakeAnthropic, start: Callable[..., Runtime]) -> None:
+    runtime = start(env=WARM)
+    wait_ready(runtime)
+    fake.enqueue(TextReply(["a", "b"]))
+    assert ask(runtime, "q").is_success
+
+    text = runtime.get("/metrics").text
+    for name in (
+        "claude_code_requests_total",
+        "claude_code_request_duration_seconds_bucket",
+        "claude_code_time_to_first_token_seconds_bucket",
+        "claude_code_pool_ready_processes",
+        "claude_code_pool_hits_total",
+        "claude_code_cli_processes",
+        "claude_code_upstream_errors_total",
+    ):
+        assert name in text
+    assert runtime.metric("claude_code_request_duration_seconds_count", path="warm") == 1
+    assert runtime.metric("claude_code_time_to_first_token_seconds_count", path="warm") == 1
