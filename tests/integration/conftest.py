@@ -3,23 +3,14 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import openai
 import pytest
-import yaml
-from prometheus_client.parser import text_string_to_metric_families
 from tests.fakes.anthropic_api import FakeAnthropic
-from tests.support import REPO, VENV_BIN, Process, free_port, wait_until
-
-FAKE_TOKEN = "sk-ant-oat01-" + "f" * 40
-HANDLER = "claude_code_provider.llm.handler.claude_code_llm"
+from tests.stack import Proxy, Runtime, start_proxy, start_runtime, write_proxy_config
 
 
 @pytest.fixture(scope="session")
@@ -31,69 +22,6 @@ def fake() -> Iterator[FakeAnthropic]:
 @pytest.fixture(autouse=True)
 def _fresh_fake(fake: FakeAnthropic) -> None:
     fake.clear()
-
-
-def cli_env(fake: FakeAnthropic, home: Path) -> dict[str, str]:
-    """The environment every process that runs the CLI gets: isolated home, fake upstream."""
-    home.mkdir(parents=True, exist_ok=True)
-    return {
-        **os.environ,
-        "HOME": str(home),
-        "ANTHROPIC_BASE_URL": fake.base_url,
-        # The CLI's own retries of 5xx/529 would only slow these tests down; the mapping is the same.
-        "CLAUDE_CODE_MAX_RETRIES": "0",
-    }
-
-
-@dataclass
-class Runtime:
-    process: Process
-    api_url: str
-    health_url: str
-    config_dir: Path
-    login_dir: Path
-
-    def get(self, path: str) -> httpx.Response:
-        return httpx.get(self.health_url + path, timeout=30, trust_env=False)
-
-    def metric(self, name: str, **labels: str) -> float:
-        """One sample of the runtime's /metrics (0 when it has none yet)."""
-        for family in text_string_to_metric_families(self.get("/metrics").text):
-            for sample in family.samples:
-                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                    return float(sample.value)
-        return 0.0
-
-
-def start_runtime(
-    fake: FakeAnthropic, root: Path, *, login: dict[str, str] | None = None, env: dict[str, str] | None = None
-) -> Runtime:
-    login_dir, config_dir = root / "login", root / "config"
-    login_dir.mkdir(parents=True)
-    for name, content in ({"oauth-token": FAKE_TOKEN} if login is None else login).items():
-        (login_dir / name).write_text(content)
-    api_port, port = free_port(), free_port()
-    process = Process(
-        [str(VENV_BIN / "claude-code-runtime")],
-        env={
-            **cli_env(fake, root / "home"),
-            "CLAUDE_LOGIN_DIR": str(login_dir),
-            "CLAUDE_CONFIG_DIR": str(config_dir),
-            "CLAUDE_CODE_SCRATCH_DIR": str(root / "scratch"),
-            "CLAUDE_RUNTIME_LISTEN_HOST": "127.0.0.1",
-            "CLAUDE_RUNTIME_PORT": str(port),
-            "CLAUDE_RUNTIME_API_PORT": str(api_port),
-            **(env or {}),
-        },
-        log=root / "runtime.log",
-    )
-    runtime = Runtime(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{port}", config_dir, login_dir)
-    try:
-        wait_until(lambda: process.alive() and runtime.get("/healthz").status_code == 200, timeout=60, what="runtime")
-    except TimeoutError:
-        process.stop()
-        raise AssertionError(f"runtime did not start:\n{process.output()[-3000:]}") from None
-    return runtime
 
 
 @pytest.fixture(scope="session")
@@ -117,54 +45,6 @@ def runtimes(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> I
             runtime.process.stop()
 
 
-@dataclass
-class Proxy:
-    process: Process
-    url: str
-    key: str
-    config_dir: Path
-
-    def client(self, **kwargs: object) -> openai.OpenAI:
-        return openai.OpenAI(
-            base_url=self.url + "/v1",
-            api_key=self.key,
-            max_retries=0,
-            timeout=60,
-            **kwargs,  # type: ignore[arg-type]
-        )
-
-
-def start_proxy(fake: FakeAnthropic, root: Path, config: Path, *, login: dict[str, str] | None = None) -> Proxy:
-    """A LiteLLM proxy whose in-process provider uses ``login`` (by default a setup-token login)."""
-    port, key = free_port(), "sk-" + secrets.token_hex(24)
-    config_dir = root / "claude-config"
-    if login is None:
-        login = {"CLAUDE_CONFIG_DIR": str(config_dir), "CLAUDE_CODE_OAUTH_TOKEN": FAKE_TOKEN}
-    process = Process(
-        [str(VENV_BIN / "litellm"), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
-        env={
-            **cli_env(fake, root / "home"),
-            "LITELLM_MASTER_KEY": key,
-            "CLAUDE_CODE_SCRATCH_DIR": str(root / "scratch"),
-            **login,
-        },
-        log=root / "proxy.log",
-        cwd=REPO,
-    )
-    proxy = Proxy(process, f"http://127.0.0.1:{port}", key, config_dir)
-
-    def ready() -> bool:
-        assert process.alive(), process.output()[-3000:]
-        return httpx.get(proxy.url + "/health/liveliness", timeout=5, trust_env=False).status_code == 200
-
-    try:
-        wait_until(ready, timeout=180, interval=0.2, what="LiteLLM proxy")
-    except (TimeoutError, AssertionError):
-        process.stop()
-        raise AssertionError(f"LiteLLM proxy did not start:\n{process.output()[-3000:]}") from None
-    return proxy
-
-
 @pytest.fixture(scope="session")
 def proxy(
     fake: FakeAnthropic, runtimes: dict[str, Runtime], tmp_path_factory: pytest.TempPathFactory
@@ -179,18 +59,7 @@ def proxy(
     models.append(
         {"model_name": "keyed/*", "litellm_params": {"model": "claude-code/*", "api_key": "sk-ant-api03-xyz"}}
     )
-    config = root / "litellm.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "model_list": models,
-                "litellm_settings": {"custom_provider_map": [{"provider": "claude-code", "custom_handler": HANDLER}]},
-                # As in the shipped configs: the CLI already retries what is worth retrying.
-                "router_settings": {"num_retries": 0},
-            }
-        )
-    )
-    server = start_proxy(fake, root, config)
+    server = start_proxy(fake, root, write_proxy_config(root / "litellm.yaml", models))
     yield server
     server.process.stop()
 

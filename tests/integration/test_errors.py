@@ -23,7 +23,7 @@ from tests.fakes.anthropic_api import (
     overloaded_error,
     rate_limit_error,
 )
-from tests.integration.conftest import Proxy, Runtime
+from tests.stack import Proxy, Runtime
 from tests.support import claude_processes, wait_until, working_directory
 
 MODES = pytest.mark.parametrize("mode", ["", "remote/"], ids=["in-process", "runtime"])

@@ -7,7 +7,7 @@ from pathlib import Path
 import litellm
 import pytest
 from tests.fakes.anthropic_api import FakeAnthropic, TextReply, Usage
-from tests.integration.conftest import FAKE_TOKEN
+from tests.stack import FAKE_TOKEN
 
 from claude_code_provider.llm.handler import register
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import openai
 import pytest
 from tests.fakes.anthropic_api import FakeAnthropic, TextReply
-from tests.integration.conftest import Proxy, start_proxy
+from tests.stack import Proxy, start_proxy
 from tests.support import REPO
 
 EXAMPLE = REPO / "examples" / "litellm-config.yaml"

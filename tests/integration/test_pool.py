@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from tests.fakes.anthropic_api import FakeAnthropic, TextReply
-from tests.integration.conftest import Runtime
+from tests.stack import Runtime
 from tests.support import claude_processes, wait_until
 
 WARM = {"CLAUDE_CODE_POOL_WARM_MODELS": "sonnet", "CLAUDE_CODE_POOL_SIZE": "1"}

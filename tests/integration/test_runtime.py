@@ -15,7 +15,7 @@ from tests.fakes.anthropic_api import (
     authentication_error,
     rate_limit_error,
 )
-from tests.integration.conftest import FAKE_TOKEN, Runtime
+from tests.stack import FAKE_TOKEN, Runtime
 
 HI = {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]}
 EXPIRES_MS = 1_900_000_000_000

@@ -3,7 +3,7 @@
 Processes are kept per ``SessionKey`` (model, system prompt, output limit), for at most ``max_keys`` keys
 (least recently used first out). A process that died, outgrew ``max_rss_mb`` or sat unused for
 ``idle_seconds`` is retired; keys unused that long are dropped unless they are configured warm models.
-Refills run in the background, one spawn per key at a time, and back off when spawning fails, so a
+Refills run in the background, at most two spawns at a time, and back off when spawning fails, so a
 broken CLI neither spins nor ever hands a request a process that is not alive.
 """
 
@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 _TICK = 1.0
 _MAX_BACKOFF = 30.0
+# A CLI start-up takes most of a core for about half a second; more at once only slows requests down.
+_MAX_PARALLEL_SPAWNS = 2
 
 
 class PoolSettings(BaseModel):
@@ -63,7 +65,7 @@ class WarmPool:
         self._metrics = metrics
         self._ready: OrderedDict[SessionKey, deque[Session]] = OrderedDict()
         self._last_used: dict[SessionKey, float] = {}
-        self._spawning: dict[SessionKey, asyncio.Task[None]] = {}
+        self._spawning: dict[SessionKey, set[asyncio.Task[None]]] = {}
         self._retry_at: dict[SessionKey, float] = {}
         self._failures: dict[SessionKey, int] = {}
         self._pinned = {SessionKey(model=m) for m in settings.warm_models}
@@ -108,9 +110,10 @@ class WarmPool:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        for task in list(self._spawning.values()):
+        spawns = [task for tasks in self._spawning.values() for task in tasks]
+        for task in spawns:
             task.cancel()
-        await asyncio.gather(*self._spawning.values(), return_exceptions=True)
+        await asyncio.gather(*spawns, return_exceptions=True)
         sessions = [s for q in self._ready.values() for s in q]
         self._ready.clear()
         await asyncio.gather(*(s.close() for s in sessions), *self._closing, return_exceptions=True)
@@ -171,9 +174,16 @@ class WarmPool:
                 del self._ready[key]
                 self._forget(key, ready)
                 continue
-            if len(ready) < self.settings.size and key not in self._spawning and now >= self._retry_at.get(key, 0):
-                self._spawning[key] = asyncio.create_task(self._refill(key))
+            if now < self._retry_at.get(key, 0):
+                continue
+            spawning = self._spawning.setdefault(key, set())
+            while len(ready) + len(spawning) < self.settings.size and self._spawn_count() < _MAX_PARALLEL_SPAWNS:
+                task = asyncio.create_task(self._refill(key))
+                spawning.add(task)
         self._publish()
+
+    def _spawn_count(self) -> int:
+        return sum(len(tasks) for tasks in self._spawning.values())
 
     def _back_off(self, key: SessionKey) -> float:
         failures = self._failures.get(key, 0) + 1
@@ -195,7 +205,8 @@ class WarmPool:
             )
             return
         finally:
-            self._spawning.pop(key, None)
+            task = asyncio.current_task()
+            self._spawning.get(key, set()).discard(task)
             self._wake.set()
         if key in self._ready and len(self._ready[key]) < self.settings.size:
             self._ready[key].append(session)
