@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 4000
 
-.PHONY: install proxy test test-unit test-integration lint format
+.PHONY: install proxy test test-unit test-integration lint format bench bench-soak
 .PHONY: cluster cluster-down test-e2e
 
 install: $(BIN)/.installed
@@ -59,3 +59,11 @@ cluster-down:
 # The e2e tier alone; it starts the cluster itself when none answers (E2E_KUBECONFIG=... uses another).
 test-e2e: install
 	$(BIN)/pytest -m e2e
+
+# The chain's latency and throughput against a fake upstream on 127.0.0.1 (a Markdown report);
+# `make bench-soak` adds 1,000 sequential and 200 concurrent requests.
+bench: install
+	$(BIN)/python -m tests.bench.chain
+
+bench-soak: install
+	$(BIN)/python -m tests.bench.chain --soak

@@ -47,6 +47,7 @@ class Engine:
         self.metrics = metrics or Metrics()
         self._on_outcome = on_outcome
         self._slots = ScratchSlots(settings.scratch_root)
+        self._closing: set[asyncio.Task[None]] = set()
         self.pool = WarmPool(pool, self._spawn_warm, self.metrics) if pool is not None and pool.size > 0 else None
         # The SDK otherwise runs `claude -v` before every process to check a version it bundled itself.
         os.environ.setdefault("CLAUDE_AGENT_SDK_SKIP_VERSION_CHECK", "1")
@@ -61,6 +62,7 @@ class Engine:
             self.pool.start()
 
     async def close(self) -> None:
+        await asyncio.gather(*self._closing, return_exceptions=True)
         if self.pool is not None:
             await self.pool.close()
 
@@ -125,7 +127,20 @@ class Engine:
             async for event in self._serve(session, request, started, path):
                 yield event
         finally:
+            self._close_later(session)
+
+    def _close_later(self, session: Session) -> None:
+        """Stop a finished session off the request's path (the response need not wait for the CLI to exit),
+        then let the pool refill: starting a replacement while a request runs would compete with it."""
+
+        async def close() -> None:
             await session.close()
+            if self.pool is not None and self.pool.usable():
+                self.pool.wake()
+
+        task = asyncio.get_running_loop().create_task(close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def _serve(
         self, session: Session, request: CompletionRequest, started: float, path: str

@@ -88,7 +88,8 @@ class WarmPool:
             return False
 
     def take(self, key: SessionKey) -> Session | None:
-        """A live warm process for ``key``, or None; either way the key is refilled in the background."""
+        """A live warm process for ``key``, or None; the key is refilled after the request (``wake``) or at
+        the next tick, so a replacement does not compete with the request for the CPU."""
         self._touch(key)
         ready = self._ready[key]
         while ready:
@@ -96,12 +97,14 @@ class WarmPool:
             if session.alive():
                 self._failures.pop(key, None)
                 self._publish()
-                self._wake.set()
                 return session
             self._retire(session)
         self._publish()
-        self._wake.set()
         return None
+
+    def wake(self) -> None:
+        """Refill now rather than at the next tick (called when a request has finished)."""
+        self._wake.set()
 
     def ready_count(self) -> int:
         return sum(len(q) for q in self._ready.values())

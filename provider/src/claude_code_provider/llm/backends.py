@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Protocol
 
@@ -48,10 +49,9 @@ class RemoteBackend:
 
     async def events(self, request: CompletionRequest) -> AsyncIterator[TextDelta | Finish]:
         try:
-            async with (
-                httpx.AsyncClient(timeout=self._timeout, trust_env=False) as client,
-                client.stream("POST", self._url, content=request.model_dump_json()) as response,
-            ):
+            async with _client().stream(
+                "POST", self._url, content=request.model_dump_json(), timeout=self._timeout
+            ) as response:
                 if response.status_code != 200:
                     raise _error_from_body(await response.aread(), response.status_code)
                 async for line in response.aiter_lines():
@@ -67,6 +67,20 @@ class RemoteBackend:
             raise ClaudeCodeError(
                 ErrorKind.CLI_CRASHED, f"The runtime at {self._url} is unreachable: {type(error).__name__}."
             ) from None
+
+
+_clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+
+
+def _client() -> httpx.AsyncClient:
+    """One keep-alive client per event loop: the runtime is a loopback hop away on every request."""
+    loop = asyncio.get_running_loop()
+    for stale in [other for other in _clients if other.is_closed()]:
+        del _clients[stale]
+    if loop not in _clients:
+        # trust_env=False: the runtime is on loopback, whatever proxy the environment names.
+        _clients[loop] = httpx.AsyncClient(trust_env=False)
+    return _clients[loop]
 
 
 def _error_from_body(body: bytes, status: int) -> ClaudeCodeError:
