@@ -124,7 +124,10 @@ def main() -> None:
     parser.add_argument("--soak", action="store_true", help="also 1,000 sequential and 200 concurrent requests")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="claude-code-bench-", ignore_cleanup_errors=True) as tmp, FakeAnthropic(default_reply=REPLY) as fake:
+    with (
+        tempfile.TemporaryDirectory(prefix="claude-code-bench-", ignore_cleanup_errors=True) as tmp,
+        FakeAnthropic(default_reply=REPLY) as fake,
+    ):
         root = Path(tmp)
         cold = start_runtime(fake, root / "cold", env={"CLAUDE_CODE_POOL_SIZE": "0"})
         warm = start_runtime(

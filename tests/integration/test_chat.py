@@ -125,6 +125,9 @@ def test_max_tokens_reaches_the_model_and_a_cut_answer_says_length(
     # The CLI asks the model to go on after a cut answer (the fake would then say its default reply);
     # an OpenAI client that set max_tokens gets the cut answer alone.
     assert reply.choices[0].message.content == "Once upon"
+    # Its CLI is stopped at the cut; a request to go on that it had already sent is abandoned.
+    fake.wait_quiet()
+    assert len(fake.messages_requests) <= 2
 
 
 @pytest.mark.parametrize(

@@ -117,17 +117,30 @@ class Engine:
         try:
             refuse_api_keys(find_api_key_sources(os.environ, self.settings.config_dir))
             session = self._take_warm(request)
-            path = "warm" if session is not None else "cold"
-            if session is None:
-                session = await self._start_session(SessionKey.of(request), request.history)
+            if session is not None:
+                try:
+                    async for event in self._serve(session, request, started, "warm"):
+                        yield event
+                except ClaudeCodeError as error:
+                    # A warm process that was already dead when the request came costs the request
+                    # nothing: start a fresh one. Once the CLI has spoken, retrying could bill twice.
+                    if session.heard_from or error.kind is not ErrorKind.CLI_CRASHED:
+                        raise
+                    log.warning("Warm process was dead; starting a fresh one")
+                else:
+                    return
+                finally:
+                    self._close_later(session)
+            session = await self._start_session(SessionKey.of(request), request.history)
+            try:
+                async for event in self._serve(session, request, started, "cold"):
+                    yield event
+            finally:
+                self._close_later(session)
         except ClaudeCodeError as error:
             self._report(error)
+            log.warning("Request failed", extra={"kind": error.kind.value, "model": request.model})
             raise
-        try:
-            async for event in self._serve(session, request, started, path):
-                yield event
-        finally:
-            self._close_later(session)
 
     def _close_later(self, session: Session) -> None:
         """Stop a finished session off the request's path (the response need not wait for the CLI to exit),
@@ -165,6 +178,7 @@ class Engine:
                     raise _crashed("Claude Code ended without a result", session) from None
                 except TimeoutError:
                     raise self._timed_out(wait) from None
+                session.heard_from = True
                 event = state.observe(message)
                 if isinstance(event, TextDelta):
                     if first:
@@ -172,6 +186,9 @@ class Engine:
                         first = False
                     yield event
                 elif event is not None or isinstance(message, ResultMessage):
+                    if event is not None:
+                        # A cut answer: the CLI is about to ask the model to go on; stop it first.
+                        await session.close()
                     finish = event or judge_result(message, state)  # type: ignore[arg-type]
                     self._report(None)
                     self.metrics.latency.labels(path=path).observe(time.monotonic() - started)
@@ -181,14 +198,8 @@ class Engine:
                     )
                     yield finish
                     return
-        except ClaudeCodeError as error:
-            self._report(error)
-            log.warning("Request failed", extra={"kind": error.kind.value, "model": request.model, "path": path})
-            raise
         except (ProcessError, CLIConnectionError, CLIJSONDecodeError) as error:
-            crashed = _crashed(f"Claude Code failed: {redact(str(error))}", session)
-            self._report(crashed)
-            raise crashed from None
+            raise _crashed(f"Claude Code failed: {redact(str(error))}", session) from None
 
     def _timed_out(self, wait: float) -> ClaudeCodeError:
         return ClaudeCodeError(

@@ -57,6 +57,7 @@ class Session:
         self.created = time.monotonic()
         self.stderr_tail: deque[str] = deque(maxlen=20)
         self.client: ClaudeSDKClient | None = None
+        self.heard_from = False  # whether the CLI sent anything about the request it was given
         self._metrics = metrics
         self._files = ExitStack()
         self._transcript: Path | None = None
