@@ -171,7 +171,7 @@ def report(args: argparse.Namespace, fake: FakeAnthropic, client: openai.OpenAI,
     settle(warm, 4)
     warm_rss = [rss_mb(pid) for pid in claude_processes(warm.process.pid)]
 
-    print(f"# Chain benchmark ({time.strftime('%Y-%m-%d')})\n")
+    print(f"## Chain benchmark, {time.strftime('%Y-%m-%d')}\n")
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     cpu = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), "?")
     print(f"Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}")

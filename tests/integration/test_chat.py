@@ -156,6 +156,8 @@ def test_the_model_is_plain_chat_without_tools(mode: str, fake: FakeAnthropic, c
     assert sent.bearer_token is not None
     assert sent.bearer_token.startswith("sk-ant-oat01-")
     assert sent.api_key is None
+    # The unmodified CLI, saying what it is.
+    assert sent.headers["user-agent"].startswith("claude-cli/")
 
 
 def test_tool_requests_are_refused_rather_than_ignored(fake: FakeAnthropic, client: openai.OpenAI) -> None:

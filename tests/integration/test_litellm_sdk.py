@@ -8,6 +8,7 @@ import litellm
 import pytest
 from tests.fakes.anthropic_api import FakeAnthropic, TextReply, Usage
 from tests.stack import FAKE_TOKEN
+from tests.support import wait_until
 
 from claude_code_provider.llm.handler import register
 
@@ -22,13 +23,15 @@ def _login(fake: FakeAnthropic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     register()
 
 
-def test_blocking_completion(fake: FakeAnthropic) -> None:
+def test_blocking_completion_runs_in_an_empty_directory_it_removes(fake: FakeAnthropic, tmp_path: Path) -> None:
     fake.enqueue(TextReply("blocking", usage=Usage(input_tokens=3, output_tokens=1)))
 
     reply = litellm.completion(model="claude-code/haiku", messages=[{"role": "user", "content": "hi"}])
 
     assert reply.choices[0].message.content == "blocking"
     assert reply.usage.prompt_tokens == 3
+    assert f"Primary working directory: {tmp_path / 'scratch'}" in str(fake.messages_requests[0].json)
+    wait_until(lambda: not any((tmp_path / "scratch").iterdir()), timeout=20, what="the scratch directory removed")
 
 
 def test_blocking_stream(fake: FakeAnthropic) -> None:

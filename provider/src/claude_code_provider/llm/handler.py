@@ -13,7 +13,7 @@ Register it in a LiteLLM config::
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import litellm
@@ -64,78 +64,42 @@ class ClaudeCodeLLM(CustomLLM):
             return RemoteBackend(api_base, _timeout_seconds(timeout))
         return self._local_blocking if blocking else self._local
 
-    async def _events(
-        self,
-        model: str,
-        messages: list[Any],
-        api_base: str | None,
-        api_key: Any,
-        params: dict[str, Any],
-        timeout: Any,
-        blocking: bool,
-    ) -> AsyncIterator[TextDelta | Finish]:
+    async def _events(self, model: str, messages: list[Any], call: dict[str, Any]) -> AsyncIterator[TextDelta | Finish]:
+        """``call`` holds the keyword arguments LiteLLM passes every custom handler."""
         try:
-            if api_key:
+            if call.get("api_key"):
                 raise ClaudeCodeError(
                     ErrorKind.API_KEY_REFUSED,
                     f"Refused: the LiteLLM config passes an api_key. {API_KEY_HINT}",
                 )
-            request = to_request(model, messages, params)
-            async for event in self._backend(api_base, timeout, blocking).events(request):
+            request = to_request(model, messages, call.get("optional_params") or {})
+            backend = self._backend(call.get("api_base"), call.get("timeout"), bool(call.get(_BLOCKING)))
+            async for event in backend.events(request):
                 yield event
         except ClaudeCodeError as error:
             raise to_litellm_error(error, model) from None
 
-    async def acompletion(
-        self,
-        model: str,
-        messages: list[Any],
-        api_base: str | None,
-        custom_prompt_dict: dict[str, Any],
-        model_response: ModelResponse,
-        print_verbose: Callable[..., Any],
-        encoding: Any,
-        api_key: Any,
-        logging_obj: Any,
-        optional_params: dict[str, Any],
-        *args: Any,
-        timeout: Any = None,
-        **kwargs: Any,
-    ) -> ModelResponse:
+    async def acompletion(self, model: str, messages: list[Any], **call: Any) -> ModelResponse:  # type: ignore[override]
         text: list[str] = []
         finish: Finish | None = None
-        blocking = bool(kwargs.get(_BLOCKING))
-        async for event in self._events(model, messages, api_base, api_key, optional_params, timeout, blocking):
+        async for event in self._events(model, messages, call):
             if isinstance(event, TextDelta):
                 text.append(event.text)
             else:
                 finish = event
         assert finish is not None  # the event stream always ends with a finish or raises
-        model_response.choices[0].message.content = "".join(text)
-        model_response.choices[0].finish_reason = finish.finish_reason
-        model_response.model = finish.model or model
-        model_response.created = int(time.time())
-        model_response.usage = to_openai_usage(finish.usage)  # type: ignore[attr-defined]
-        return model_response
+        response: ModelResponse = call["model_response"]
+        response.choices[0].message.content = "".join(text)
+        response.choices[0].finish_reason = finish.finish_reason
+        response.model = finish.model or model
+        response.created = int(time.time())
+        response.usage = to_openai_usage(finish.usage)  # type: ignore[attr-defined]
+        return response
 
     async def astreaming(  # type: ignore[override]
-        self,
-        model: str,
-        messages: list[Any],
-        api_base: str | None,
-        custom_prompt_dict: dict[str, Any],
-        model_response: ModelResponse,
-        print_verbose: Callable[..., Any],
-        encoding: Any,
-        api_key: Any,
-        logging_obj: Any,
-        optional_params: dict[str, Any],
-        *args: Any,
-        timeout: Any = None,
-        **kwargs: Any,
+        self, model: str, messages: list[Any], **call: Any
     ) -> AsyncIterator[GenericStreamingChunk]:
-        blocking = bool(kwargs.get(_BLOCKING))
-        async for event in self._events(model, messages, api_base, api_key, optional_params, timeout, blocking):
+        async for event in self._events(model, messages, call):
             if isinstance(event, TextDelta):
                 yield GenericStreamingChunk(
                     text=event.text, is_finished=False, finish_reason="", usage=None, index=0, tool_use=None
@@ -155,13 +119,15 @@ class ClaudeCodeLLM(CustomLLM):
                     tool_use=None,
                 )
 
-    def completion(self, *args: Any, **kwargs: Any) -> ModelResponse:
-        kwargs[_BLOCKING] = True
-        return run_in_thread(lambda: self.acompletion(*args, **kwargs))
+    def completion(self, model: str, messages: list[Any], **call: Any) -> ModelResponse:  # type: ignore[override]
+        call[_BLOCKING] = True
+        return run_in_thread(lambda: self.acompletion(model, messages, **call))
 
-    def streaming(self, *args: Any, **kwargs: Any) -> Iterator[GenericStreamingChunk]:
-        kwargs[_BLOCKING] = True
-        return iterate_in_thread(lambda: self.astreaming(*args, **kwargs))
+    def streaming(  # type: ignore[override]
+        self, model: str, messages: list[Any], **call: Any
+    ) -> Iterator[GenericStreamingChunk]:
+        call[_BLOCKING] = True
+        return iterate_in_thread(lambda: self.astreaming(model, messages, **call))
 
 
 claude_code_llm = ClaudeCodeLLM()

@@ -18,9 +18,18 @@ T = TypeVar("T")
 _DONE = object()
 
 
+async def _drain() -> None:
+    """Let the tasks a call left behind (a CLI being stopped) finish before its loop closes."""
+    pending = asyncio.all_tasks() - {asyncio.current_task()}
+    await asyncio.gather(*pending, return_exceptions=True)
+
+
 def run_in_thread(make: Callable[[], Awaitable[T]]) -> T:
     async def main() -> T:
-        return await make()
+        try:
+            return await make()
+        finally:
+            await _drain()
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="claude-code") as pool:
         return pool.submit(asyncio.run, main()).result()
@@ -48,6 +57,7 @@ def iterate_in_thread(make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
             items.put(error)
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
+            await _drain()
 
     worker = threading.Thread(target=asyncio.run, args=(produce(),), name="claude-code-stream", daemon=True)
     worker.start()
