@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import litellm
 import pytest
 from tests.fakes.anthropic_api import FakeAnthropic, TextReply, Usage
 from tests.stack import FAKE_TOKEN
-from tests.support import wait_until
+from tests.support import claude_processes, wait_until
 
-from claude_code_provider.llm.handler import register
+from claude_code_provider.llm.handler import claude_code_llm, register
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +46,7 @@ def test_blocking_stream(fake: FakeAnthropic) -> None:
     assert [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content] == ["a", "b", "c"]
 
 
-async def test_async_stream(fake: FakeAnthropic) -> None:
+async def test_async_stream_keeps_warm_processes_until_closed(fake: FakeAnthropic) -> None:
     fake.enqueue(TextReply(["x", "y"]))
 
     stream = await litellm.acompletion(
@@ -50,6 +54,18 @@ async def test_async_stream(fake: FakeAnthropic) -> None:
     )
 
     assert [c.choices[0].delta.content async for c in stream if c.choices[0].delta.content] == ["x", "y"]
+    # After its request, the in-process provider keeps a warm process for the next one ...
+    await async_wait_until(lambda: claude_processes(os.getpid()), what="a warm process")
+    await claude_code_llm.aclose()
+    # ... until it is closed.
+    assert claude_processes(os.getpid()) == []
+
+
+async def async_wait_until(check: Callable[[], object], *, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what} not reached within {timeout}s"
+        await asyncio.sleep(0.05)
 
 
 def test_failures_raise_litellm_exceptions(fake: FakeAnthropic) -> None:

@@ -157,6 +157,7 @@ def test_admission_queues_up_to_the_limit_and_turns_the_rest_away(
     assert refused.status_code == 429
     assert refused.headers["retry-after"] == "1"
     assert runtime.metric("claude_code_requests_total", outcome="ok") == 2
+    assert runtime.metric("claude_code_requests_total", outcome="busy") == 1
 
 
 def test_metrics_describe_requests_latency_and_processes(fake: FakeAnthropic, start: Callable[..., Runtime]) -> None:

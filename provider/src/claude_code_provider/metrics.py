@@ -41,7 +41,10 @@ class Metrics:
         self.pool_ready = Gauge("claude_code_pool_ready_processes", "Warm CLI processes waiting.", registry=r)
         self.cli_processes = Gauge("claude_code_cli_processes", "Claude Code CLI processes alive.", registry=r)
         self.upstream_errors = Counter(
-            "claude_code_upstream_errors_total", "Failed requests by error kind.", ["kind"], registry=r
+            "claude_code_upstream_errors_total",
+            "Requests the upstream or the login failed, by kind.",
+            ["kind"],
+            registry=r,
         )
         self.in_flight = Gauge("claude_code_requests_in_flight", "Requests being served.", registry=r)
         self.queued = Gauge("claude_code_requests_queued", "Requests waiting for a slot.", registry=r)

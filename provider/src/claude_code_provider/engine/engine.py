@@ -96,7 +96,7 @@ class Engine:
 
     def _report(self, error: ClaudeCodeError | None) -> None:
         self.metrics.requests.labels(outcome="ok" if error is None else error.kind.value).inc()
-        if error is not None:
+        if error is not None and error.kind in _UPSTREAM_KINDS:
             self.metrics.upstream_errors.labels(kind=error.kind.value).inc()
         if self._on_outcome is not None and (error is None or error.kind in _UPSTREAM_KINDS):
             self._on_outcome(error)

@@ -155,7 +155,8 @@ class WarmPool:
                 log.exception("Warm pool maintenance failed")
             self._wake.clear()
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=_TICK)
+                async with asyncio.timeout(_TICK):
+                    await self._wake.wait()
 
     def _maintain(self) -> None:
         now = time.monotonic()

@@ -31,12 +31,20 @@ class LocalBackend:
         self._engine: Engine | None = None
 
     async def events(self, request: CompletionRequest) -> AsyncIterator[TextDelta | Finish]:
-        if self._engine is None:
+        engine = self._engine
+        if engine is None or (engine.pool is not None and not engine.pool.usable()):
+            # First use, or a new event loop (the old one's processes cannot serve this one).
             pool = PoolSettings.from_env() if self._warm else None
-            self._engine = Engine(EngineSettings.from_env(), pool=pool)
-            await self._engine.start()
-        async for event in self._engine.complete(request):
+            engine = self._engine = Engine(EngineSettings.from_env(), pool=pool)
+            await engine.start()
+        async for event in engine.complete(request):
             yield event
+
+    async def aclose(self) -> None:
+        """Stop the warm processes (call from the event loop that used this backend)."""
+        if self._engine is not None:
+            await self._engine.close()
+            self._engine = None
 
 
 class RemoteBackend:

@@ -59,6 +59,10 @@ class ClaudeCodeLLM(CustomLLM):
         self._local = LocalBackend(warm=True)
         self._local_blocking = LocalBackend(warm=False)
 
+    async def aclose(self) -> None:
+        """Stop the in-process warm processes; for async programs that end before their process does."""
+        await self._local.aclose()
+
     def _backend(self, api_base: str | None, timeout: Any, blocking: bool) -> Backend:
         if api_base:
             return RemoteBackend(api_base, _timeout_seconds(timeout))

@@ -36,6 +36,7 @@ class Admission:
 
     async def enter(self) -> bool:
         if self._slots.locked() and self._waiting >= self.max_queued:
+            self._metrics.requests.labels(outcome=ErrorKind.BUSY.value).inc()
             return False
         self._waiting += 1
         self._metrics.queued.set(self._waiting)
@@ -43,6 +44,7 @@ class Admission:
             async with asyncio.timeout(self._timeout):
                 await self._slots.acquire()
         except TimeoutError:
+            self._metrics.requests.labels(outcome=ErrorKind.BUSY.value).inc()
             return False
         finally:
             self._waiting -= 1
