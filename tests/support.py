@@ -39,8 +39,8 @@ def wait_until(check: Callable[[], T | None], *, timeout: float, interval: float
     raise TimeoutError(f"{what} not reached within {timeout}s (last error: {last_error!r})")
 
 
-def descendants(pid: int) -> list[int]:
-    """Every live process below ``pid``, from /proc."""
+def descendants(pid: int, *, direct: bool = False) -> list[int]:
+    """Every live process below ``pid`` (only its children with ``direct``), from /proc."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -51,6 +51,8 @@ def descendants(pid: int) -> list[int]:
             continue
         if fields[0] != "Z":
             children.setdefault(int(fields[1]), []).append(int(entry.name))
+    if direct:
+        return children.get(pid, [])
     found, todo = [], [pid]
     while todo:
         for child in children.get(todo.pop(), []):
@@ -73,9 +75,9 @@ def working_directory(pid: int) -> str | None:
         return None
 
 
-def claude_processes(pid: int) -> list[int]:
-    """The Claude Code CLI processes below ``pid``."""
-    return [p for p in descendants(pid) if "claude" in command_line(p).split(" ")[0].rsplit("/", 1)[-1]]
+def claude_processes(pid: int, *, direct: bool = False) -> list[int]:
+    """The Claude Code CLI processes below ``pid`` (only its children with ``direct``)."""
+    return [p for p in descendants(pid, direct=direct) if "claude" in command_line(p).split(" ")[0].rsplit("/", 1)[-1]]
 
 
 class Process:

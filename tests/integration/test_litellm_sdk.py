@@ -55,10 +55,11 @@ async def test_async_stream_keeps_warm_processes_until_closed(fake: FakeAnthropi
 
     assert [c.choices[0].delta.content async for c in stream if c.choices[0].delta.content] == ["x", "y"]
     # After its request, the in-process provider keeps a warm process for the next one ...
-    await async_wait_until(lambda: claude_processes(os.getpid()), what="a warm process")
+    # (Its CLIs are children of this process; the session's runtimes and proxy have their own.)
+    await async_wait_until(lambda: claude_processes(os.getpid(), direct=True), what="a warm process")
     await claude_code_llm.aclose()
     # ... until it is closed.
-    assert claude_processes(os.getpid()) == []
+    assert claude_processes(os.getpid(), direct=True) == []
 
 
 async def async_wait_until(check: Callable[[], object], *, what: str, timeout: float = 30) -> None:
