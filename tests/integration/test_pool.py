@@ -9,6 +9,7 @@ import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 from tests.fakes.anthropic_api import FakeAnthropic, TextReply
@@ -179,3 +180,15 @@ def test_metrics_describe_requests_latency_and_processes(fake: FakeAnthropic, st
         assert name in text
     assert runtime.metric("claude_code_request_duration_seconds_count", path="warm") == 1
     assert runtime.metric("claude_code_time_to_first_token_seconds_count", path="warm") == 1
+
+
+def test_sigterm_stops_the_runtime_and_its_warm_processes(fake: FakeAnthropic, start: Callable[..., Runtime]) -> None:
+    runtime = start(env=WARM)
+    wait_ready(runtime)
+    warm = claude_processes(runtime.process.pid)
+
+    os.kill(runtime.process.pid, signal.SIGTERM)
+
+    assert runtime.process.popen.wait(30) == 0
+    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in warm), timeout=10, what="warm CLIs gone")
+    assert "Runtime stopped" in runtime.process.output()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
@@ -21,6 +24,15 @@ from .monitor import LoginMonitor
 from .settings import RuntimeSettings
 
 log = logging.getLogger("claude_code_provider.runtime")
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to ``serve``: one SIGTERM must stop both listeners and then
+    the warm CLI processes, which uvicorn's own handling (stop one server, re-raise) would orphan."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 async def serve(settings: RuntimeSettings, engine_settings: EngineSettings, pool_settings: PoolSettings) -> None:
@@ -51,7 +63,7 @@ async def serve(settings: RuntimeSettings, engine_settings: EngineSettings, pool
     engine = Engine(engine_settings, on_outcome=monitor.record, pool=pool_settings)
     await engine.start()
     servers = [
-        uvicorn.Server(
+        _Server(
             uvicorn.Config(
                 build_api_app(
                     engine,
@@ -64,7 +76,7 @@ async def serve(settings: RuntimeSettings, engine_settings: EngineSettings, pool
                 access_log=False,
             )
         ),
-        uvicorn.Server(
+        _Server(
             uvicorn.Config(
                 build_health_app(monitor, engine.metrics),
                 host=settings.listen_host,
@@ -84,10 +96,19 @@ async def serve(settings: RuntimeSettings, engine_settings: EngineSettings, pool
             "pid": os.getpid(),
         },
     )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _stop, servers)
     try:
         await asyncio.gather(*(server.serve() for server in servers))
     finally:
         await engine.close()
+        log.info("Runtime stopped")
+
+
+def _stop(servers: list[_Server]) -> None:
+    for server in servers:
+        server.should_exit = True
 
 
 def main() -> None:
