@@ -62,6 +62,16 @@ def test_a_usage_limit_is_429_with_retry_after_until_the_reset(
     assert "not a login problem" in caught.value.message
 
 
+def test_a_429_without_a_usage_limit_is_429_and_not_called_one(fake: FakeAnthropic, client: openai.OpenAI) -> None:
+    fake.enqueue(rate_limit_error(subscriber=False, retry_after=30))
+
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model="remote/sonnet", messages=HI)
+
+    assert caught.value.status_code == 429
+    assert "neither the subscription's usage limit nor a login problem" in caught.value.message
+
+
 @MODES
 @pytest.mark.parametrize(
     ("reply", "words"), [(overloaded_error(), "overloaded"), (api_error(status=500), "500")], ids=["529", "500"]

@@ -146,6 +146,7 @@ def test_json_uses_camel_case_keys_and_never_a_token() -> None:
     [
         (ErrorKind.NOT_LOGGED_IN, "unauthorized"),
         (ErrorKind.USAGE_LIMIT, "rate_limited"),
+        (ErrorKind.RATE_LIMITED, "upstream_error"),
         (ErrorKind.OVERLOADED, "upstream_error"),
         (ErrorKind.UPSTREAM_ERROR, "upstream_error"),
         (ErrorKind.TIMEOUT, "upstream_error"),

@@ -244,11 +244,12 @@ def test_a_reset_time_already_past_still_asks_for_at_least_a_second() -> None:
     assert error.retry_after == 1.0
 
 
-def test_429_without_reset_time_has_no_retry_after() -> None:
+def test_429_without_reset_time_is_not_called_a_usage_limit() -> None:
     error = failure(TurnState(), api_error_status=429, text="rate limited")
-    assert error.kind is ErrorKind.USAGE_LIMIT
+    assert error.kind is ErrorKind.RATE_LIMITED
+    assert error.status == 429
     assert error.retry_after is None
-    assert "not a login problem" in error.message
+    assert "neither the subscription's usage limit nor a login problem" in error.message
 
 
 def test_an_allowed_rate_limit_event_does_not_make_a_usage_limit() -> None:

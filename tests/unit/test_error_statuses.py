@@ -29,6 +29,7 @@ def test_every_error_kind_has_a_status() -> None:
     [
         (ErrorKind.NOT_LOGGED_IN, 401),
         (ErrorKind.USAGE_LIMIT, 429),
+        (ErrorKind.RATE_LIMITED, 429),
         (ErrorKind.BUSY, 429),
         (ErrorKind.OVERLOADED, 503),
         (ErrorKind.UPSTREAM_ERROR, 503),

@@ -15,6 +15,7 @@ class ErrorKind(StrEnum):
     API_KEY_REFUSED = "api_key_refused"
     BAD_REQUEST = "bad_request"
     USAGE_LIMIT = "usage_limit"
+    RATE_LIMITED = "rate_limited"
     BUSY = "busy"
     OVERLOADED = "overloaded"
     UPSTREAM_ERROR = "upstream_error"
@@ -28,6 +29,7 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.API_KEY_REFUSED: 400,
     ErrorKind.BAD_REQUEST: 400,
     ErrorKind.USAGE_LIMIT: 429,
+    ErrorKind.RATE_LIMITED: 429,
     ErrorKind.BUSY: 429,
     ErrorKind.OVERLOADED: 503,
     ErrorKind.UPSTREAM_ERROR: 503,

@@ -31,7 +31,13 @@ log = logging.getLogger(__name__)
 OutcomeListener = Callable[[ClaudeCodeError | None], None]
 
 # Kinds that say something about the login or the upstream, as opposed to this process or request.
-_UPSTREAM_KINDS = {ErrorKind.NOT_LOGGED_IN, ErrorKind.USAGE_LIMIT, ErrorKind.OVERLOADED, ErrorKind.UPSTREAM_ERROR}
+_UPSTREAM_KINDS = {
+    ErrorKind.NOT_LOGGED_IN,
+    ErrorKind.USAGE_LIMIT,
+    ErrorKind.RATE_LIMITED,
+    ErrorKind.OVERLOADED,
+    ErrorKind.UPSTREAM_ERROR,
+}
 
 
 class Engine:

@@ -106,7 +106,7 @@ class Session:
 
     def alive(self) -> bool:
         pid = self.pid
-        return pid is not None and Path(f"/proc/{pid}/stat").exists() and _state(pid) not in ("Z", "X", None)
+        return pid is not None and _state(pid) not in ("Z", "X", None)
 
     def rss_bytes(self) -> int | None:
         pid = self.pid

@@ -116,17 +116,19 @@ def to_error(result: ResultMessage, state: TurnState, now: float) -> ClaudeCodeE
         return ClaudeCodeError(
             ErrorKind.NOT_LOGGED_IN, f"Claude Code is not logged in or its login was revoked. {LOGIN_HINT}"
         )
-    if status == 429 or kind == "rate_limit" or state.resets_at is not None:
-        retry_after = max(1.0, state.resets_at - now) if state.resets_at is not None else None
-        until = (
-            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state.resets_at))
-            if state.resets_at is not None
-            else "an unknown time"
-        )
+    if state.resets_at is not None:
+        # A subscription's limit comes with a rejected rate-limit event that says when it resets.
+        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state.resets_at))
         return ClaudeCodeError(
             ErrorKind.USAGE_LIMIT,
             f"The Claude subscription's usage limit is reached; it resets at {until}. This is not a login problem.",
-            retry_after=retry_after,
+            retry_after=max(1.0, state.resets_at - now),
+        )
+    if status == 429 or kind == "rate_limit":
+        return ClaudeCodeError(
+            ErrorKind.RATE_LIMITED,
+            "Anthropic is limiting requests right now; this is neither the subscription's usage limit nor a "
+            f"login problem: {detail}",
         )
     if status == 529:
         return ClaudeCodeError(ErrorKind.OVERLOADED, f"Anthropic's API is overloaded (529): {detail}")
