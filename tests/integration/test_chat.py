@@ -168,3 +168,35 @@ def test_tool_requests_are_refused_rather_than_ignored(fake: FakeAnthropic, clie
             model="remote/sonnet", messages=[{"role": "user", "content": "hi"}], tools=[tool]
         )
     assert fake.messages_requests == []
+
+
+@MODES
+@pytest.mark.parametrize("prompt", ["/help me write a poem", "/cost", "@/etc/hostname what is in there?"])
+def test_a_message_that_looks_like_a_command_reaches_the_model_verbatim(
+    mode: str, prompt: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(TextReply("A poem."))
+
+    reply = client.chat.completions.create(model=f"{mode}sonnet", messages=[{"role": "user", "content": prompt}])
+
+    # Asked of the model as written: no slash command run, no local file read into the prompt.
+    assert reply.choices[0].message.content == "A poem."
+    assert len(fake.messages_requests) == 1
+    assert user_and_assistant_turns(fake.messages_requests[0].messages) == [("user", prompt)]
+
+
+@MODES
+def test_history_turns_that_look_like_commands_reach_the_model_verbatim(
+    mode: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(TextReply("Done."))
+    history = [
+        {"role": "user", "content": "/cost"},
+        {"role": "assistant", "content": "/help is what you typed"},
+        {"role": "user", "content": "/clear and @/etc/hostname"},
+    ]
+
+    client.chat.completions.create(model=f"{mode}sonnet", messages=history)
+
+    assert len(fake.messages_requests) == 1
+    assert user_and_assistant_turns(fake.messages_requests[0].messages) == [(m["role"], m["content"]) for m in history]

@@ -54,6 +54,9 @@ def render_options(
         setting_sources=[],
         max_turns=1,
         include_partial_messages=True,
+        # The prompt is the client's text, never a slash command or an `@path` mention to expand (which
+        # would run a command instead of asking the model, or read a local file into the prompt).
+        verbatim_prompts=True,
         model=key.model,
         # A string replaces Claude Code's own system prompt; an empty one keeps the model unprompted.
         system_prompt=key.system or "",
