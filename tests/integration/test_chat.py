@@ -6,7 +6,7 @@ import time
 
 import openai
 import pytest
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply, Usage
+from tests.fakes.anthropic_api import DropMidStream, FakeAnthropic, TextReply, Usage
 
 # "" runs the CLI inside the proxy process (local use); "remote/" goes through the pod runtime.
 MODES = pytest.mark.parametrize("mode", ["", "remote/"], ids=["in-process", "runtime"])
@@ -200,3 +200,40 @@ def test_history_turns_that_look_like_commands_reach_the_model_verbatim(
 
     assert len(fake.messages_requests) == 1
     assert user_and_assistant_turns(fake.messages_requests[0].messages) == [(m["role"], m["content"]) for m in history]
+
+
+@MODES
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_an_answer_fetched_again_without_streaming_is_delivered_whole(
+    mode: str, stream: bool, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    # A stream that breaks before any text: the CLI (no retries left) asks again without streaming.
+    fake.enqueue(DropMidStream([]), TextReply("The whole answer."))
+
+    if stream:
+        chunks = client.chat.completions.create(
+            model=f"{mode}sonnet", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        parts = [(c.choices[0].delta.content or "", c.choices[0].finish_reason) for c in chunks if c.choices]
+        text, finish = "".join(p for p, _ in parts), [f for _, f in parts if f]
+    else:
+        reply = client.chat.completions.create(model=f"{mode}sonnet", messages=[{"role": "user", "content": "hi"}])
+        text, finish = reply.choices[0].message.content or "", [reply.choices[0].finish_reason]
+
+    assert [r.stream for r in fake.messages_requests] == [True, False]
+    assert text == "The whole answer."
+    assert finish == ["stop"]
+
+
+@MODES
+def test_a_fallback_answer_that_does_not_continue_the_streamed_part_is_an_error(
+    mode: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(DropMidStream(["Half an ans"]), TextReply("Something else entirely."))
+
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model=f"{mode}sonnet", messages=[{"role": "user", "content": "hi"}])
+
+    assert [r.stream for r in fake.messages_requests] == [True, False]
+    assert caught.value.status_code == 503
+    assert "broke off" in caught.value.message

@@ -85,7 +85,7 @@ def test_text_deltas_come_from_content_block_delta_events() -> None:
     state = TurnState()
     events = [state.observe(m) for m in (message_start({"input_tokens": 3}), text_delta("Hel"), text_delta("lo"))]
     assert events == [None, TextDelta(text="Hel"), TextDelta(text="lo")]
-    assert state.streamed
+    assert state.sent == "Hello"
 
 
 @pytest.mark.parametrize(
@@ -101,7 +101,7 @@ def test_text_deltas_come_from_content_block_delta_events() -> None:
 def test_events_without_answer_text_yield_nothing(event: dict[str, Any]) -> None:
     state = TurnState()
     assert state.observe(stream(event)) is None
-    assert not state.streamed
+    assert not state.sent
 
 
 def test_an_answer_cut_at_max_tokens_finishes_with_length_and_that_messages_usage() -> None:
@@ -147,6 +147,47 @@ def test_assistant_message_and_stream_record_the_model() -> None:
     state.observe(AssistantMessage(content=[TextBlock(text="hi")], model="claude-opus-4-1"))
     finish = judge_result(result(usage={"input_tokens": 1, "output_tokens": 1}), state, now=NOW)
     assert finish.model == "claude-opus-4-1"
+
+
+def test_an_answer_streamed_in_full_is_not_repeated_by_its_assistant_message() -> None:
+    state = TurnState()
+    assert [state.observe(m) for m in (text_delta("Hel"), text_delta("lo"))] == [
+        TextDelta(text="Hel"),
+        TextDelta(text="lo"),
+    ]
+    assert state.observe(AssistantMessage(content=[TextBlock(text="Hello")], model=MODEL)) is None
+
+
+def test_an_answer_fetched_without_streaming_comes_from_the_assistant_message() -> None:
+    # The CLI's non-streaming fallback: no deltas at all, the whole answer in the message.
+    state = TurnState()
+    state.observe(message_start({"input_tokens": 3}))
+    assert state.observe(AssistantMessage(content=[TextBlock(text="Whole answer")], model=MODEL)) == TextDelta(
+        text="Whole answer"
+    )
+
+
+def test_a_fallback_answer_that_goes_on_from_the_streamed_part_delivers_only_the_rest() -> None:
+    state = TurnState()
+    state.observe(text_delta("Half an ans"))
+    event = state.observe(AssistantMessage(content=[TextBlock(text="Half an answer.")], model=MODEL))
+    assert event == TextDelta(text="wer.")
+
+
+def test_a_fallback_answer_unlike_the_streamed_part_is_an_upstream_error() -> None:
+    state = TurnState()
+    state.observe(text_delta("Half an ans"))
+    with pytest.raises(ClaudeCodeError) as caught:
+        state.observe(AssistantMessage(content=[TextBlock(text="A different answer.")], model=MODEL))
+    assert caught.value.kind is ErrorKind.UPSTREAM_ERROR
+    assert "broke off" in caught.value.message
+
+
+def test_the_text_of_a_failed_turn_is_not_an_answer() -> None:
+    state = TurnState()
+    error = AssistantMessage(content=[TextBlock(text="API Error: 500")], model="<synthetic>", error="server_error")
+    assert state.observe(error) is None
+    assert not state.sent
 
 
 def test_api_retry_after_text_was_streamed_is_an_upstream_error() -> None:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from claude_agent_sdk import AssistantMessage, RateLimitEvent, ResultMessage, StreamEvent, SystemMessage
+from claude_agent_sdk import AssistantMessage, RateLimitEvent, ResultMessage, StreamEvent, SystemMessage, TextBlock
 
 from ..errors import LOGIN_HINT, ClaudeCodeError, ErrorKind
 from ..protocol import Finish, TextDelta, Usage
@@ -39,7 +39,8 @@ class TurnState:
     resets_at: float | None = None
     model: str | None = None
     message_usage: dict[str, object] = field(default_factory=dict)
-    streamed: bool = False
+    sent: str = ""  # the answer's text as handed out so far
+    told: str = ""  # the answer's text as the CLI's assistant messages have it
 
     def observe(self, message: object) -> TextDelta | Finish | None:
         """Remember what matters for judging the result; return a text delta when there is one, or a
@@ -49,9 +50,10 @@ class TurnState:
         client that set ``max_tokens`` wants the cut answer, so the turn ends there."""
         if isinstance(message, StreamEvent):
             event = self._observe_stream(message.event)
-            self.streamed = self.streamed or isinstance(event, TextDelta)
+            if isinstance(event, TextDelta):
+                self.sent += event.text
             return event
-        if isinstance(message, SystemMessage) and message.subtype == "api_retry" and self.streamed:
+        if isinstance(message, SystemMessage) and message.subtype == "api_retry" and self.sent:
             # The CLI would start the answer again from the top; the client already has its beginning.
             raise ClaudeCodeError(
                 ErrorKind.UPSTREAM_ERROR,
@@ -61,11 +63,29 @@ class TurnState:
             self.model = message.model or self.model
             if message.error:
                 self.assistant_error = message.error
+            else:
+                return self._observe_text(message)
         elif isinstance(message, RateLimitEvent):
             info = message.rate_limit_info
             if info.status == "rejected" and info.resets_at:
                 self.resets_at = float(info.resets_at)
         return None
+
+    def _observe_text(self, message: AssistantMessage) -> TextDelta | None:
+        """The part of the answer that came without stream deltas.
+
+        When a stream breaks, the CLI may fetch the answer again without streaming; it then arrives
+        only in the assistant message. What was already handed out must be its beginning."""
+        self.told += "".join(block.text for block in message.content if isinstance(block, TextBlock))
+        if self.told.startswith(self.sent):
+            rest, self.sent = self.told[len(self.sent) :], self.told
+            return TextDelta(text=rest) if rest else None
+        if self.sent.startswith(self.told):
+            return None
+        raise ClaudeCodeError(
+            ErrorKind.UPSTREAM_ERROR,
+            "Anthropic's API broke off the answer after part of it was sent; retry the request.",
+        )
 
     def _observe_stream(self, event: dict[str, Any]) -> TextDelta | Finish | None:
         kind = event.get("type")
