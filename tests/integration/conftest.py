@@ -59,6 +59,8 @@ def proxy(
     models.append(
         {"model_name": "keyed/*", "litellm_params": {"model": "claude-code/*", "api_key": "sk-ant-api03-xyz"}}
     )
+    # LiteLLM's switch for ignoring parameters a provider does not support, set on one model group.
+    models.append({"model_name": "dropping/*", "litellm_params": {"model": "claude-code/*", "drop_params": True}})
     server = start_proxy(fake, root, write_proxy_config(root / "litellm.yaml", models))
     yield server
     server.process.stop()

@@ -160,10 +160,64 @@ def test_the_model_is_plain_chat_without_tools(mode: str, fake: FakeAnthropic, c
     assert sent.headers["user-agent"].startswith("claude-cli/")
 
 
+@MODES
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_the_answer_ends_before_the_first_stop_sequence_and_the_cli_stops_there(
+    mode: str, stream: bool, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    # The stop sequence spans two deltas; the rest of the answer would take 20 s more to arrive.
+    fake.enqueue(TextReply(["Roses are red. EN", "D of the poem", *[" and on"] * 20], delay_s=1.0))
+    started = time.monotonic()
+
+    if stream:
+        chunks = client.chat.completions.create(
+            model=f"{mode}sonnet", messages=[{"role": "user", "content": "poem"}], stop=["END", "never"], stream=True
+        )
+        parts = [(c.choices[0].delta.content or "", c.choices[0].finish_reason) for c in chunks if c.choices]
+        text, finish = "".join(p for p, _ in parts), [f for _, f in parts if f]
+    else:
+        reply = client.chat.completions.create(
+            model=f"{mode}sonnet", messages=[{"role": "user", "content": "poem"}], stop="END"
+        )
+        text, finish = reply.choices[0].message.content or "", [reply.choices[0].finish_reason]
+
+    assert text == "Roses are red. "
+    assert finish == ["stop"]
+    assert time.monotonic() - started < 10
+
+
+@MODES
+@pytest.mark.parametrize(("name", "value"), [("temperature", 0.2), ("top_p", 0.5), ("seed", 7), ("logprobs", True)])
+def test_sampling_parameters_are_refused_naming_the_parameter(
+    mode: str, name: str, value: object, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model=f"{mode}sonnet", messages=[{"role": "user", "content": "hi"}], **{name: value}
+        )
+
+    assert caught.value.status_code == 400
+    assert repr(name) in caught.value.message
+    assert "drop_params" in caught.value.message
+    assert fake.messages_requests == []
+
+
+def test_with_drop_params_unsupported_parameters_are_ignored(fake: FakeAnthropic, client: openai.OpenAI) -> None:
+    fake.enqueue(TextReply("Answered anyway."))
+
+    reply = client.chat.completions.create(
+        model="dropping/sonnet", messages=[{"role": "user", "content": "hi"}], temperature=0.2, seed=7
+    )
+
+    assert reply.choices[0].message.content == "Answered anyway."
+    assert len(fake.messages_requests) == 1
+    assert "temperature" not in fake.messages_requests[0].json
+
+
 def test_tool_requests_are_refused_rather_than_ignored(fake: FakeAnthropic, client: openai.OpenAI) -> None:
     tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
 
-    with pytest.raises(openai.BadRequestError, match="not supported"):
+    with pytest.raises(openai.BadRequestError, match=r"does not support the parameter.*'tools'"):
         client.chat.completions.create(
             model="remote/sonnet", messages=[{"role": "user", "content": "hi"}], tools=[tool]
         )

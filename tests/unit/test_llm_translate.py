@@ -112,23 +112,65 @@ def test_assistant_tool_calls_are_refused() -> None:
     assert "tool calls" in error.message
 
 
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("tools", [{"type": "function", "function": {"name": "f", "parameters": {}}}]),
-        ("functions", [{"name": "f", "parameters": {}}]),
-        ("tool_choice", "auto"),
-        ("response_format", {"type": "json_object"}),
-        ("n", 2),
-    ],
-)
-def test_unsupported_parameters_are_refused(name: str, value: object) -> None:
+UNSUPPORTED = [
+    ("tools", [{"type": "function", "function": {"name": "f", "parameters": {}}}]),
+    ("functions", [{"name": "f", "parameters": {}}]),
+    ("tool_choice", "auto"),
+    ("response_format", {"type": "json_object"}),
+    ("n", 2),
+    ("temperature", 0.2),
+    ("temperature", 0),
+    ("top_p", 0.9),
+    ("seed", 7),
+    ("logprobs", True),
+    ("presence_penalty", 0.5),
+    ("logit_bias", {"50256": -100}),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), UNSUPPORTED)
+def test_unsupported_parameters_are_refused_by_name(name: str, value: object) -> None:
     error = refused([{"role": "user", "content": "hi"}], {name: value})
     assert repr(name) in error.message
-    assert "not supported" in error.message
+    assert "does not support" in error.message
+    assert "drop_params" in error.message
 
 
-@pytest.mark.parametrize("params", [{"tools": []}, {"n": 1}, {"tools": None, "n": None}])
+def test_unsupported_parameters_in_extra_body_are_refused_by_name() -> None:
+    error = refused([{"role": "user", "content": "hi"}], {"extra_body": {"top_k": 5}})
+    assert "'top_k'" in error.message
+
+
+def test_every_unsupported_parameter_is_named() -> None:
+    error = refused([{"role": "user", "content": "hi"}], {"temperature": 1, "seed": 2, "stop": "x"})
+    assert "'seed', 'temperature'" in error.message
+
+
+@pytest.mark.parametrize(("name", "value"), UNSUPPORTED)
+def test_with_drop_params_unsupported_parameters_are_ignored(name: str, value: object) -> None:
+    request = to_request("claude-sonnet-4-5", [{"role": "user", "content": "hi"}], {name: value}, drop_params=True)
+    assert request.prompt == "hi"
+
+
+@pytest.mark.parametrize(("value", "stops"), [("END", ["END"]), (["a", "", "b"], ["a", "b"]), (None, [])])
+def test_stop_sequences_reach_the_request(value: object, stops: list[str]) -> None:
+    assert to_request("claude-sonnet-4-5", [{"role": "user", "content": "hi"}], {"stop": value}).stop == stops
+
+
+def test_a_stop_that_is_not_text_is_refused() -> None:
+    assert "'stop'" in refused([{"role": "user", "content": "hi"}], {"stop": [1]}).message
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"tools": []},
+        {"n": 1},
+        {"tools": None, "n": None},
+        {"stream": True, "stream_options": {"include_usage": True}},
+        {"max_retries": 0},
+    ],
+)
 def test_harmless_defaults_of_unsupported_parameters_are_accepted(params: dict[str, Any]) -> None:
     request = to_request("claude-sonnet-4-5", [{"role": "user", "content": "hi"}], params)
     assert request.prompt == "hi"

@@ -31,6 +31,7 @@ class CompletionRequest(_Model):
     system: str | None = None
     messages: list[ChatTurn] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, gt=0)
+    stop: list[str] = Field(default_factory=list, description="the answer ends before the first of these")
 
     @model_validator(mode="after")
     def _ends_with_user(self) -> CompletionRequest:

@@ -24,7 +24,8 @@ from .options import SessionKey
 from .pool import PoolSettings, WarmPool
 from .session import ScratchSlots, Session
 from .settings import EngineSettings
-from .translate import TurnState, judge_result, redact
+from .stops import StopText
+from .translate import TurnState, judge_result, redact, to_usage
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +167,7 @@ class Engine:
     ) -> AsyncIterator[TextDelta | Finish]:
         deadline = started + self.settings.request_timeout
         state = TurnState()
+        stops = StopText(request.stop)
         first = True
         assert session.client is not None
         try:
@@ -187,23 +189,31 @@ class Engine:
                 session.heard_from = True
                 event = state.observe(message)
                 if isinstance(event, TextDelta):
-                    if first:
-                        self.metrics.first_token.labels(path=path).observe(time.monotonic() - started)
-                        first = False
-                    yield event
-                elif event is not None or isinstance(message, ResultMessage):
-                    if event is not None:
-                        # A cut answer: the CLI is about to ask the model to go on; stop it first.
-                        await session.close()
-                    finish = event or judge_result(message, state)  # type: ignore[arg-type]
-                    self._report(None)
-                    self.metrics.latency.labels(path=path).observe(time.monotonic() - started)
-                    log.info(
-                        "Request finished",
-                        extra={"model": request.model, "path": path, "seconds": round(time.monotonic() - started, 3)},
-                    )
-                    yield finish
-                    return
+                    text, stopped = stops.feed(event.text)
+                    if text:
+                        if first:
+                            self.metrics.first_token.labels(path=path).observe(time.monotonic() - started)
+                            first = False
+                        yield TextDelta(text=text)
+                    if not stopped:
+                        continue
+                    event = Finish(finish_reason="stop", usage=to_usage(state.message_usage), model=state.model)
+                elif event is None and not isinstance(message, ResultMessage):
+                    continue
+                if event is not None:
+                    # A cut answer or a stop sequence: the CLI would go on (or ask the model to); stop it first.
+                    await session.close()
+                finish = event or judge_result(message, state)  # type: ignore[arg-type]
+                if held := stops.flush():
+                    yield TextDelta(text=held)
+                self._report(None)
+                self.metrics.latency.labels(path=path).observe(time.monotonic() - started)
+                log.info(
+                    "Request finished",
+                    extra={"model": request.model, "path": path, "seconds": round(time.monotonic() - started, 3)},
+                )
+                yield finish
+                return
         except (ProcessError, CLIConnectionError, CLIJSONDecodeError) as error:
             raise _crashed(f"Claude Code failed: {redact(str(error))}", session) from None
 

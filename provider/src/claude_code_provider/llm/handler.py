@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import litellm
+from litellm.litellm_core_utils.core_helpers import normalize_drop_params
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse, Usage
 from litellm.utils import custom_llm_setup
@@ -27,7 +28,7 @@ from ..protocol import Usage as ProtocolUsage
 from .backends import Backend, LocalBackend, RemoteBackend
 from .exceptions import PROVIDER, to_litellm_error
 from .sync import iterate_in_thread, run_in_thread
-from .translate import to_request
+from .translate import SUPPORTED_PARAMS, to_request
 
 DEFAULT_TIMEOUT = 600.0
 # Marks calls from the blocking API, whose short-lived event loops must not own warm processes.
@@ -63,6 +64,11 @@ class ClaudeCodeLLM(CustomLLM):
         """Stop the in-process warm processes; for async programs that end before their process does."""
         await self._local.aclose()
 
+    def get_supported_openai_params(self, model: str) -> list[str]:
+        """LiteLLM's convention: the OpenAI parameters this provider honours; others get a 400 naming them
+        unless ``drop_params`` is set (globally in ``litellm_settings`` or per model)."""
+        return list(SUPPORTED_PARAMS)
+
     def _backend(self, api_base: str | None, timeout: Any, blocking: bool) -> Backend:
         if api_base:
             return RemoteBackend(api_base, _timeout_seconds(timeout))
@@ -76,7 +82,10 @@ class ClaudeCodeLLM(CustomLLM):
                     ErrorKind.API_KEY_REFUSED,
                     f"Refused: the LiteLLM config passes an api_key. {API_KEY_HINT}",
                 )
-            request = to_request(model, messages, call.get("optional_params") or {})
+            drop = litellm.drop_params is True or normalize_drop_params(
+                (call.get("litellm_params") or {}).get("drop_params")
+            )
+            request = to_request(model, messages, call.get("optional_params") or {}, drop_params=drop is True)
             backend = self._backend(call.get("api_base"), call.get("timeout"), bool(call.get(_BLOCKING)))
             async for event in backend.events(request):
                 yield event

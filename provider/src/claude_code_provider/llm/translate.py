@@ -12,9 +12,15 @@ from ..protocol import ChatTurn, CompletionRequest
 
 PROVIDER_PREFIX = "claude-code/"
 
-# OpenAI parameters a plain chat turn through Claude Code cannot honour: refusing them beats
-# silently answering something other than what was asked.
-_UNSUPPORTED_PARAMS = ("tools", "functions", "tool_choice", "response_format", "n")
+# The OpenAI parameters a plain chat turn through Claude Code honours (``user`` only names the caller).
+# Anything else (temperature, top_p, seed, logprobs, tools, ...) is refused, or dropped when the LiteLLM
+# config asks for that with ``drop_params``: answering something other than what was asked, silently,
+# is worse than either.
+SUPPORTED_PARAMS = ("max_tokens", "max_completion_tokens", "stop", "stream", "stream_options", "user", "n")
+# LiteLLM's own settings of the call, passed along with the model's parameters; not about the answer.
+_CALL_SETTINGS = ("max_retries", "extra_headers")
+# Values that ask for nothing beyond the default (LiteLLM and client libraries send some of them).
+_DEFAULTS: tuple[object, ...] = (None, [], {}, "")
 
 
 def _bad(message: str) -> ClaudeCodeError:
@@ -37,12 +43,37 @@ def _text(content: Any, index: int) -> str:
     raise _bad(f"messages[{index}]: content must be a string or a list of text parts.")
 
 
-def to_request(model: str, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> CompletionRequest:
-    """The protocol request for an OpenAI-style call; ``ClaudeCodeError`` (400) when it has no faithful form."""
-    for name in _UNSUPPORTED_PARAMS:
-        value = params.get(name)
-        if value not in (None, [], 1):
-            raise _bad(f"{name!r} is not supported: this model is plain chat (no tools, one choice).")
+def derive_unsupported(params: Mapping[str, Any]) -> list[str]:
+    """The names of the parameters in ``params`` that ask for something this provider cannot do."""
+    flat = {**params, **(params.get("extra_body") or {})}
+    flat.pop("extra_body", None)
+    known = (*SUPPORTED_PARAMS, *_CALL_SETTINGS)
+    unsupported = [name for name, value in flat.items() if name not in known and value not in _DEFAULTS]
+    if flat.get("n") not in (None, 1):
+        unsupported.append("n")
+    return sorted(unsupported)
+
+
+def _stops(value: Any) -> list[str]:
+    stops = [value] if isinstance(value, str) else list(value or [])
+    if not all(isinstance(stop, str) for stop in stops):
+        raise _bad("'stop' must be a string or a list of strings.")
+    return [stop for stop in stops if stop]
+
+
+def to_request(
+    model: str, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any], *, drop_params: bool = False
+) -> CompletionRequest:
+    """The protocol request for an OpenAI-style call; ``ClaudeCodeError`` (400) when it has no faithful form.
+
+    Unsupported parameters are refused by name, or ignored with ``drop_params`` (LiteLLM's switch)."""
+    unsupported = derive_unsupported(params)
+    if unsupported and not drop_params:
+        raise _bad(
+            f"claude-code does not support the parameter(s) {', '.join(map(repr, unsupported))}: this model is "
+            "plain chat through Claude Code (no sampling settings, tools or several choices). Leave them out, or "
+            "set `drop_params: true` in the LiteLLM config to have them ignored."
+        )
     system: list[str] = []
     turns: list[ChatTurn] = []
     for index, message in enumerate(messages):
@@ -62,6 +93,7 @@ def to_request(model: str, messages: Sequence[Mapping[str, Any]], params: Mappin
             system="\n\n".join(system) or None,
             messages=turns,
             max_tokens=max_tokens,
+            stop=_stops(params.get("stop")),
         )
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'request'}: {e['msg']}" for e in error.errors())
