@@ -15,6 +15,7 @@ from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 import anyio
+import psutil
 from claude_agent_sdk import ClaudeSDKClient
 
 from ..metrics import Metrics
@@ -62,6 +63,7 @@ class Session:
         self._files = ExitStack()
         self._transcript: Path | None = None
         self._counted = False
+        self._process: psutil.Process | None = None
 
     @classmethod
     async def start(
@@ -92,33 +94,24 @@ class Session:
             metrics.cli_processes.inc()
             session._counted = True
             await session.client.connect()
+            session._process = _process_of(session.client)
         except BaseException:
             await session.close()
             raise
         return session
 
-    @property
-    def pid(self) -> int | None:
-        # The SDK keeps its process private; only liveness and memory are read from it.
-        process = getattr(getattr(self.client, "_transport", None), "_process", None)
-        pid = getattr(process, "pid", None)
-        return pid if isinstance(pid, int) else None
-
     def alive(self) -> bool:
-        pid = self.pid
-        return pid is not None and _state(pid) not in ("Z", "X", None)
+        # psutil rather than /proc, which macOS (`make proxy` on a laptop) does not have.
+        try:
+            return self._process is not None and self._process.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
 
     def rss_bytes(self) -> int | None:
-        pid = self.pid
-        if pid is None:
-            return None
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        except OSError:
+            return int(self._process.memory_info().rss) if self._process is not None else None
+        except psutil.Error:
             return None
-        return None
 
     async def close(self) -> None:
         """Stop the CLI and remove the session's files; shielded and bounded, so it runs on cancellation too."""
@@ -136,8 +129,12 @@ class Session:
             self._files.close()
 
 
-def _state(pid: int) -> str | None:
+def _process_of(client: ClaudeSDKClient) -> psutil.Process | None:
+    """The CLI's process; the SDK keeps it private. psutil remembers its start time, so a reused pid
+    never passes for it."""
+    process = getattr(getattr(client, "_transport", None), "_process", None)
+    pid = getattr(process, "pid", None)
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
+        return psutil.Process(pid) if isinstance(pid, int) else None
+    except psutil.Error:
         return None
