@@ -1,8 +1,10 @@
 """Warm Claude Code processes: started and connected ahead of time, one request each, then replaced.
 
 Processes are kept per ``SessionKey`` (model, system prompt, output limit), for at most ``max_keys`` keys
-(least recently used first out). A process that died, outgrew ``max_rss_mb`` or sat unused for
-``idle_seconds`` is retired; keys unused that long are dropped unless they are configured warm models.
+(least recently used first out; configured warm models are always kept). A key is kept warm from its
+second request on, so one-off option sets (a system prompt that changes every time) cost no process
+beyond their own. A process that died, outgrew ``max_rss_mb`` or sat unused for ``idle_seconds`` is
+retired; keys unused that long are dropped unless they are configured warm models.
 Refills run in the background, at most two spawns at a time, and back off when spawning fails, so a
 broken CLI neither spins nor ever hands a request a process that is not alive.
 """
@@ -29,6 +31,8 @@ _TICK = 1.0
 _MAX_BACKOFF = 30.0
 # A CLI start-up takes most of a core for about half a second; more at once only slows requests down.
 _MAX_PARALLEL_SPAWNS = 2
+# Keys asked for once, remembered to warm them if they come again.
+_MAX_SEEN = 256
 
 
 class PoolSettings(BaseModel):
@@ -64,6 +68,7 @@ class WarmPool:
         self._spawn = spawn
         self._metrics = metrics
         self._ready: OrderedDict[SessionKey, deque[Session]] = OrderedDict()
+        self._seen: OrderedDict[SessionKey, float] = OrderedDict()
         self._last_used: dict[SessionKey, float] = {}
         self._spawning: dict[SessionKey, set[asyncio.Task[None]]] = {}
         self._retry_at: dict[SessionKey, float] = {}
@@ -90,8 +95,13 @@ class WarmPool:
     def take(self, key: SessionKey) -> Session | None:
         """A live warm process for ``key``, or None; the key is refilled after the request (``wake``) or at
         the next tick, so a replacement does not compete with the request for the CPU."""
+        if key not in self._ready and self._seen.pop(key, None) is None:
+            self._seen[key] = time.monotonic()
+            while len(self._seen) > _MAX_SEEN:
+                self._seen.popitem(last=False)
+            return None
         self._touch(key)
-        ready = self._ready[key]
+        ready = self._ready.get(key, deque())
         while ready:
             session = ready.popleft()
             if session.alive():
@@ -129,8 +139,10 @@ class WarmPool:
             return
         self._ready[key] = deque()
         while len(self._ready) > self.settings.max_keys:
-            evicted, sessions = self._ready.popitem(last=False)
-            self._forget(evicted, sessions)
+            evicted = next((k for k in self._ready if k not in self._pinned), None)
+            if evicted is None:
+                break
+            self._forget(evicted, self._ready.pop(evicted))
 
     def _forget(self, key: SessionKey, sessions: deque[Session]) -> None:
         self._last_used.pop(key, None)
@@ -160,6 +172,9 @@ class WarmPool:
 
     def _maintain(self) -> None:
         now = time.monotonic()
+        for key, seen in list(self._seen.items()):
+            if now - seen > self.settings.idle_seconds:
+                del self._seen[key]
         cap = self.settings.max_rss_mb * 1024 * 1024
         for key in list(self._ready):
             ready = self._ready[key]
@@ -180,10 +195,10 @@ class WarmPool:
                 continue
             if now < self._retry_at.get(key, 0):
                 continue
-            spawning = self._spawning.setdefault(key, set())
+            spawning = self._spawning.get(key, set())
             while len(ready) + len(spawning) < self.settings.size and self._spawn_count() < _MAX_PARALLEL_SPAWNS:
-                task = asyncio.create_task(self._refill(key))
-                spawning.add(task)
+                spawning.add(asyncio.create_task(self._refill(key)))
+                self._spawning[key] = spawning
         self._publish()
 
     def _spawn_count(self) -> int:
@@ -209,8 +224,10 @@ class WarmPool:
             )
             return
         finally:
-            task = asyncio.current_task()
-            self._spawning.get(key, set()).discard(task)
+            spawning = self._spawning.get(key, set())
+            spawning.discard(asyncio.current_task())
+            if not spawning:
+                self._spawning.pop(key, None)
             self._wake.set()
         if key in self._ready and len(self._ready[key]) < self.settings.size:
             self._ready[key].append(session)
