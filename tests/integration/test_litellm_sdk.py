@@ -76,3 +76,16 @@ def test_failures_raise_litellm_exceptions(fake: FakeAnthropic) -> None:
 
     with pytest.raises(litellm.RateLimitError, match="usage limit"):
         litellm.completion(model="claude-code/sonnet", messages=[{"role": "user", "content": "hi"}])
+
+
+def test_each_event_loop_stops_its_warm_processes_when_it_ends(fake: FakeAnthropic) -> None:
+    async def ask_and_let_a_process_warm_up() -> str | None:
+        reply = await litellm.acompletion(model="claude-code/sonnet", messages=[{"role": "user", "content": "hi"}])
+        await async_wait_until(lambda: claude_processes(os.getpid(), direct=True), what="a warm process")
+        return reply.choices[0].message.content  # type: ignore[no-any-return]
+
+    for turn in range(3):
+        fake.enqueue(TextReply(f"answer {turn}"))
+        assert asyncio.run(ask_and_let_a_process_warm_up()) == f"answer {turn}"
+        # The loop that owned the warm process is gone, and so is the process.
+        wait_until(lambda: not claude_processes(os.getpid(), direct=True), timeout=10, what="no CLI left")

@@ -123,6 +123,10 @@ class WarmPool:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        await self._release()
+
+    async def _release(self) -> None:
+        """Stop every process the pool holds or is starting."""
         spawns = [task for tasks in self._spawning.values() for task in tasks]
         for task in spawns:
             task.cancel()
@@ -160,15 +164,20 @@ class WarmPool:
         self._metrics.pool_ready.set(self.ready_count())
 
     async def _run(self) -> None:
-        while True:
-            try:
-                self._maintain()
-            except Exception:  # the pool must outlive any one bad tick
-                log.exception("Warm pool maintenance failed")
-            self._wake.clear()
-            with suppress(TimeoutError):
-                async with asyncio.timeout(_TICK):
-                    await self._wake.wait()
+        try:
+            while True:
+                try:
+                    self._maintain()
+                except Exception:  # the pool must outlive any one bad tick
+                    log.exception("Warm pool maintenance failed")
+                self._wake.clear()
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(_TICK):
+                        await self._wake.wait()
+        finally:
+            # Cancelled by ``close`` or by the end of the event loop that owns the processes (``asyncio.run``
+            # cancels every task it leaves behind): the last chance to stop them.
+            await self._release()
 
     def _maintain(self) -> None:
         now = time.monotonic()

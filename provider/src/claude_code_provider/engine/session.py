@@ -117,9 +117,12 @@ class Session:
         """Stop the CLI and remove the session's files; shielded and bounded, so it runs on cancellation too."""
         with anyio.CancelScope(shield=True):
             if self.client is not None:
-                with anyio.move_on_after(_CLOSE_TIMEOUT), suppress(Exception):
-                    await self.client.disconnect()
-                self.client = None
+                try:
+                    with anyio.move_on_after(_CLOSE_TIMEOUT), suppress(Exception):
+                        await self.client.disconnect()
+                finally:
+                    self.client = None
+                    self._kill()
             if self._counted:
                 self._metrics.cli_processes.dec()
                 self._counted = False
@@ -127,6 +130,13 @@ class Session:
                 self._transcript.unlink(missing_ok=True)
                 self._transcript = None
             self._files.close()
+
+    def _kill(self) -> None:
+        """Make sure the CLI is gone, also when the SDK could not stop it (its event loop is ending)."""
+        process = self._process
+        if process is not None and self.alive():
+            with suppress(psutil.Error):
+                process.kill()
 
 
 def _process_of(client: ClaudeSDKClient) -> psutil.Process | None:

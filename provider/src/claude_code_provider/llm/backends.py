@@ -22,29 +22,36 @@ class Backend(Protocol):
 class LocalBackend:
     """Runs the CLI in this process, with this process's environment and login.
 
-    With ``warm`` the engine keeps warm processes (``CLAUDE_CODE_POOL_*``), owned by the event loop of
-    the first request; the blocking API runs each call in a loop of its own and so stays cold.
+    With ``warm`` every event loop gets an engine of its own that keeps warm processes
+    (``CLAUDE_CODE_POOL_*``); they stop when that loop ends (or on ``aclose``). Without it (the blocking
+    API, whose calls each run a short-lived loop) one engine without warm processes serves every call.
     """
 
     def __init__(self, *, warm: bool) -> None:
         self._warm = warm
-        self._engine: Engine | None = None
+        self._engines: dict[asyncio.AbstractEventLoop | None, Engine] = {}
+
+    async def _engine(self) -> Engine:
+        for stale in [loop for loop in self._engines if loop is not None and loop.is_closed()]:
+            del self._engines[stale]
+        loop = asyncio.get_running_loop() if self._warm else None
+        engine = self._engines.get(loop)
+        if engine is None:
+            pool = PoolSettings.from_env() if self._warm else None
+            engine = self._engines[loop] = Engine(EngineSettings.from_env(), pool=pool)
+            await engine.start()
+        return engine
 
     async def events(self, request: CompletionRequest) -> AsyncIterator[TextDelta | Finish]:
-        engine = self._engine
-        if engine is None or (engine.pool is not None and not engine.pool.usable()):
-            # First use, or a new event loop (the old one's processes cannot serve this one).
-            pool = PoolSettings.from_env() if self._warm else None
-            engine = self._engine = Engine(EngineSettings.from_env(), pool=pool)
-            await engine.start()
+        engine = await self._engine()
         async for event in engine.complete(request):
             yield event
 
     async def aclose(self) -> None:
-        """Stop the warm processes (call from the event loop that used this backend)."""
-        if self._engine is not None:
-            await self._engine.close()
-            self._engine = None
+        """Stop the warm processes of the running event loop."""
+        engine = self._engines.pop(asyncio.get_running_loop() if self._warm else None, None)
+        if engine is not None:
+            await engine.close()
 
 
 class RemoteBackend:
