@@ -23,7 +23,7 @@ from tests.fakes.anthropic_api import (
     overloaded_error,
     rate_limit_error,
 )
-from tests.stack import Proxy, Runtime
+from tests.stack import FAKE_TOKEN, Proxy, Runtime, start_proxy, write_proxy_config
 from tests.support import claude_processes, wait_until, working_directory
 
 MODES = pytest.mark.parametrize("mode", ["", "remote/"], ids=["in-process", "runtime"])
@@ -194,3 +194,37 @@ def test_requests_over_the_in_flight_limit_get_429_at_once(fake: FakeAnthropic, 
     assert "at once" in caught.value.message
     assert "0 more are waiting" in caught.value.message
     assert caught.value.response.headers["retry-after"] == "1"
+
+
+def test_in_process_requests_over_the_in_flight_limit_get_429_at_once(fake: FakeAnthropic, tmp_path: Path) -> None:
+    # The proxy runs the CLI itself here, under the runtime's limits: one at a time, none waiting.
+    root = tmp_path / "proxy"
+    root.mkdir()
+    config = write_proxy_config(
+        root / "litellm.yaml", [{"model_name": "*", "litellm_params": {"model": "claude-code/*"}}]
+    )
+    login = {
+        "CLAUDE_CONFIG_DIR": str(root / "claude-config"),
+        "CLAUDE_CODE_OAUTH_TOKEN": FAKE_TOKEN,
+        "CLAUDE_RUNTIME_MAX_IN_FLIGHT": "1",
+        "CLAUDE_RUNTIME_MAX_QUEUED": "0",
+        "CLAUDE_CODE_POOL_SIZE": "0",
+    }
+    proxy = start_proxy(fake, root, config, login=login)
+    try:
+        client = proxy.client()
+        fake.enqueue(TextReply(["slow"] * 4, delay_s=0.5))
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(client.chat.completions.create, model="sonnet", messages=HI)
+            fake.wait_for_requests(1, timeout=60)
+            with pytest.raises(openai.RateLimitError) as caught:
+                client.chat.completions.create(model="sonnet", messages=HI)
+            assert len(claude_processes(proxy.process.pid)) == 1
+            assert first.result(timeout=60).choices[0].message.content == "slow" * 4
+    finally:
+        proxy.process.stop()
+
+    assert "1 requests at once" in caught.value.message
+    assert "0 more are waiting" in caught.value.message
+    assert caught.value.response.headers["retry-after"] == "1"
+    assert len(fake.messages_requests) == 1

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from claude_code_provider.engine.admission import AdmissionSettings
 from claude_code_provider.logs import JsonFormatter
 from claude_code_provider.runtime.settings import RuntimeSettings
 
@@ -42,7 +43,6 @@ def test_defaults() -> None:
     assert settings.api_host == "127.0.0.1"
     assert settings.api_port == 8081
     assert settings.port == 8080
-    assert settings.max_in_flight == 4
 
 
 def test_env_parsing() -> None:
@@ -53,7 +53,6 @@ def test_env_parsing() -> None:
             "CLAUDE_RUNTIME_API_HOST": "::1",
             "CLAUDE_RUNTIME_API_PORT": "9001",
             "CLAUDE_LOGIN_DIR": "/secrets/login",
-            "CLAUDE_RUNTIME_MAX_IN_FLIGHT": "2",
             "CLAUDE_RUNTIME_AUTH_REFRESH_SECONDS": "7.5",
             "CLAUDE_RUNTIME_UNRELATED": "x",
         }
@@ -64,7 +63,6 @@ def test_env_parsing() -> None:
         api_host="::1",
         api_port=9001,
         login_dir=Path("/secrets/login"),
-        max_in_flight=2,
         auth_refresh_seconds=7.5,
     )
 
@@ -78,13 +76,24 @@ def test_empty_variables_keep_defaults() -> None:
     [
         ("CLAUDE_RUNTIME_PORT", "eighty"),
         ("CLAUDE_RUNTIME_PORT", "70000"),
-        ("CLAUDE_RUNTIME_MAX_IN_FLIGHT", "0"),
         ("CLAUDE_RUNTIME_AUTH_REFRESH_SECONDS", "-1"),
     ],
 )
 def test_invalid_values_are_refused(variable: str, value: str) -> None:
     with pytest.raises(ValidationError):
         RuntimeSettings.from_env({variable: value})
+
+
+def test_admission_settings_come_from_the_runtime_variables() -> None:
+    settings = AdmissionSettings.from_env({"CLAUDE_RUNTIME_MAX_IN_FLIGHT": "2", "CLAUDE_RUNTIME_QUEUE_TIMEOUT": "5"})
+    assert settings == AdmissionSettings(max_in_flight=2, max_queued=16, queue_timeout=5)
+    assert AdmissionSettings.from_env({}) == AdmissionSettings(max_in_flight=4, max_queued=16, queue_timeout=30)
+
+
+@pytest.mark.parametrize("environ", [{"CLAUDE_RUNTIME_MAX_IN_FLIGHT": "0"}, {"CLAUDE_RUNTIME_MAX_QUEUED": "-1"}])
+def test_invalid_admission_settings_are_refused(environ: dict[str, str]) -> None:
+    with pytest.raises(ValidationError):
+        AdmissionSettings.from_env(environ)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from typing import Protocol
 
 import httpx
 
+from ..engine.admission import Admission, AdmissionSettings
 from ..engine.engine import Engine
 from ..engine.pool import PoolSettings
 from ..engine.settings import EngineSettings
@@ -23,33 +24,40 @@ class LocalBackend:
     """Runs the CLI in this process, with this process's environment and login.
 
     With ``warm`` every event loop gets an engine of its own that keeps warm processes
-    (``CLAUDE_CODE_POOL_*``); they stop when that loop ends (or on ``aclose``). Without it (the blocking
-    API, whose calls each run a short-lived loop) one engine without warm processes serves every call.
+    (``CLAUDE_CODE_POOL_*``), behind the runtime's admission limits (``CLAUDE_RUNTIME_MAX_*``); its
+    processes stop when that loop ends (or on ``aclose``). Without it (the blocking API, whose calls each
+    run a short-lived loop) one engine without warm processes serves every call.
     """
 
     def __init__(self, *, warm: bool) -> None:
         self._warm = warm
-        self._engines: dict[asyncio.AbstractEventLoop | None, Engine] = {}
+        self._engines: dict[asyncio.AbstractEventLoop | None, tuple[Engine, Admission | None]] = {}
 
-    async def _engine(self) -> Engine:
+    async def _engine(self) -> tuple[Engine, Admission | None]:
         for stale in [loop for loop in self._engines if loop is not None and loop.is_closed()]:
             del self._engines[stale]
         loop = asyncio.get_running_loop() if self._warm else None
-        engine = self._engines.get(loop)
-        if engine is None:
-            pool = PoolSettings.from_env() if self._warm else None
-            engine = self._engines[loop] = Engine(EngineSettings.from_env(), pool=pool)
+        if loop not in self._engines:
+            engine = Engine(EngineSettings.from_env(), pool=PoolSettings.from_env() if self._warm else None)
+            admission = Admission(AdmissionSettings.from_env(), engine.metrics) if self._warm else None
+            self._engines[loop] = engine, admission
             await engine.start()
-        return engine
+        return self._engines[loop]
 
     async def events(self, request: CompletionRequest) -> AsyncIterator[TextDelta | Finish]:
-        engine = await self._engine()
-        async for event in engine.complete(request):
-            yield event
+        engine, admission = await self._engine()
+        if admission is not None:
+            await admission.enter()
+        try:
+            async for event in engine.complete(request):
+                yield event
+        finally:
+            if admission is not None:
+                admission.leave()
 
     async def aclose(self) -> None:
         """Stop the warm processes of the running event loop."""
-        engine = self._engines.pop(asyncio.get_running_loop() if self._warm else None, None)
+        engine, _ = self._engines.pop(asyncio.get_running_loop() if self._warm else None, (None, None))
         if engine is not None:
             await engine.close()
 

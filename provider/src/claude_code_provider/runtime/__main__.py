@@ -16,10 +16,11 @@ from .. import logs
 from ..auth.api_keys import CLEARED_API_KEY_ENV
 from ..auth.login import LoginError, install_login
 from ..auth.probe import fetch_cli_version, find_cli
+from ..engine.admission import Admission, AdmissionSettings
 from ..engine.engine import Engine
 from ..engine.pool import PoolSettings
 from ..engine.settings import EngineSettings
-from .app import Admission, build_api_app, build_health_app
+from .app import build_api_app, build_health_app
 from .monitor import LoginMonitor
 from .settings import RuntimeSettings
 
@@ -67,7 +68,7 @@ async def serve(settings: RuntimeSettings, engine_settings: EngineSettings, pool
             uvicorn.Config(
                 build_api_app(
                     engine,
-                    Admission(settings.max_in_flight, settings.max_queued, settings.queue_timeout, engine.metrics),
+                    Admission(AdmissionSettings.from_env(), engine.metrics),
                     problem,
                 ),
                 host=settings.api_host,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -13,6 +12,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from ..engine.admission import Admission
 from ..engine.engine import Engine
 from ..errors import LOGIN_HINT, ClaudeCodeError, ErrorKind
 from ..metrics import Metrics
@@ -20,41 +20,6 @@ from ..protocol import COMPLETE_PATH, CompletionRequest, ErrorEvent, Finish, Tex
 from .monitor import LoginMonitor
 
 NDJSON = "application/x-ndjson"
-
-
-class Admission:
-    """Per-login admission: ``limit`` requests in flight, at most ``max_queued`` waiting for ``timeout``
-    seconds; anything beyond is turned away at once, so a pod never runs more CLIs than it can hold."""
-
-    def __init__(self, limit: int, max_queued: int, timeout: float, metrics: Metrics) -> None:
-        self.limit = limit
-        self.max_queued = max_queued
-        self._timeout = timeout
-        self._slots = asyncio.Semaphore(limit)
-        self._waiting = 0
-        self._metrics = metrics
-
-    async def enter(self) -> bool:
-        if self._slots.locked() and self._waiting >= self.max_queued:
-            self._metrics.requests.labels(outcome=ErrorKind.BUSY.value).inc()
-            return False
-        self._waiting += 1
-        self._metrics.queued.set(self._waiting)
-        try:
-            async with asyncio.timeout(self._timeout):
-                await self._slots.acquire()
-        except TimeoutError:
-            self._metrics.requests.labels(outcome=ErrorKind.BUSY.value).inc()
-            return False
-        finally:
-            self._waiting -= 1
-            self._metrics.queued.set(self._waiting)
-        self._metrics.in_flight.inc()
-        return True
-
-    def leave(self) -> None:
-        self._slots.release()
-        self._metrics.in_flight.dec()
 
 
 def error_response(error: ClaudeCodeError) -> JSONResponse:
@@ -95,15 +60,10 @@ def build_api_app(engine: Engine, admission: Admission, login_problem: str | Non
         except ValidationError as error:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
             return error_response(ClaudeCodeError(ErrorKind.BAD_REQUEST, f"Invalid request: {problems}"))
-        if not await admission.enter():
-            return error_response(
-                ClaudeCodeError(
-                    ErrorKind.BUSY,
-                    f"This login already serves {admission.limit} requests at once and "
-                    f"{admission.max_queued} more are waiting; retry shortly.",
-                    retry_after=1,
-                )
-            )
+        try:
+            await admission.enter()
+        except ClaudeCodeError as error:
+            return error_response(error)
         events = engine.complete(body)
         try:
             first = await anext(events)

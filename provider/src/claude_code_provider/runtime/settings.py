@@ -15,9 +15,6 @@ _VARIABLES = {
     "api_host": "CLAUDE_RUNTIME_API_HOST",
     "api_port": "CLAUDE_RUNTIME_API_PORT",
     "login_dir": "CLAUDE_LOGIN_DIR",
-    "max_in_flight": "CLAUDE_RUNTIME_MAX_IN_FLIGHT",
-    "max_queued": "CLAUDE_RUNTIME_MAX_QUEUED",
-    "queue_timeout": "CLAUDE_RUNTIME_QUEUE_TIMEOUT",
     "auth_refresh_seconds": "CLAUDE_RUNTIME_AUTH_REFRESH_SECONDS",
 }
 
@@ -30,9 +27,6 @@ class RuntimeSettings(BaseModel):
     api_host: str = Field(default="127.0.0.1", description="the completion API; loopback only")
     api_port: int = Field(default=8081, gt=0, lt=65536)
     login_dir: Path = Field(default=Path("/var/run/claude-login"), description="the mounted login Secret")
-    max_in_flight: int = Field(default=4, gt=0, description="requests served at once (one CLI process each)")
-    max_queued: int = Field(default=16, ge=0, description="requests waiting for a slot; more get 429")
-    queue_timeout: float = Field(default=30.0, gt=0, description="seconds a request may wait for a slot")
     auth_refresh_seconds: float = Field(default=60.0, gt=0)
 
     @field_validator("api_host")
