@@ -16,6 +16,7 @@ from tests.fakes.anthropic_api import (
     rate_limit_error,
 )
 from tests.stack import FAKE_TOKEN, Runtime
+from tests.support import wait_until
 
 HI = {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]}
 EXPIRES_MS = 1_900_000_000_000
@@ -118,6 +119,38 @@ def test_a_revoked_login_turns_not_ready_though_the_cli_still_says_logged_in(
     assert body["lastRequest"]["result"] == "unauthorized"
     assert "rejected" in body["reason"]
     assert runtime.get("/readyz").status_code == 503
+
+
+def test_a_rejected_login_recovers_once_the_secret_holds_a_new_one(
+    fake: FakeAnthropic, start: Callable[..., Runtime]
+) -> None:
+    runtime = start(env={"CLAUDE_CODE_POOL_WARM_MODELS": "sonnet"})
+    fake.enqueue(*[authentication_error("OAuth token has been revoked")] * 5)
+    assert complete(runtime).status_code == 401
+    assert runtime.get("/readyz").status_code == 503
+
+    renewed = "sk-ant-oat01-" + "n" * 40
+    (runtime.login_dir / "oauth-token").write_text(renewed)
+
+    wait_until(lambda: runtime.get("/readyz").status_code == 200, timeout=30, what="ready again")
+    assert runtime.get("/auth/status").json()["lastRequest"] is None
+    fake.clear()
+    assert complete(runtime).status_code == 200
+    # Served with the new login, also by a warm process started before the change.
+    assert [r.bearer_token for r in fake.messages_requests] == [renewed]
+
+
+def test_a_rejected_login_is_checked_again_after_the_refresh_interval(
+    fake: FakeAnthropic, start: Callable[..., Runtime]
+) -> None:
+    runtime = start(env={"CLAUDE_RUNTIME_AUTH_REFRESH_SECONDS": "5"})
+    fake.enqueue(*[authentication_error("OAuth token has been revoked")] * 5)
+    assert complete(runtime).status_code == 401
+    assert runtime.get("/readyz").status_code == 503
+
+    # Nothing changed, but the pod must not stay unready forever: the verdict is re-checked by itself.
+    wait_until(lambda: runtime.get("/readyz").status_code == 200, timeout=30, what="ready again")
+    assert runtime.get("/auth/status").json()["loggedIn"] is True
 
 
 def test_a_usage_limit_is_not_a_login_problem_and_a_later_success_clears_it(

@@ -17,6 +17,7 @@ from pathlib import Path
 from claude_agent_sdk import CLIConnectionError, CLIJSONDecodeError, CLINotFoundError, ProcessError, ResultMessage
 
 from ..auth.api_keys import find_api_key_sources, refuse_api_keys
+from ..auth.login import Login
 from ..errors import ClaudeCodeError, ErrorKind
 from ..metrics import Metrics
 from ..protocol import ChatTurn, CompletionRequest, Finish, TextDelta
@@ -72,6 +73,13 @@ class Engine:
         await asyncio.gather(*self._closing, return_exceptions=True)
         if self.pool is not None:
             await self.pool.close()
+
+    def use_login(self, login: Login | None) -> None:
+        """A new login from the Secret: later CLIs use it; warm ones, started with the old one, are replaced."""
+        token = login.oauth_token if login is not None else None
+        self.settings = self.settings.model_copy(update={"oauth_token": token})
+        if self.pool is not None and self.pool.usable():
+            self.pool.flush()
 
     async def _start_session(self, key: SessionKey, history: list[ChatTurn]) -> Session:
         try:

@@ -116,6 +116,16 @@ class WarmPool:
         """Refill now rather than at the next tick (called when a request has finished)."""
         self._wake.set()
 
+    def flush(self) -> None:
+        """Retire every warm process, ready or starting (started with a login that is no longer current)."""
+        for task in [task for tasks in self._spawning.values() for task in tasks]:
+            task.cancel()
+        for ready in self._ready.values():
+            while ready:
+                self._retire(ready.popleft())
+        self._publish()
+        self.wake()
+
     def ready_count(self) -> int:
         return sum(len(q) for q in self._ready.values())
 

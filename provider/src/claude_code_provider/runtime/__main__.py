@@ -14,7 +14,6 @@ import uvicorn
 
 from .. import logs
 from ..auth.api_keys import CLEARED_API_KEY_ENV
-from ..auth.login import LoginError, install_login
 from ..auth.probe import fetch_cli_version, find_cli
 from ..engine.admission import Admission, AdmissionSettings
 from ..engine.engine import Engine
@@ -38,30 +37,16 @@ class _Server(uvicorn.Server):
 
 async def serve(settings: RuntimeSettings, engine_settings: EngineSettings, pool_settings: PoolSettings) -> None:
     config_dir = engine_settings.config_dir or Path.home() / ".claude"
-    problem: str | None = None
-    token = None
-    try:
-        token = install_login(settings.login_dir, config_dir).oauth_token
-    except LoginError as error:
-        # Keep serving: /auth/status and /readyz tell the operator what is wrong with the Secret.
-        problem = str(error)
-        log.error("Login not installed", extra={"reason": problem})
-    engine_settings = engine_settings.model_copy(update={"config_dir": config_dir, "oauth_token": token})
-
     cli = find_cli(engine_settings.cli_path)
-    cli_env = {"CLAUDE_CONFIG_DIR": str(config_dir)}
-    if token is not None:
-        cli_env["CLAUDE_CODE_OAUTH_TOKEN"] = token.get_secret_value()
-    version = await fetch_cli_version(cli, {**cli_env, **CLEARED_API_KEY_ENV}) if cli else None
     monitor = LoginMonitor(
-        cli=cli,
-        cli_env=cli_env,
-        config_dir=config_dir,
-        login_problem=problem,
-        cli_version=version,
-        refresh_seconds=settings.auth_refresh_seconds,
+        cli=cli, login_dir=settings.login_dir, config_dir=config_dir, refresh_seconds=settings.auth_refresh_seconds
     )
+    monitor.install()
+    monitor.cli_version = await fetch_cli_version(cli, {**monitor.cli_env, **CLEARED_API_KEY_ENV}) if cli else None
+    engine_settings = engine_settings.model_copy(update={"config_dir": config_dir})
     engine = Engine(engine_settings, on_outcome=monitor.record, pool=pool_settings)
+    engine.use_login(monitor.login)
+    monitor.subscribe(engine.use_login)
     await engine.start()
     servers = [
         _Server(
@@ -69,7 +54,7 @@ async def serve(settings: RuntimeSettings, engine_settings: EngineSettings, pool
                 build_api_app(
                     engine,
                     Admission(AdmissionSettings.from_env(), engine.metrics),
-                    problem,
+                    lambda: monitor.problem,
                 ),
                 host=settings.api_host,
                 port=settings.api_port,
@@ -92,7 +77,7 @@ async def serve(settings: RuntimeSettings, engine_settings: EngineSettings, pool
         extra={
             "api": f"{settings.api_host}:{settings.api_port}",
             "health": f"{settings.listen_host}:{settings.port}",
-            "cli_version": version,
+            "cli_version": monitor.cli_version,
             "warm_pool_size": pool_settings.size,
             "pid": os.getpid(),
         },

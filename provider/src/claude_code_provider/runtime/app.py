@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
@@ -51,10 +51,12 @@ class _EventStream(StreamingResponse):
             self._admission.leave()
 
 
-def build_api_app(engine: Engine, admission: Admission, login_problem: str | None = None) -> Starlette:
+def build_api_app(
+    engine: Engine, admission: Admission, login_problem: Callable[[], str | None] = lambda: None
+) -> Starlette:
     async def complete(request: Request) -> Response:
-        if login_problem is not None:
-            return error_response(ClaudeCodeError(ErrorKind.NOT_LOGGED_IN, f"{login_problem} {LOGIN_HINT}"))
+        if (problem := login_problem()) is not None:
+            return error_response(ClaudeCodeError(ErrorKind.NOT_LOGGED_IN, f"{problem} {LOGIN_HINT}"))
         try:
             body = CompletionRequest.model_validate_json(await request.body())
         except ValidationError as error:
