@@ -8,6 +8,7 @@ import re
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import httpx
 import openai
 import pytest
 from tests.fakes.anthropic_api import (
+    ErrorReply,
     FakeAnthropic,
     Hang,
     TextReply,
@@ -228,3 +230,78 @@ def test_in_process_requests_over_the_in_flight_limit_get_429_at_once(fake: Fake
     assert "0 more are waiting" in caught.value.message
     assert caught.value.response.headers["retry-after"] == "1"
     assert len(fake.messages_requests) == 1
+
+
+@MODES
+@pytest.mark.parametrize(
+    ("reply", "status", "words"),
+    [
+        (ErrorReply(403, "permission_error", "This model is not available on your plan."), 403, "not available"),
+        (ErrorReply(402, "billing_error", "Your subscription is past due."), 403, "billing"),
+        (ErrorReply(408, "request_timeout", "Request timed out."), 504, "timed out"),
+        (ErrorReply(404, "not_found_error", "model: claude-nonexistent"), 404, "no model by that name"),
+    ],
+    ids=["403", "402", "408", "404"],
+)
+def test_upstream_refusals_keep_their_meaning(
+    mode: str, reply: ErrorReply, status: int, words: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(*[reply] * 3)
+
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model=f"{mode}sonnet", messages=HI)
+
+    assert caught.value.status_code == status
+    assert words in caught.value.message
+
+
+@MODES
+def test_a_lone_surrogate_in_the_conversation_is_a_400(mode: str, fake: FakeAnthropic, proxy: Proxy) -> None:
+    messages = [{"role": "user", "content": "one"}, {"role": "assistant", "content": "bad \ud800"}, *HI]
+    response = httpx.post(
+        proxy.url + "/v1/chat/completions",
+        headers={"authorization": f"Bearer {proxy.key}", "content-type": "application/json"},
+        content=json.dumps({"model": f"{mode}sonnet", "messages": messages}),  # "\ud800" escaped, as JSON allows
+        timeout=60,
+        trust_env=False,
+    )
+
+    # LiteLLM's proxy already refuses it; the runtime and the Python SDK path refuse it themselves.
+    assert response.status_code == 400
+    assert "surrogate" in response.text
+    assert fake.messages_requests == []
+
+
+def test_a_lone_surrogate_sent_to_the_runtime_is_a_400(fake: FakeAnthropic, runtimes: dict[str, Runtime]) -> None:
+    body = {
+        "model": "sonnet",
+        "messages": [
+            {"role": "user", "content": "one"},
+            {"role": "assistant", "content": "\udfff"},
+            {"role": "user", "content": "two"},
+        ],
+    }
+    response = httpx.post(
+        runtimes["remote"].api_url + "/v1/complete",
+        content=json.dumps(body),
+        headers={"content-type": "application/json"},
+        timeout=60,
+        trust_env=False,
+    )
+
+    assert response.status_code == 400
+    assert "surrogate" in response.json()["message"]
+    assert fake.messages_requests == []
+
+
+def test_runtime_failures_are_counted_in_its_metrics(fake: FakeAnthropic, start: Callable[..., Runtime]) -> None:
+    runtime = start()
+    fake.enqueue(ErrorReply(403, "permission_error", "no"))
+    body = {"model": "sonnet", "messages": [{"role": "user", "content": "x"}]}
+    refused = httpx.post(runtime.api_url + "/v1/complete", json=body, timeout=60, trust_env=False)
+    invalid = httpx.post(runtime.api_url + "/v1/complete", json={"model": "sonnet"}, timeout=60, trust_env=False)
+
+    assert (refused.status_code, invalid.status_code) == (403, 400)
+    assert runtime.metric("claude_code_requests_total", outcome="permission_denied") == 1
+    assert runtime.metric("claude_code_upstream_errors_total", kind="permission_denied") == 1
+    assert runtime.metric("claude_code_requests_total", outcome="bad_request") == 1

@@ -89,3 +89,11 @@ def test_each_event_loop_stops_its_warm_processes_when_it_ends(fake: FakeAnthrop
         assert asyncio.run(ask_and_let_a_process_warm_up()) == f"answer {turn}"
         # The loop that owned the warm process is gone, and so is the process.
         wait_until(lambda: not claude_processes(os.getpid(), direct=True), timeout=10, what="no CLI left")
+
+
+def test_a_lone_surrogate_in_the_history_is_a_bad_request(fake: FakeAnthropic) -> None:
+    history = [{"role": "user", "content": "one"}, {"role": "assistant", "content": "bad \ud800"}]
+
+    with pytest.raises(litellm.BadRequestError, match=r"messages\[1\].*lone surrogate"):
+        litellm.completion(model="claude-code/sonnet", messages=[*history, {"role": "user", "content": "two"}])
+    assert fake.messages_requests == []

@@ -40,7 +40,8 @@ class Spawner:
 
 async def settle(pool: WarmPool) -> None:
     """Let the pool refill what it wants to and finish every start it began."""
-    for _ in range(20):
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
         pool.wake()
         await asyncio.sleep(0.01)
         if not pool._spawning:

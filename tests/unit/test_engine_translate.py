@@ -267,6 +267,44 @@ def test_authentication_failed_assistant_error_is_not_logged_in() -> None:
     assert "claude setup-token" in error.message
 
 
+def test_403_is_permission_denied_not_a_login_problem_even_when_the_cli_calls_it_one() -> None:
+    # The CLI reports a 403 as authentication_failed; the login works, it may not use this.
+    state = TurnState()
+    state.observe(AssistantMessage(content=[TextBlock(text="x")], model=MODEL, error="authentication_failed"))
+    error = failure(state, api_error_status=403, text="API Error: 403 permission_error")
+    assert error.kind is ErrorKind.PERMISSION_DENIED
+    assert error.status == 403
+    assert "permission_error" in error.message
+
+
+@pytest.mark.parametrize(("status", "kind"), [(402, None), (400, "billing_error"), (None, "billing_error")])
+def test_a_billing_error_is_403_about_the_subscriptions_billing(status: int | None, kind: str | None) -> None:
+    state = TurnState()
+    if kind:
+        state.observe(AssistantMessage(content=[TextBlock(text="x")], model="<synthetic>", error=kind))  # type: ignore[arg-type]
+    error = failure(state, api_error_status=status, text="Your credit balance is too low")
+    assert error.kind is ErrorKind.BILLING
+    assert error.status == 403
+    assert "billing" in error.message
+    assert "subscription" in error.message
+
+
+@pytest.mark.parametrize("status", [408, 504])
+def test_an_upstream_time_out_is_a_time_out(status: int) -> None:
+    error = failure(TurnState(), api_error_status=status, text=f"API Error: {status}")
+    assert error.kind is ErrorKind.TIMEOUT
+    assert error.status == 504
+    assert "timed out" in error.message
+
+
+def test_an_unknown_model_is_404() -> None:
+    state = TurnState()
+    state.observe(AssistantMessage(content=[TextBlock(text="x")], model="<synthetic>", error="model_not_found"))  # type: ignore[arg-type]
+    error = failure(state, api_error_status=404, text="There's an issue with the selected model")
+    assert error.kind is ErrorKind.MODEL_NOT_FOUND
+    assert error.status == 404
+
+
 def test_429_with_a_rejected_rate_limit_event_is_a_usage_limit_with_retry_after() -> None:
     state = TurnState()
     state.observe(rejected(int(NOW) + 3600))

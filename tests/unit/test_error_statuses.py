@@ -8,12 +8,14 @@ from litellm.exceptions import (
     BadGatewayError,
     BadRequestError,
     InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
     RateLimitError,
     ServiceUnavailableError,
     Timeout,
 )
 
-from claude_code_provider.errors import STATUS_BY_KIND, ClaudeCodeError, ErrorKind
+from claude_code_provider.errors import STATUS_BY_KIND, ClaudeCodeError, ErrorKind, render_retry_after
 from claude_code_provider.llm.exceptions import to_litellm_error
 from claude_code_provider.protocol import ErrorEvent
 
@@ -28,6 +30,10 @@ def test_every_error_kind_has_a_status() -> None:
     ("kind", "status"),
     [
         (ErrorKind.NOT_LOGGED_IN, 401),
+        (ErrorKind.PERMISSION_DENIED, 403),
+        (ErrorKind.BILLING, 403),
+        (ErrorKind.MODEL_NOT_FOUND, 404),
+        (ErrorKind.INTERNAL, 500),
         (ErrorKind.USAGE_LIMIT, 429),
         (ErrorKind.RATE_LIMITED, 429),
         (ErrorKind.BUSY, 429),
@@ -55,6 +61,10 @@ def test_error_keeps_message_and_retry_hint() -> None:
     ("kind", "exception_class"),
     [
         (ErrorKind.NOT_LOGGED_IN, AuthenticationError),
+        (ErrorKind.PERMISSION_DENIED, PermissionDeniedError),
+        (ErrorKind.BILLING, PermissionDeniedError),
+        (ErrorKind.MODEL_NOT_FOUND, NotFoundError),
+        (ErrorKind.INTERNAL, InternalServerError),
         (ErrorKind.API_KEY_REFUSED, BadRequestError),
         (ErrorKind.BAD_REQUEST, BadRequestError),
         (ErrorKind.USAGE_LIMIT, RateLimitError),
@@ -82,6 +92,11 @@ def test_a_usage_limit_carries_retry_after_rounded_up() -> None:
     assert converted.response.headers["retry-after"] == "42"
     assert converted.headers is not None
     assert converted.headers["retry-after"] == "42"
+
+
+@pytest.mark.parametrize(("seconds", "header"), [(0.2, "1"), (1.0, "1"), (1.4, "2"), (1799.6, "1800"), (-3, "1")])
+def test_retry_after_is_whole_seconds_rounded_up_and_at_least_one(seconds: float, header: str) -> None:
+    assert render_retry_after(seconds) == header
 
 
 def test_no_retry_after_header_without_a_hint() -> None:

@@ -213,3 +213,20 @@ def test_conversation_without_user_or_assistant_turns_is_refused() -> None:
 def test_non_positive_max_tokens_is_refused() -> None:
     error = refused([{"role": "user", "content": "hi"}], {"max_tokens": -5})
     assert "max_tokens" in error.message
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"role": "user", "content": "broken \ud800 text"}],
+        [
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": "\udfff"},
+            {"role": "user", "content": "b"},
+        ],
+        [{"role": "system", "content": "\ud83d"}, {"role": "user", "content": "hi"}],
+    ],
+)
+def test_a_lone_surrogate_anywhere_is_refused_as_invalid_text(messages: list[dict[str, Any]]) -> None:
+    error = refused(messages)
+    assert "lone surrogate" in error.message

@@ -7,11 +7,15 @@ Messages are written for the person who has to act on them and never carry token
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 
 
 class ErrorKind(StrEnum):
     NOT_LOGGED_IN = "not_logged_in"
+    PERMISSION_DENIED = "permission_denied"
+    BILLING = "billing"
+    MODEL_NOT_FOUND = "model_not_found"
     API_KEY_REFUSED = "api_key_refused"
     BAD_REQUEST = "bad_request"
     USAGE_LIMIT = "usage_limit"
@@ -22,10 +26,15 @@ class ErrorKind(StrEnum):
     CLI_NOT_FOUND = "cli_not_found"
     CLI_CRASHED = "cli_crashed"
     TIMEOUT = "timeout"
+    INTERNAL = "internal_error"
 
 
 STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.NOT_LOGGED_IN: 401,
+    ErrorKind.PERMISSION_DENIED: 403,
+    # 402 has no LiteLLM or OpenAI client error class; 403 is what clients handle as "not allowed".
+    ErrorKind.BILLING: 403,
+    ErrorKind.MODEL_NOT_FOUND: 404,
     ErrorKind.API_KEY_REFUSED: 400,
     ErrorKind.BAD_REQUEST: 400,
     ErrorKind.USAGE_LIMIT: 429,
@@ -36,6 +45,7 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.CLI_NOT_FOUND: 500,
     ErrorKind.CLI_CRASHED: 502,
     ErrorKind.TIMEOUT: 504,
+    ErrorKind.INTERNAL: 500,
 }
 
 LOGIN_HINT = (
@@ -47,6 +57,11 @@ API_KEY_HINT = (
     "This provider serves a Claude Code subscription login (OAuth) only. For an Anthropic API key use "
     "LiteLLM's standard `anthropic/` provider (for example `model: anthropic/claude-sonnet-4-5`)."
 )
+
+
+def render_retry_after(seconds: float) -> str:
+    """The ``Retry-After`` header for a retry hint: whole seconds, rounded up (never earlier than told)."""
+    return str(max(1, math.ceil(seconds)))
 
 
 class ClaudeCodeError(Exception):

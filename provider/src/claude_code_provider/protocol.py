@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from .errors import ClaudeCodeError, ErrorKind
 
@@ -21,14 +21,26 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _unicode(text: str) -> str:
+    # A lone surrogate (from a JSON "\ud800" escape) is no text the CLI or the API could take.
+    try:
+        text.encode()
+    except UnicodeEncodeError as error:
+        raise ValueError(f"contains a lone surrogate at position {error.start}, which is not valid Unicode") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(_unicode)]
+
+
 class ChatTurn(_Model):
     role: Literal["user", "assistant"]
-    content: str
+    content: Text
 
 
 class CompletionRequest(_Model):
     model: str = Field(min_length=1)
-    system: str | None = None
+    system: Text | None = None
     messages: list[ChatTurn] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, gt=0)
     stop: list[str] = Field(default_factory=list, description="the answer ends before the first of these")

@@ -14,7 +14,14 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from claude_agent_sdk import CLIConnectionError, CLIJSONDecodeError, CLINotFoundError, ProcessError, ResultMessage
+from claude_agent_sdk import (
+    CLIConnectionError,
+    CLIJSONDecodeError,
+    CLINotFoundError,
+    ProcessError,
+    ResultMessage,
+)
+from claude_agent_sdk._errors import MessageParseError  # raised by the SDK, not exported by it
 
 from ..auth.api_keys import find_api_key_sources, refuse_api_keys
 from ..auth.login import Login
@@ -35,6 +42,8 @@ OutcomeListener = Callable[[ClaudeCodeError | None], None]
 # Kinds that say something about the login or the upstream, as opposed to this process or request.
 _UPSTREAM_KINDS = {
     ErrorKind.NOT_LOGGED_IN,
+    ErrorKind.PERMISSION_DENIED,
+    ErrorKind.BILLING,
     ErrorKind.USAGE_LIMIT,
     ErrorKind.RATE_LIMITED,
     ErrorKind.OVERLOADED,
@@ -156,6 +165,16 @@ class Engine:
             self._report(error)
             log.warning("Request failed", extra={"kind": error.kind.value, "model": request.model})
             raise
+        except Exception as error:
+            # Whatever it was, the client gets a mapped error and the metrics count it. The exception's
+            # text stays out of the log: it may quote the request.
+            log.error("Request failed unexpectedly", extra={"error": type(error).__name__, "model": request.model})
+            failure = ClaudeCodeError(
+                ErrorKind.INTERNAL,
+                f"The claude-code provider failed unexpectedly ({type(error).__name__}); please report it.",
+            )
+            self._report(failure)
+            raise failure from None
 
     def _close_later(self, session: Session) -> None:
         """Stop a finished session off the request's path (the response need not wait for the CLI to exit),
@@ -222,8 +241,8 @@ class Engine:
                 )
                 yield finish
                 return
-        except (ProcessError, CLIConnectionError, CLIJSONDecodeError) as error:
-            raise _crashed(f"Claude Code failed: {redact(str(error))}", session) from None
+        except (ProcessError, CLIConnectionError, CLIJSONDecodeError, MessageParseError) as error:
+            raise _crashed(_describe(error), session) from None
 
     def _timed_out(self, wait: float) -> ClaudeCodeError:
         return ClaudeCodeError(
@@ -231,6 +250,15 @@ class Engine:
             f"Claude Code gave no answer within {wait:.0f} s (request time-out "
             f"{self.settings.request_timeout:.0f} s, idle time-out {self.settings.idle_timeout:.0f} s).",
         )
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, MessageParseError):
+        return (
+            f"Claude Code sent a message this provider cannot read ({redact(str(error))[:200]}); "
+            "claude-agent-sdk and its CLI may need updating"
+        )
+    return f"Claude Code failed: {redact(str(error))}"
 
 
 def _crashed(summary: str, session: Session) -> ClaudeCodeError:

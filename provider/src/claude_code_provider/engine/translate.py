@@ -132,10 +132,29 @@ def to_error(result: ResultMessage, state: TurnState, now: float) -> ClaudeCodeE
     status = result.api_error_status
     kind = state.assistant_error
     detail = redact((result.result or "; ".join(result.errors or []) or result.subtype).strip())[:500]
+    if kind == "billing_error" or status == 402:
+        return ClaudeCodeError(
+            ErrorKind.BILLING,
+            "Anthropic refused to bill this request to the Claude subscription behind this login (billing "
+            f"error): check the plan and its billing at claude.ai. {detail}",
+        )
+    if status == 403:
+        return ClaudeCodeError(
+            ErrorKind.PERMISSION_DENIED,
+            "Anthropic refused this login access (403): the subscription may not include this model, or the "
+            f"login may lack the scope for it (`claude setup-token` makes an inference login). {detail}",
+        )
     if status == 401 or kind == "authentication_failed":
         return ClaudeCodeError(
             ErrorKind.NOT_LOGGED_IN, f"Claude Code is not logged in or its login was revoked. {LOGIN_HINT}"
         )
+    if status == 404 or kind == "model_not_found":
+        return ClaudeCodeError(
+            ErrorKind.MODEL_NOT_FOUND,
+            f"Anthropic knows no model by that name, or this subscription cannot use it: {detail}",
+        )
+    if status in (408, 504):
+        return ClaudeCodeError(ErrorKind.TIMEOUT, f"Anthropic's API timed out ({status}): {detail}")
     if state.resets_at is not None:
         # A subscription's limit comes with a rejected rate-limit event that says when it resets.
         until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state.resets_at))

@@ -83,7 +83,10 @@ def to_request(
         elif role in ("user", "assistant"):
             if message.get("tool_calls") or message.get("function_call"):
                 raise _bad(f"messages[{index}]: tool calls are not supported by this plain chat model.")
-            turns.append(ChatTurn(role=role, content=_text(message.get("content"), index)))
+            try:
+                turns.append(ChatTurn(role=role, content=_text(message.get("content"), index)))
+            except ValidationError as error:
+                raise _bad(f"messages[{index}]: {_problems(error)}.") from None
         else:
             raise _bad(f"messages[{index}]: role {role!r} is not supported (use system, user or assistant).")
     max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
@@ -96,5 +99,8 @@ def to_request(
             stop=_stops(params.get("stop")),
         )
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'request'}: {e['msg']}" for e in error.errors())
-        raise _bad(f"Invalid chat request: {problems}.") from None
+        raise _bad(f"Invalid chat request: {_problems(error)}.") from None
+
+
+def _problems(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'request'}: {e['msg']}" for e in error.errors())

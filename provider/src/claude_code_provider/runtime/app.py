@@ -14,7 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..engine.admission import Admission
 from ..engine.engine import Engine
-from ..errors import LOGIN_HINT, ClaudeCodeError, ErrorKind
+from ..errors import LOGIN_HINT, ClaudeCodeError, ErrorKind, render_retry_after
 from ..metrics import Metrics
 from ..protocol import COMPLETE_PATH, CompletionRequest, ErrorEvent, Finish, TextDelta, encode_event
 from .monitor import LoginMonitor
@@ -23,7 +23,7 @@ NDJSON = "application/x-ndjson"
 
 
 def error_response(error: ClaudeCodeError) -> JSONResponse:
-    headers = {"Retry-After": str(max(1, round(error.retry_after)))} if error.retry_after is not None else None
+    headers = {"Retry-After": render_retry_after(error.retry_after)} if error.retry_after is not None else None
     return JSONResponse(ErrorEvent.of(error).model_dump(mode="json"), status_code=error.status, headers=headers)
 
 
@@ -54,14 +54,19 @@ class _EventStream(StreamingResponse):
 def build_api_app(
     engine: Engine, admission: Admission, login_problem: Callable[[], str | None] = lambda: None
 ) -> Starlette:
+    def refuse(error: ClaudeCodeError) -> Response:
+        """A request turned away before the engine saw it, counted like the engine counts its failures."""
+        engine.metrics.requests.labels(outcome=error.kind.value).inc()
+        return error_response(error)
+
     async def complete(request: Request) -> Response:
         if (problem := login_problem()) is not None:
-            return error_response(ClaudeCodeError(ErrorKind.NOT_LOGGED_IN, f"{problem} {LOGIN_HINT}"))
+            return refuse(ClaudeCodeError(ErrorKind.NOT_LOGGED_IN, f"{problem} {LOGIN_HINT}"))
         try:
             body = CompletionRequest.model_validate_json(await request.body())
         except ValidationError as error:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-            return error_response(ClaudeCodeError(ErrorKind.BAD_REQUEST, f"Invalid request: {problems}"))
+            return refuse(ClaudeCodeError(ErrorKind.BAD_REQUEST, f"Invalid request: {problems}"))
         try:
             await admission.enter()
         except ClaudeCodeError as error:
