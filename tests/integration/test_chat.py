@@ -55,7 +55,13 @@ def test_streaming_delivers_each_delta_as_the_model_produces_it(
     mode: str, fake: FakeAnthropic, client: openai.OpenAI
 ) -> None:
     deltas = ["One", ", two", ", three", ", four."]
-    fake.enqueue(TextReply(deltas, delay_s=0.4, usage=Usage(input_tokens=9, output_tokens=4)))
+    fake.enqueue(
+        TextReply(
+            deltas,
+            delay_s=0.4,
+            usage=Usage(input_tokens=9, output_tokens=4, cache_creation_input_tokens=3, cache_read_input_tokens=50),
+        )
+    )
 
     arrivals: list[tuple[float, str]] = []
     finish_reasons = []
@@ -80,8 +86,11 @@ def test_streaming_delivers_each_delta_as_the_model_produces_it(
     # They arrive spread out as the upstream sends them (0.4 s apart), not all at once.
     assert arrivals[-1][0] - arrivals[0][0] >= 0.8
     assert finish_reasons == ["stop"]
+    # The same usage a whole answer reports, cache counts included.
     assert usage is not None
-    assert (usage.prompt_tokens, usage.completion_tokens) == (9, 4)
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (9 + 3 + 50, 4, 9 + 3 + 50 + 4)
+    assert usage.prompt_tokens_details is not None
+    assert usage.prompt_tokens_details.cached_tokens == 50
 
 
 @MODES

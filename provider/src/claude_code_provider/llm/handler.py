@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import litellm
 from litellm.litellm_core_utils.core_helpers import normalize_drop_params
 from litellm.llms.custom_llm import CustomLLM
+from litellm.types.llms.openai import ChatCompletionUsageBlock
 from litellm.types.utils import GenericStreamingChunk, ModelResponse, Usage
 from litellm.utils import custom_llm_setup
 
@@ -35,10 +36,19 @@ DEFAULT_TIMEOUT = 600.0
 _BLOCKING = "claude_code_blocking"
 
 
-def to_openai_usage(usage: ProtocolUsage) -> Usage:
+class UsageFields(TypedDict):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cache_creation_input_tokens: int
+    cache_read_input_tokens: int
+
+
+def to_usage_fields(usage: ProtocolUsage) -> UsageFields:
+    """LiteLLM's usage fields, the same for whole and streamed answers."""
     # OpenAI's prompt_tokens counts every input token; Anthropic splits off the cached ones.
     prompt = usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
-    return Usage(
+    return UsageFields(
         prompt_tokens=prompt,
         completion_tokens=usage.output_tokens,
         total_tokens=prompt + usage.output_tokens,
@@ -106,7 +116,7 @@ class ClaudeCodeLLM(CustomLLM):
         response.choices[0].finish_reason = finish.finish_reason
         response.model = finish.model or model
         response.created = int(time.time())
-        response.usage = to_openai_usage(finish.usage)  # type: ignore[attr-defined]
+        response.usage = Usage(**to_usage_fields(finish.usage))  # type: ignore[attr-defined]
         return response
 
     async def astreaming(  # type: ignore[override]
@@ -118,16 +128,12 @@ class ClaudeCodeLLM(CustomLLM):
                     text=event.text, is_finished=False, finish_reason="", usage=None, index=0, tool_use=None
                 )
             else:
-                usage = to_openai_usage(event.usage)
                 yield GenericStreamingChunk(
                     text="",
                     is_finished=True,
                     finish_reason=event.finish_reason,
-                    usage={
-                        "prompt_tokens": usage.prompt_tokens,
-                        "completion_tokens": usage.completion_tokens,
-                        "total_tokens": usage.total_tokens,
-                    },
+                    # LiteLLM builds its Usage from these as for a whole answer, cache counts included.
+                    usage=cast(ChatCompletionUsageBlock, to_usage_fields(event.usage)),
                     index=0,
                     tool_use=None,
                 )
