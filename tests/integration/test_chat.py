@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import openai
 import pytest
@@ -22,6 +23,17 @@ def user_and_assistant_turns(messages: list[dict[str, object]]) -> list[tuple[ob
         text = content if isinstance(content, str) else "".join(b.get("text", "") for b in content)  # type: ignore[union-attr]
         turns.append((message["role"], text))
     return turns
+
+
+def answer(client: openai.OpenAI, model: str, prompt: str, *, stream: bool, **params: Any) -> tuple[str, list[str]]:
+    """The answer's text and its finish reasons, asked for whole or streamed."""
+    messages: Any = [{"role": "user", "content": prompt}]
+    if not stream:
+        reply = client.chat.completions.create(model=model, messages=messages, **params)
+        return reply.choices[0].message.content or "", [reply.choices[0].finish_reason]
+    chunks = client.chat.completions.create(model=model, messages=messages, stream=True, **params)
+    parts = [(c.choices[0].delta.content or "", c.choices[0].finish_reason) for c in chunks if c.choices]
+    return "".join(text for text, _ in parts), [reason for _, reason in parts if reason]
 
 
 @MODES
@@ -178,17 +190,7 @@ def test_the_answer_ends_before_the_first_stop_sequence_and_the_cli_stops_there(
     fake.enqueue(TextReply(["Roses are red. EN", "D of the poem", *[" and on"] * 20], delay_s=1.0))
     started = time.monotonic()
 
-    if stream:
-        chunks = client.chat.completions.create(
-            model=f"{mode}sonnet", messages=[{"role": "user", "content": "poem"}], stop=["END", "never"], stream=True
-        )
-        parts = [(c.choices[0].delta.content or "", c.choices[0].finish_reason) for c in chunks if c.choices]
-        text, finish = "".join(p for p, _ in parts), [f for _, f in parts if f]
-    else:
-        reply = client.chat.completions.create(
-            model=f"{mode}sonnet", messages=[{"role": "user", "content": "poem"}], stop="END"
-        )
-        text, finish = reply.choices[0].message.content or "", [reply.choices[0].finish_reason]
+    text, finish = answer(client, f"{mode}sonnet", "poem", stream=stream, stop=["END", "never"] if stream else "END")
 
     assert text == "Roses are red. "
     assert finish == ["stop"]
@@ -273,15 +275,7 @@ def test_an_answer_fetched_again_without_streaming_is_delivered_whole(
     # A stream that breaks before any text: the CLI (no retries left) asks again without streaming.
     fake.enqueue(DropMidStream([]), TextReply("The whole answer."))
 
-    if stream:
-        chunks = client.chat.completions.create(
-            model=f"{mode}sonnet", messages=[{"role": "user", "content": "hi"}], stream=True
-        )
-        parts = [(c.choices[0].delta.content or "", c.choices[0].finish_reason) for c in chunks if c.choices]
-        text, finish = "".join(p for p, _ in parts), [f for _, f in parts if f]
-    else:
-        reply = client.chat.completions.create(model=f"{mode}sonnet", messages=[{"role": "user", "content": "hi"}])
-        text, finish = reply.choices[0].message.content or "", [reply.choices[0].finish_reason]
+    text, finish = answer(client, f"{mode}sonnet", "hi", stream=stream)
 
     assert [r.stream for r in fake.messages_requests] == [True, False]
     assert text == "The whole answer."
