@@ -97,7 +97,13 @@ def test_a_crashed_warm_process_is_never_handed_out_and_is_replaced(
     assert response.status_code == 200
     assert json.loads(response.text.splitlines()[-1])["type"] == "finish"
     wait_ready(runtime)
-    (replacement,) = claude_processes(runtime.process.pid)
+
+    # The CLI that served the request may still be on its way out.
+    def one_left() -> list[int] | None:
+        alive = claude_processes(runtime.process.pid)
+        return alive if len(alive) == 1 else None
+
+    (replacement,) = wait_until(one_left, timeout=30, what="one warm CLI left")
     assert replacement != victim
 
 

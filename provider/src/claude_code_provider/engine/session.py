@@ -7,6 +7,7 @@ resumes, so such a request always starts its own.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
 from collections import deque
@@ -116,34 +117,42 @@ class Session:
     async def close(self) -> None:
         """Stop the CLI and remove the session's files; shielded and bounded, so it runs on cancellation too."""
         with anyio.CancelScope(shield=True):
-            if self.client is not None:
-                try:
+            client, self.client = self.client, None
+            try:
+                if client is not None:
                     with anyio.move_on_after(_CLOSE_TIMEOUT), suppress(Exception):
-                        await self.client.disconnect()
-                finally:
-                    self.client = None
-                    self._kill()
-            if self._counted:
-                self._metrics.cli_processes.dec()
-                self._counted = False
-            if self._transcript is not None:
-                self._transcript.unlink(missing_ok=True)
-                self._transcript = None
-            self._files.close()
+                        await client.disconnect()
+            finally:
+                self._kill(client)
+                if self._counted:
+                    self._metrics.cli_processes.dec()
+                    self._counted = False
+                if self._transcript is not None:
+                    self._transcript.unlink(missing_ok=True)
+                    self._transcript = None
+                self._files.close()
 
-    def _kill(self) -> None:
-        """Make sure the CLI is gone, also when the SDK could not stop it (its event loop is ending)."""
+    def _kill(self, client: ClaudeSDKClient | None) -> None:
+        """Make sure the CLI is gone, also when the SDK could not stop it (its event loop is ending), and
+        close its pipes while that loop still runs (later, their clean-up would fail on a closed loop)."""
         process = self._process
         if process is not None and self.alive():
             with suppress(psutil.Error):
                 process.kill()
+        pipes = getattr(getattr(_sdk_process(client), "_process", None), "_transport", None)
+        if isinstance(pipes, asyncio.SubprocessTransport) and not pipes.is_closing():
+            pipes.close()
+
+
+def _sdk_process(client: ClaudeSDKClient | None) -> object:
+    """The SDK's handle on the CLI's process (anyio's), which it keeps private."""
+    return getattr(getattr(client, "_transport", None), "_process", None)
 
 
 def _process_of(client: ClaudeSDKClient) -> psutil.Process | None:
     """The CLI's process; the SDK keeps it private. psutil remembers its start time, so a reused pid
     never passes for it."""
-    process = getattr(getattr(client, "_transport", None), "_process", None)
-    pid = getattr(process, "pid", None)
+    pid = getattr(_sdk_process(client), "pid", None)
     try:
         return psutil.Process(pid) if isinstance(pid, int) else None
     except psutil.Error:
