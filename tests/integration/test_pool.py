@@ -137,7 +137,6 @@ def test_warm_processes_of_an_unused_key_retire_after_the_idle_time_out(
 ) -> None:
     runtime = start(env={"CLAUDE_CODE_POOL_SIZE": "1", "CLAUDE_CODE_POOL_IDLE_SECONDS": "3"})
     assert ask(runtime, "q").is_success
-    assert ask(runtime, "q").is_success
     wait_ready(runtime)
 
     wait_until(lambda: not claude_processes(runtime.process.pid), timeout=30, what="idle CLIs retired")

@@ -77,6 +77,18 @@ async def test_a_one_off_option_set_starts_no_warm_process_but_a_repeated_one_do
         await pool.close()
 
 
+async def test_a_model_alone_is_kept_warm_from_its_first_request() -> None:
+    spawner = Spawner()
+    pool = pool_of(spawner, size=1)
+    pool.start()
+    try:
+        assert pool.take(SessionKey(model="haiku")) is None
+        await settle(pool)
+        assert spawner.started[SessionKey(model="haiku")] == 1
+    finally:
+        await pool.close()
+
+
 async def test_always_warm_models_are_never_evicted_by_other_keys() -> None:
     spawner = Spawner()
     pool = pool_of(spawner, size=1, max_keys=1, warm_models=("sonnet",))

@@ -1,10 +1,11 @@
 """Warm Claude Code processes: started and connected ahead of time, one request each, then replaced.
 
 Processes are kept per ``SessionKey`` (model, system prompt, output limit), for at most ``max_keys`` keys
-(least recently used first out; configured warm models are always kept). A key is kept warm from its
-second request on, so one-off option sets (a system prompt that changes every time) cost no process
-beyond their own. A process that died, outgrew ``max_rss_mb`` or sat unused for ``idle_seconds`` is
-retired; keys unused that long are dropped unless they are configured warm models.
+(least recently used first out; configured warm models are always kept). A key with a system prompt
+or output limit is kept warm from its second request on, so one-off option sets (a system prompt that
+changes every time) cost no process beyond their own. A process that died, outgrew ``max_rss_mb`` or sat
+unused for ``idle_seconds`` is retired; keys unused that long are dropped unless they are configured warm
+models.
 Refills run in the background, at most two spawns at a time, and back off when spawning fails, so a
 broken CLI neither spins nor ever hands a request a process that is not alive.
 """
@@ -95,7 +96,8 @@ class WarmPool:
     def take(self, key: SessionKey) -> Session | None:
         """A live warm process for ``key``, or None; the key is refilled after the request (``wake``) or at
         the next tick, so a replacement does not compete with the request for the CPU."""
-        if key not in self._ready and self._seen.pop(key, None) is None:
+        bare = key.system is None and key.max_tokens is None  # a model alone: likely asked for again
+        if key not in self._ready and not bare and self._seen.pop(key, None) is None:
             self._seen[key] = time.monotonic()
             while len(self._seen) > _MAX_SEEN:
                 self._seen.popitem(last=False)
