@@ -19,6 +19,9 @@ ISOLATION_ENV = {
     "DISABLE_AUTOUPDATER": "1",
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",
 }
+#: The environment as it was before isolation: for what must reach a package registry on purpose (the
+#: Go build of the e2e control plane), never for anything a test starts.
+ENV_BEFORE_ISOLATION = dict(os.environ)
 os.environ.update(ISOLATION_ENV)
 for _name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "CLAUDE_CONFIG_DIR"):
     os.environ.pop(_name, None)
