@@ -275,6 +275,16 @@ def test_two_resources_on_one_login_the_second_is_refused_until_the_first_goes(
     wait_condition(custom, namespace, "second", "CredentialsValid", "True", "Valid")
 
 
+def test_liveness_fails_when_the_operator_loses_api_access(
+    cluster: Cluster, namespace: str, operator: OperatorDeployment
+) -> None:
+    proc = operator.start()
+    assert proc.live()
+    cluster.kubectl("delete", "clusterrolebinding", f"{operator.release}-claude-code-operator")
+    # kopf caches probe results for 10 s; then the check runs again and fails.
+    wait_until(lambda: not proc.live(), timeout=DEADLINE, what="liveness to fail without API access")
+
+
 def test_killed_operator_restarts_without_duplicates_and_steady_state_writes_nothing(
     core: client.CoreV1Api, custom: client.CustomObjectsApi, namespace: str, operator: OperatorDeployment
 ) -> None:
