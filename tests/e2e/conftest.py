@@ -33,6 +33,7 @@ from tests.e2e.harness import (
     service_account_kubeconfig,
     wait_until,
 )
+from tests.e2e.operator_process import OperatorDeployment, install_crd
 from tests.e2e.podrunner import PodRunner
 
 HERE = Path(__file__).parent
@@ -150,3 +151,20 @@ def sa_kubeconfig(cluster: Cluster, tmp_path: Path):  # type: ignore[no-untyped-
         return service_account_kubeconfig(cluster, namespace, service_account, path)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def claude_code_crd(cluster: Cluster) -> None:
+    """The ClaudeCodeProvider CRD from crds/, applied once per session."""
+    install_crd(cluster)
+
+
+@pytest.fixture
+def operator(cluster: Cluster, namespace: str, tmp_path: Path, claude_code_crd: None) -> Iterator[OperatorDeployment]:
+    """The chart's ServiceAccount and RBAC in the test's namespace; `operator.start()` runs
+    `claude-code-operator run` as a process with that ServiceAccount's token (never admin)."""
+    deployment = OperatorDeployment(cluster, namespace, tmp_path, release=f"cco-{namespace[-6:]}")
+    try:
+        yield deployment
+    finally:
+        deployment.close()
