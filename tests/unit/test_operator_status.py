@@ -149,3 +149,14 @@ def test_probe_failures_past_the_threshold_make_auth_unknown() -> None:
     assert (auth.status, auth.reason) == ("Unknown", "ProbeFailed")
     assert "127.100.0.5:8080/auth/status" in auth.message
     assert s.phase == "Degraded"
+
+
+def test_rejected_login_on_an_unready_pod_is_unauthenticated_not_pending() -> None:
+    # In a cluster the runtime's /readyz fails while its login is rejected: the pod runs, unready.
+    unready = PodFacts("unready", "alice-claude-code", ip="127.100.0.5", detail="readiness probe failed")
+    s = derive_status(ready_status(), provider(), Facts(credentials=VALID, pod=unready), T0)
+    s = derive_status(s, provider(), Facts(probe=report(logged_in=False, last_result="unauthorized")), T0)
+    assert conditions(s)["PodReady"] == ("False", "PodNotReady")
+    assert conditions(s)["Authenticated"] == ("False", "LoginRejected")
+    assert s.phase == "Unauthenticated"
+    assert conditions(s)["Ready"][0] == "False"

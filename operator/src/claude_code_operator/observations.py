@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-PodState = Literal["absent", "suspended", "withheld", "pending", "ready", "replacing", "failed"]
+PodState = Literal["absent", "suspended", "withheld", "pending", "ready", "unready", "replacing", "failed"]
 ProbeOutcome = Literal["ok", "unreachable", "timeout", "bad_response"]
 
 
@@ -16,6 +16,12 @@ class PodFacts:
     name: str | None = None
     ip: str | None = None
     detail: str = ""
+
+    @property
+    def probeable(self) -> bool:
+        """The runtime answers /auth/status whenever it runs: a pod that is not Ready (its /readyz fails
+        while the login is rejected) is probed too, or a revoked login could never be seen again."""
+        return self.state in ("ready", "unready") and self.ip is not None
 
 
 @dataclass(frozen=True)

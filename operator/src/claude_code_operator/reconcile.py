@@ -44,7 +44,7 @@ async def reconcile(state: State, body: Mapping[str, Any], users: LoginUsers, tr
     started = time.monotonic()
     async with state.lock(key):
         credentials, pod = await _converge(state, provider, users)
-        if pod.state == "ready" and pod.ip is not None:
+        if pod.probeable and pod.ip is not None:
             if state.pod_ips.get(key) != pod.ip:
                 state.pod_ips[key] = pod.ip
                 state.wake_event(key).set()  # probe the new pod now, not an interval later
@@ -120,12 +120,6 @@ def _owned(pod: Mapping[str, Any], provider: Provider) -> bool:
     return any(ref.get("uid") == provider.uid for ref in pod["metadata"].get("ownerReferences") or [])
 
 
-def _pod_ready(pod: Mapping[str, Any]) -> bool:
-    status = pod.get("status") or {}
-    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
-    return status.get("phase") == "Running" and conditions.get("Ready") == "True"
-
-
 async def _ensure_pod(state: State, provider: Provider, login: Mapping[str, bytes]) -> PodFacts:
     desired = render_pod(provider, login)
     name = desired["metadata"]["name"]
@@ -149,9 +143,21 @@ async def _ensure_pod(state: State, provider: Provider, login: Mapping[str, byte
         await state.kube.delete_pod(provider.namespace, name)
         log.info("Replacing pod %s/%s: its spec or login changed", provider.namespace, name)
         return PodFacts("replacing", name)
-    if _pod_ready(existing):
-        return PodFacts("ready", name, ip=status.get("podIP"))
-    return PodFacts("pending", name, detail=str(status.get("phase") or ""))
+    return derive_pod_facts(existing)
+
+
+def derive_pod_facts(pod: Mapping[str, Any]) -> PodFacts:
+    """Pure: what a live pod of the resource shows (ready, running but not ready, or still starting)."""
+    name = pod["metadata"]["name"]
+    status = pod.get("status") or {}
+    conditions = {c.get("type"): c for c in status.get("conditions") or []}
+    ip = status.get("podIP")
+    if status.get("phase") != "Running" or not ip:
+        return PodFacts("pending", name, detail=str(status.get("phase") or ""))
+    ready = conditions.get("Ready") or {}
+    if ready.get("status") == "True":
+        return PodFacts("ready", name, ip=ip)
+    return PodFacts("unready", name, ip=ip, detail=str(ready.get("message") or "its readiness probe fails"))
 
 
 async def write_status(state: State, provider: Provider, body: Mapping[str, Any], facts: Facts) -> None:

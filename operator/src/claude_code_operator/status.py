@@ -28,6 +28,7 @@ from .render import names
 _POD_REASONS: dict[str, tuple[ConditionStatus, str, str]] = {
     "ready": ("True", "PodReady", "Pod {pod} is running and ready."),
     "pending": ("False", "PodStarting", "Pod {pod} is starting. {detail}"),
+    "unready": ("False", "PodNotReady", "Pod {pod} runs but is not ready ({detail}); see Authenticated."),
     "replacing": ("False", "PodReplacing", "The old pod {pod} is being removed before its replacement starts."),
     "failed": ("False", "PodFailed", "Pod {pod} failed ({detail}); it is being replaced."),
     "suspended": ("False", "Suspended", "spec.suspend is true: the pod was removed. Set it to false to serve again."),
@@ -121,10 +122,14 @@ def _phase(provider: Provider, conditions: list[Condition]) -> Phase:
         return "Suspended"
     if status("CredentialsValid") == "False":
         return "Invalid"
-    if status("PodReady") != "True":
+    pod = find_condition(conditions, "PodReady")
+    # A running pod that is not ready is probed still: a rejected login is what turns the runtime unready.
+    if status("PodReady") != "True" and (pod is None or pod.reason != "PodNotReady"):
         return "Pending"
     if status("Authenticated") == "False":
         return "Unauthenticated"
+    if status("PodReady") != "True":
+        return "Pending"
     if status("RateLimited") == "True":
         return "RateLimited"
     if status("Ready") == "True":
