@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import stat
 from pathlib import Path
 
@@ -92,3 +93,15 @@ def test_a_private_directory_that_was_removed_or_replaced_is_made_anew(tmp_path:
         assert not cwd.resolve().is_relative_to(target.resolve())
 
     assert sorted(p.name for p in target.iterdir()) == ["precious.txt"]
+
+
+def test_an_engine_that_is_never_closed_leaves_no_directory_when_it_goes(tmp_path: Path) -> None:
+    slots = ScratchSlots(tmp_path)
+    with slots.lease():
+        pass
+    assert len(list(tmp_path.iterdir())) == 1
+
+    del slots
+    gc.collect()
+
+    assert list(tmp_path.iterdir()) == []

@@ -6,6 +6,7 @@ import os
 import shutil
 import stat
 import tempfile
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,6 +52,8 @@ class ScratchSlots:
         if self._private is None or not _is_private(self._private):
             self._root.mkdir(parents=True, exist_ok=True)
             self._private = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=self._root))
+            # Also gone when an engine that is never closed goes (the blocking API's, at exit).
+            weakref.finalize(self, remove_path, self._private)
         return self._private
 
     def _new(self) -> int:
