@@ -34,3 +34,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         tier = Path(str(item.fspath)).relative_to(Path(__file__).parent).parts[0]
         if tier in _TIERS:
             item.add_marker(getattr(pytest.mark, tier))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """The test order's seed (pytest-randomly) also under -q, to replay a failing order with --randomly-seed."""
+    seed = config.getoption("randomly_seed", default=None)
+    if seed is not None:
+        terminalreporter.write_line(f"Random test order: --randomly-seed={seed}")
