@@ -24,6 +24,7 @@ except ImportError as exc:  # pragma: no cover - a broken install must not look 
         "the e2e tier needs the `kubernetes` Python client; add it to tests/requirements.txt and `make install`"
     ) from exc
 
+from tests.conftest import ENV_BEFORE_ISOLATION
 from tests.e2e.harness import (
     Cluster,
     ClusterUnavailable,
@@ -32,6 +33,7 @@ from tests.e2e.harness import (
     service_account_kubeconfig,
     wait_until,
 )
+from tests.e2e.operator_process import OperatorDeployment, install_crd
 from tests.e2e.podrunner import PodRunner
 
 HERE = Path(__file__).parent
@@ -59,9 +61,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     try:
         if capture is not None:
             with capture.global_and_fixture_disabled():
-                ensure_cluster(sys.stderr)
+                ensure_cluster(sys.stderr, ENV_BEFORE_ISOLATION)
         else:
-            ensure_cluster(sys.stderr)
+            ensure_cluster(sys.stderr, ENV_BEFORE_ISOLATION)
     except ClusterUnavailable as exc:
         if reporter is not None:
             reporter.write_line(f"e2e: NO CLUSTER, every e2e test will fail: {exc}", red=True)
@@ -70,7 +72,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 @pytest.fixture(scope="session")
 def cluster() -> Cluster:
     try:
-        return ensure_cluster(sys.stderr)
+        return ensure_cluster(sys.stderr, ENV_BEFORE_ISOLATION)
     except ClusterUnavailable as exc:
         why = str(exc)
     pytest.fail(f"no Kubernetes cluster for the e2e tier: {why}", pytrace=False)
@@ -149,3 +151,20 @@ def sa_kubeconfig(cluster: Cluster, tmp_path: Path):  # type: ignore[no-untyped-
         return service_account_kubeconfig(cluster, namespace, service_account, path)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def claude_code_crd(cluster: Cluster) -> None:
+    """The ClaudeCodeProvider CRD from crds/, applied once per session."""
+    install_crd(cluster)
+
+
+@pytest.fixture
+def operator(cluster: Cluster, namespace: str, tmp_path: Path, claude_code_crd: None) -> Iterator[OperatorDeployment]:
+    """The chart's ServiceAccount and RBAC in the test's namespace; `operator.start()` runs
+    `claude-code-operator run` as a process with that ServiceAccount's token (never admin)."""
+    deployment = OperatorDeployment(cluster, namespace, tmp_path, release=f"cco-{namespace[-6:]}")
+    try:
+        yield deployment
+    finally:
+        deployment.close()

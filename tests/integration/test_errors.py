@@ -28,6 +28,8 @@ from tests.fakes.anthropic_api import (
 from tests.stack import FAKE_TOKEN, Proxy, Runtime, start_proxy, write_proxy_config
 from tests.support import claude_processes, wait_until, working_directory
 
+from claude_code_provider.auth.probe import find_cli
+
 MODES = pytest.mark.parametrize("mode", ["", "remote/"], ids=["in-process", "runtime"])
 HI = [{"role": "user", "content": "hi"}]
 
@@ -99,22 +101,32 @@ def test_a_missing_cli_is_500_naming_the_path_searched(client: openai.OpenAI) ->
     assert "/nonexistent/bin/claude" in caught.value.message
 
 
-def test_a_crashed_cli_is_502_with_its_stderr_and_no_token(
-    fake: FakeAnthropic, client: openai.OpenAI, runtimes: dict[str, Runtime]
+def test_a_crashed_cli_is_502_with_its_stderr_tail_and_no_token(
+    fake: FakeAnthropic, start: Callable[..., Runtime], tmp_path: Path
 ) -> None:
-    runtime = runtimes["remote"]
+    # The real CLI, started through a script that first writes a line with a token to its stderr.
+    cli = find_cli(None)
+    assert cli is not None
+    noisy = tmp_path / "claude"
+    noisy.write_text(f'#!/bin/sh\necho "starting with {FAKE_TOKEN} as the login (noisy line)" >&2\nexec {cli} "$@"\n')
+    noisy.chmod(0o755)
+    runtime = start(env={"CLAUDE_CODE_CLI_PATH": str(noisy), "CLAUDE_CODE_POOL_SIZE": "0"})
     fake.enqueue(Hang())
     with ThreadPoolExecutor(1) as pool:
-        pending = pool.submit(client.chat.completions.create, model="remote/sonnet", messages=HI)
+        pending = pool.submit(runtime.complete, {"model": "sonnet", "messages": HI})
         fake.wait_for_requests(1, timeout=30)
         for pid in claude_processes(runtime.process.pid):
             os.kill(pid, signal.SIGKILL)
-        with pytest.raises(openai.APIStatusError) as caught:
-            pending.result(timeout=60)
+        response = pending.result(timeout=60)
 
-    assert caught.value.status_code == 502
-    assert "Claude Code" in caught.value.message
-    assert "sk-ant-" not in caught.value.message
+    assert response.status_code == 502
+    message = response.json()["message"]
+    assert "Claude Code" in message
+    # The stderr tail is there, with the token blanked in place.
+    assert "stderr:" in message
+    assert "starting with sk-ant-*** as the login (noisy line)" in message.split("stderr:", 1)[1]
+    assert FAKE_TOKEN not in message
+    assert FAKE_TOKEN.removeprefix("sk-ant-") not in message
 
 
 def test_an_upstream_that_never_answers_is_504_within_the_idle_time_out(
@@ -156,18 +168,6 @@ def test_a_client_that_leaves_mid_stream_leaves_no_cli_behind(
     wait_until(lambda: not Path(f"/proc/{serving[0]}").exists(), timeout=20, what="the serving CLI gone")
 
 
-def test_an_api_key_in_the_runtime_environment_is_refused_before_any_upstream_call(
-    fake: FakeAnthropic, client: openai.OpenAI
-) -> None:
-    with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model="apikey/sonnet", messages=HI)
-
-    assert "ANTHROPIC_API_KEY" in caught.value.message
-    assert "anthropic/" in caught.value.message
-    assert "sk-ant-api03" not in caught.value.message
-    assert fake.requests == []
-
-
 def test_an_api_key_in_the_litellm_config_is_refused(fake: FakeAnthropic, client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="keyed/sonnet", messages=HI)
@@ -205,14 +205,8 @@ def test_in_process_requests_over_the_in_flight_limit_get_429_at_once(fake: Fake
     config = write_proxy_config(
         root / "litellm.yaml", [{"model_name": "*", "litellm_params": {"model": "claude-code/*"}}]
     )
-    login = {
-        "CLAUDE_CONFIG_DIR": str(root / "claude-config"),
-        "CLAUDE_CODE_OAUTH_TOKEN": FAKE_TOKEN,
-        "CLAUDE_RUNTIME_MAX_IN_FLIGHT": "1",
-        "CLAUDE_RUNTIME_MAX_QUEUED": "0",
-        "CLAUDE_CODE_POOL_SIZE": "0",
-    }
-    proxy = start_proxy(fake, root, config, login=login)
+    limits = {"CLAUDE_RUNTIME_MAX_IN_FLIGHT": "1", "CLAUDE_RUNTIME_MAX_QUEUED": "0", "CLAUDE_CODE_POOL_SIZE": "0"}
+    proxy = start_proxy(fake, root, config, env=limits)
     try:
         client = proxy.client()
         fake.enqueue(TextReply(["slow"] * 4, delay_s=0.5))
@@ -281,10 +275,11 @@ def test_a_lone_surrogate_sent_to_the_runtime_is_a_400(fake: FakeAnthropic, runt
             {"role": "user", "content": "two"},
         ],
     }
+    runtime = runtimes["remote"]
     response = httpx.post(
-        runtimes["remote"].api_url + "/v1/complete",
-        content=json.dumps(body),
-        headers={"content-type": "application/json"},
+        runtime.api_url + "/v1/complete",
+        content=json.dumps(body),  # "\udfff" escaped, as JSON allows
+        headers={"authorization": f"Bearer {runtime.token}", "content-type": "application/json"},
         timeout=60,
         trust_env=False,
     )
@@ -298,8 +293,8 @@ def test_runtime_failures_are_counted_in_its_metrics(fake: FakeAnthropic, start:
     runtime = start()
     fake.enqueue(ErrorReply(403, "permission_error", "no"))
     body = {"model": "sonnet", "messages": [{"role": "user", "content": "x"}]}
-    refused = httpx.post(runtime.api_url + "/v1/complete", json=body, timeout=60, trust_env=False)
-    invalid = httpx.post(runtime.api_url + "/v1/complete", json={"model": "sonnet"}, timeout=60, trust_env=False)
+    refused = runtime.complete(body)
+    invalid = runtime.complete({"model": "sonnet"})
 
     assert (refused.status_code, invalid.status_code) == (403, 400)
     assert runtime.metric("claude_code_requests_total", outcome="permission_denied") == 1

@@ -6,6 +6,7 @@ import json
 import stat
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import httpx
 from tests.fakes.anthropic_api import (
@@ -23,7 +24,7 @@ EXPIRES_MS = 1_900_000_000_000
 
 
 def complete(runtime: Runtime, body: dict[str, object] = HI) -> httpx.Response:
-    return httpx.post(runtime.api_url + "/v1/complete", json=body, timeout=60, trust_env=False)
+    return runtime.complete(body)
 
 
 def events(response: httpx.Response) -> list[dict[str, object]]:
@@ -167,7 +168,9 @@ def test_a_usage_limit_is_not_a_login_problem_and_a_later_success_clears_it(
     body = runtime.get("/auth/status").json()
     assert body["loggedIn"] is True
     assert body["lastRequest"]["result"] == "rate_limited"
-    assert abs(time.mktime(time.strptime(body["rateLimitedUntil"][:19], "%Y-%m-%dT%H:%M:%S")) - resets_at) < 5
+    until = datetime.fromisoformat(body["rateLimitedUntil"])
+    assert until.utcoffset() == timedelta(0)  # a UTC time, whatever this machine's zone
+    assert abs(until.timestamp() - resets_at) < 5
     assert runtime.get("/readyz").status_code == 200
 
     assert complete(runtime).status_code == 200
@@ -201,3 +204,27 @@ def test_an_empty_login_secret_is_not_ready_and_names_the_expected_keys(start: C
     assert body["loggedIn"] is False
     assert "oauth-token" in body["reason"]
     assert ".credentials.json" in body["reason"]
+
+
+def test_history_transcripts_are_removed_after_the_request_and_when_they_cannot_be_written(
+    fake: FakeAnthropic, runtimes: dict[str, Runtime]
+) -> None:
+    runtime = runtimes["remote"]
+    history = [
+        {"role": "user", "content": "earlier question"},
+        {"role": "assistant", "content": "earlier answer"},
+        {"role": "user", "content": "now"},
+    ]
+    fake.enqueue(TextReply("with history"))
+
+    answered = complete(runtime, {"model": "sonnet", "messages": history})
+    # A lone surrogate is valid JSON but cannot be written as UTF-8.
+    broken = complete(runtime, {"model": "sonnet", "messages": [{"role": "user", "content": "\ud800"}, *history[1:]]})
+
+    assert [e["text"] for e in events(answered) if e["type"] == "text"] == ["with history"]
+    assert "earlier answer" in json.dumps(fake.messages_requests[0].chat_messages)
+    assert broken.status_code != 200
+    assert len(fake.messages_requests) == 1
+    wait_until(
+        lambda: not list((runtime.config_dir / "projects").glob("*/*.jsonl")), timeout=20, what="no transcript left"
+    )

@@ -27,6 +27,7 @@ class ErrorKind(StrEnum):
     CLI_CRASHED = "cli_crashed"
     TIMEOUT = "timeout"
     INTERNAL = "internal_error"
+    RUNTIME_REFUSED = "runtime_refused"  # the runtime turned the LiteLLM side away (token or Host)
 
 
 STATUS_BY_KIND: dict[ErrorKind, int] = {
@@ -46,6 +47,7 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.CLI_CRASHED: 502,
     ErrorKind.TIMEOUT: 504,
     ErrorKind.INTERNAL: 500,
+    ErrorKind.RUNTIME_REFUSED: 502,
 }
 
 LOGIN_HINT = (

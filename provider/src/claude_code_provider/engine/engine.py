@@ -28,9 +28,11 @@ from ..auth.login import Login
 from ..errors import ClaudeCodeError, ErrorKind
 from ..metrics import Metrics
 from ..protocol import ChatTurn, CompletionRequest, Finish, TextDelta
+from .history import remove_stale_transcripts
 from .options import SessionKey
 from .pool import PoolSettings, WarmPool
-from .session import ScratchSlots, Session
+from .scratch import ScratchSlots
+from .session import Session
 from .settings import EngineSettings
 from .stops import StopText
 from .translate import TurnState, judge_result, redact, to_usage
@@ -74,7 +76,14 @@ class Engine:
         return self.settings.config_dir or Path.home() / ".claude"
 
     async def start(self) -> None:
-        """Start keeping warm processes, owned by the running event loop."""
+        """Remove what killed predecessors left behind, then start keeping warm processes (owned by the
+        running event loop)."""
+        # A transcript is read when its CLI starts; one older than a whole request is nobody's.
+        removed = remove_stale_transcripts(
+            self.config_dir, self.settings.scratch_root, older_than=self.settings.request_timeout
+        )
+        if removed:
+            log.info("Removed stale history transcripts", extra={"count": removed})
         if self.pool is not None and self.pool.loop is None:
             self.pool.start()
 
@@ -82,6 +91,7 @@ class Engine:
         await asyncio.gather(*self._closing, return_exceptions=True)
         if self.pool is not None:
             await self.pool.close()
+        self._slots.close()
 
     def use_login(self, login: Login | None) -> None:
         """A new login from the Secret: later CLIs use it; warm ones, started with the old one, are replaced."""
@@ -139,7 +149,7 @@ class Engine:
         """Text deltas as the model writes them, then one finish; failures raise ``ClaudeCodeError``."""
         started = time.monotonic()
         try:
-            refuse_api_keys(find_api_key_sources(os.environ, self.settings.config_dir))
+            refuse_api_keys(find_api_key_sources(self.settings.config_dir))
             session = self._take_warm(request)
             if session is not None:
                 try:

@@ -13,12 +13,12 @@ from pathlib import Path
 import uvicorn
 
 from .. import logs
-from ..auth.api_keys import CLEARED_API_KEY_ENV
 from ..auth.probe import fetch_cli_version, find_cli
 from ..engine.admission import Admission, AdmissionSettings
 from ..engine.engine import Engine
 from ..engine.pool import PoolSettings
 from ..engine.settings import EngineSettings
+from ..runtime_token import RuntimeTokenError, apply_runtime_token
 from .app import build_api_app, build_health_app
 from .monitor import LoginMonitor
 from .settings import RuntimeSettings
@@ -35,14 +35,16 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def serve(settings: RuntimeSettings, engine_settings: EngineSettings, pool_settings: PoolSettings) -> None:
+async def serve(
+    settings: RuntimeSettings, engine_settings: EngineSettings, pool_settings: PoolSettings, *, api_token: str
+) -> None:
     config_dir = engine_settings.config_dir or Path.home() / ".claude"
     cli = find_cli(engine_settings.cli_path)
     monitor = LoginMonitor(
         cli=cli, login_dir=settings.login_dir, config_dir=config_dir, refresh_seconds=settings.auth_refresh_seconds
     )
     monitor.install()
-    monitor.cli_version = await fetch_cli_version(cli, {**monitor.cli_env, **CLEARED_API_KEY_ENV}) if cli else None
+    monitor.cli_version = await fetch_cli_version(cli, monitor.cli_env) if cli else None
     engine_settings = engine_settings.model_copy(update={"config_dir": config_dir})
     engine = Engine(engine_settings, on_outcome=monitor.record, pool=pool_settings)
     engine.use_login(monitor.login)
@@ -54,7 +56,8 @@ async def serve(settings: RuntimeSettings, engine_settings: EngineSettings, pool
                 build_api_app(
                     engine,
                     Admission(AdmissionSettings.from_env(), engine.metrics),
-                    lambda: monitor.problem,
+                    token=api_token,
+                    login_problem=lambda: monitor.problem,
                 ),
                 host=settings.api_host,
                 port=settings.api_port,
@@ -99,7 +102,14 @@ def _stop(servers: list[_Server]) -> None:
 
 def main() -> None:
     logs.configure(os.environ.get("CLAUDE_RUNTIME_LOG_LEVEL", "INFO"))
-    asyncio.run(serve(RuntimeSettings.from_env(), EngineSettings.from_env(), PoolSettings.from_env()))
+    try:
+        api_token = apply_runtime_token(os.environ)
+    except RuntimeTokenError as error:
+        log.error("Runtime not started", extra={"reason": str(error)})
+        raise SystemExit(2) from None
+    asyncio.run(
+        serve(RuntimeSettings.from_env(), EngineSettings.from_env(), PoolSettings.from_env(), api_token=api_token)
+    )
 
 
 if __name__ == "__main__":
