@@ -6,14 +6,14 @@ BIN := $(VENV)/bin
 PORT ?= 4000
 
 .PHONY: install proxy test test-unit test-integration lint format bench bench-soak
-.PHONY: cluster cluster-down test-e2e
+.PHONY: cluster cluster-down test-e2e crds
 
 install: $(BIN)/.installed
 
-$(BIN)/.installed: provider/pyproject.toml tests/requirements.txt
+$(BIN)/.installed: provider/pyproject.toml operator/pyproject.toml tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e './provider[proxy]' -r tests/requirements.txt
+	$(BIN)/pip install --quiet -e './provider[proxy]' -e ./operator -r tests/requirements.txt
 	touch $@
 
 # Local use without Kubernetes: LiteLLM's proxy serving this machine's own Claude Code login on
@@ -42,6 +42,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/hadolint provider/Dockerfile
+	$(BIN)/hadolint operator/Dockerfile
 
 format: install
 	$(BIN)/ruff format .
@@ -67,3 +68,8 @@ bench: install
 
 bench-soak: install
 	$(BIN)/python -m tests.bench.chain --soak
+
+# The CRD is generated from the operator's pydantic models; tests/unit/test_crd.py fails when these differ.
+crds: install
+	$(BIN)/python -m claude_code_operator.api.crd crds/claudecodeproviders.claudecode.dev.yaml \
+	  charts/claude-code-operator/crds/claudecodeproviders.claudecode.dev.yaml

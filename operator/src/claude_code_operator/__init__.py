@@ -1,0 +1,1 @@
+"""Kubernetes operator turning ClaudeCodeProvider resources into probed provider pods."""

@@ -1,0 +1,89 @@
+"""`claude-code-operator run`: the operator process (KUBECONFIG or in-cluster config)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import sys
+
+import kopf
+from prometheus_client import start_http_server
+
+from .config import DEFAULT_OPERATOR_LABELS, OperatorConfig
+
+
+def _labels(text: str) -> dict[str, str]:
+    pairs = [item.split("=", 1) for item in text.split(",") if item]
+    if any(len(p) != 2 or not p[0] for p in pairs):
+        raise argparse.ArgumentTypeError(f"expected key=value[,key=value...], got {text!r}")
+    return {k: v for k, v in pairs}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="claude-code-operator", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the operator")
+    scope = run.add_mutually_exclusive_group(required=True)
+    scope.add_argument("-n", "--namespace", action="append", dest="namespaces", help="watch this namespace (repeat)")
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace")
+    run.add_argument(
+        "--liveness", metavar="URL", help="serve liveness (API access checked) e.g. http://0.0.0.0:8080/healthz"
+    )
+    run.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    run.add_argument("--metrics-host", default="0.0.0.0")
+    run.add_argument("--standalone", action="store_true", help="no peering (one replica only)")
+    run.add_argument("--peering", default="claude-code-operator", help="kopf peering name (several replicas)")
+    run.add_argument(
+        "--priority",
+        type=int,
+        help="peering priority; replicas with equal priorities all pause (default: random per process)",
+    )
+    run.add_argument(
+        "--operator-namespace",
+        default=os.environ.get("POD_NAMESPACE", "claude-code-operator"),
+        help="namespace of the operator's pods (the provider NetworkPolicy admits probes from them)",
+    )
+    run.add_argument(
+        "--operator-labels",
+        type=_labels,
+        default=dict(DEFAULT_OPERATOR_LABELS),
+        help="labels of the operator's pods, key=value[,key=value]",
+    )
+    run.add_argument("--log-format", choices=["json", "plain"], default="json")
+    run.add_argument("--verbose", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    config = OperatorConfig(
+        namespaces=tuple(args.namespaces or ()),
+        operator_namespace=args.operator_namespace,
+        operator_labels=args.operator_labels,
+        metrics_port=args.metrics_port,
+    )
+    kopf.configure(
+        verbose=args.verbose,
+        log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL,
+    )
+    from . import handlers  # noqa: F401  - registers the handlers with kopf's default registry
+
+    if config.metrics_port is not None:
+        start_http_server(config.metrics_port, addr=args.metrics_host)
+    asyncio.run(
+        kopf.operator(
+            clusterwide=args.all_namespaces,
+            namespaces=list(config.namespaces),
+            liveness_endpoint=args.liveness,
+            standalone=args.standalone,
+            peering_name=None if args.standalone else args.peering,
+            priority=args.priority if args.priority is not None else secrets.randbelow(1_000_000) + 1,
+            memo=kopf.Memo(config=config),
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Pure: is the login Secret usable? A reason (CamelCase) and a message that says how to fix it.
+
+Never echoes a value: only key names, and the kind of a problem. A pod is started only on a login
+that can work.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .api.spec import Credentials
+
+API_KEY_PREFIX = "sk-ant-api"
+_HOW = (
+    "Create it from a machine where Claude Code is logged in: `kubectl create secret generic {secret} "
+    "-n {ns} --from-file={creds}=$HOME/.claude/.credentials.json` (after `claude login`), or "
+    "`--from-literal={token}=<output of claude setup-token>`."
+)
+
+
+@dataclass(frozen=True)
+class CredentialsCheck:
+    valid: bool
+    reason: str
+    message: str
+
+
+def _bad(reason: str, message: str) -> CredentialsCheck:
+    return CredentialsCheck(valid=False, reason=reason, message=message)
+
+
+def _json_object(raw: bytes) -> dict[str, object] | None:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def derive_credentials_check(
+    creds: Credentials, namespace: str, secret_data: Mapping[str, bytes] | None
+) -> CredentialsCheck:
+    secret = f"Secret {namespace}/{creds.secret_name}"
+    how = _HOW.format(secret=creds.secret_name, ns=namespace, creds=creds.credentials_key, token=creds.oauth_token_key)
+    if secret_data is None:
+        return _bad("SecretNotFound", f"{secret} does not exist. {how}")
+    if not any(secret_data.values()):
+        return _bad("SecretEmpty", f"{secret} holds no data. {how}")
+    credentials = secret_data.get(creds.credentials_key)
+    token = secret_data.get(creds.oauth_token_key)
+    state = secret_data.get(creds.claude_json_key)
+    if not credentials and not token:
+        present = ", ".join(sorted(secret_data)) or "none"
+        return _bad(
+            "MissingKeys",
+            f"{secret} has neither key {creds.credentials_key!r} nor {creds.oauth_token_key!r} (its keys: {present}). "
+            f"Add one, or set spec.credentials.credentialsKey / oauthTokenKey to the key that holds the login.",
+        )
+    if credentials:
+        problem = _check_credentials_file(credentials, creds.credentials_key, secret)
+        if problem is not None:
+            return problem
+    if token is not None:
+        text = token.decode(errors="replace").strip()
+        if text.startswith(API_KEY_PREFIX):
+            return _api_key(secret, creds.oauth_token_key)
+        if not credentials and not text:
+            return _bad("MissingKeys", f"Key {creds.oauth_token_key!r} of {secret} is empty. {how}")
+    if state:
+        parsed_state = _json_object(state)
+        if parsed_state is None:
+            return _bad(
+                "MalformedCredentials",
+                f"Key {creds.claude_json_key!r} of {secret} is not a JSON object. Copy ~/.claude.json unchanged, "
+                "or remove the key (it is optional).",
+            )
+        if parsed_state.get("primaryApiKey"):
+            return _api_key(secret, creds.claude_json_key)
+    return CredentialsCheck(valid=True, reason="Valid", message=f"{secret} holds a Claude Code login.")
+
+
+def _check_credentials_file(raw: bytes, key: str, secret: str) -> CredentialsCheck | None:
+    parsed = _json_object(raw)
+    if parsed is None:
+        return _bad(
+            "MalformedCredentials",
+            f"Key {key!r} of {secret} is not a JSON object. Copy the file ~/.claude/.credentials.json "
+            "unchanged (`--from-file`, not `--from-literal`).",
+        )
+    oauth = parsed.get("claudeAiOauth")
+    access = oauth.get("accessToken") if isinstance(oauth, dict) else None
+    if not isinstance(access, str) or not access:
+        return _bad(
+            "NotAClaudeLogin",
+            f"Key {key!r} of {secret} has no claudeAiOauth.accessToken: it is not a Claude Code login. "
+            "Run `claude login` and copy ~/.claude/.credentials.json.",
+        )
+    if access.startswith(API_KEY_PREFIX):
+        return _api_key(secret, key)
+    return None
+
+
+def _api_key(secret: str, key: str) -> CredentialsCheck:
+    return _bad(
+        "ApiKeyNotAllowed",
+        f"Key {key!r} of {secret} holds an Anthropic API key; this endpoint serves a Claude subscription login "
+        "only. Store the output of `claude setup-token` or ~/.claude/.credentials.json instead.",
+    )

@@ -1,0 +1,105 @@
+"""The only code that talks to the API server: reads (`fetch_*`) and writes (`apply_*`, `delete_*`,
+`patch_*`). Writes are server-side apply with one field manager; children carry owner references
+from the renderers, so deleting a ClaudeCodeProvider lets the garbage collector remove them."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+from lightkube import ApiError, AsyncClient, codecs
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.core_v1 import Pod, Secret
+from lightkube.types import PatchType
+
+from ..api.spec import GROUP, KIND, PLURAL, VERSION
+
+FIELD_MANAGER = "claude-code-operator"
+ClaudeCodeProvider = create_namespaced_resource(GROUP, VERSION, KIND, PLURAL)
+
+
+def _missing(error: ApiError) -> bool:
+    return error.status.code == 404
+
+
+class Kube:
+    """An async client plus what the operator remembers about its own writes (to skip no-op applies)."""
+
+    def __init__(self, client: AsyncClient, field_manager: str = FIELD_MANAGER) -> None:
+        self.client = client
+        self.field_manager = field_manager
+        self._applied: dict[tuple[str, str, str], str] = {}
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def fetch_secret_data(self, namespace: str, name: str) -> dict[str, bytes] | None:
+        try:
+            secret = await self.client.get(Secret, name, namespace=namespace)
+        except ApiError as error:
+            if _missing(error):
+                return None
+            raise
+        return {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
+
+    async def fetch_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            pod = await self.client.get(Pod, name, namespace=namespace)
+        except ApiError as error:
+            if _missing(error):
+                return None
+            raise
+        result: dict[str, Any] = pod.to_dict()
+        return result
+
+    async def fetch_provider(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            obj = await self.client.get(ClaudeCodeProvider, name, namespace=namespace)
+        except ApiError as error:
+            if _missing(error):
+                return None
+            raise
+        result: dict[str, Any] = obj.to_dict()  # type: ignore[no-untyped-call]  # generic resources are untyped
+        return result
+
+    async def apply_manifest(self, manifest: dict[str, Any], *, remember: bool = True) -> None:
+        """Server-side apply (force: this manager owns the fields it renders). An apply identical to
+        the last one this process made is skipped: steady state makes no requests."""
+        meta = manifest["metadata"]
+        key = (manifest["kind"], meta["namespace"], meta["name"])
+        digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+        if remember and self._applied.get(key) == digest:
+            return
+        await self.client.apply(codecs.from_dict(manifest), field_manager=self.field_manager, force=True)
+        if remember:
+            self._applied[key] = digest
+
+    def forget(self, namespace: str, owner: str) -> None:
+        """Drop what is remembered of a deleted resource's children."""
+        for key in [k for k in self._applied if k[1] == namespace and k[2].startswith(owner)]:
+            del self._applied[key]
+
+    async def delete_pod(self, namespace: str, name: str) -> None:
+        """A pod already gone is fine."""
+        try:
+            await self.client.delete(Pod, name, namespace=namespace)
+        except ApiError as error:
+            if not _missing(error):
+                raise
+        self._applied.pop(("Pod", namespace, name), None)
+
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        await self.client.patch(
+            ClaudeCodeProvider.Status,
+            name,
+            {"status": status},
+            namespace=namespace,
+            patch_type=PatchType.MERGE,
+        )
+
+    async def check_access(self) -> None:
+        """Raises unless the API answers and lets this account list ClaudeCodeProviders."""
+        async for _ in self.client.list(ClaudeCodeProvider, namespace="*", chunk_size=1):
+            break

@@ -1,0 +1,181 @@
+"""Desired state: a resource -> validated spec -> pure renderers -> apply; then its status.
+
+Called by the kopf handlers for the resource itself, its pod and its login Secret, always under the
+resource's lock. At most one pod per login: a pod that must change is deleted, and its replacement
+is created by the reconcile that the pod's DELETED event triggers, never while the old one exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from lightkube import ApiError
+
+from .api.resource import Provider
+from .credentials import CredentialsCheck, derive_credentials_check
+from .metrics import RECONCILE_SECONDS, STATUS_WRITES
+from .observations import PodFacts, PodState
+from .render import names
+from .render.keys import render_keys_secret
+from .render.litellm import render_config_map
+from .render.network import render_network_policy, render_service
+from .render.pod import pod_hash, render_pod
+from .state import Key, LoginUsers, State, login_holder, login_users_of
+from .status import Facts, derive_status, derive_transitions
+
+log = logging.getLogger(__name__)
+
+
+def _new_secret_value(key: str) -> str:
+    return f"sk-{secrets.token_hex(24)}" if key == names.MASTER_KEY_KEY else secrets.token_urlsafe(32)
+
+
+async def reconcile(state: State, body: Mapping[str, Any], users: LoginUsers, trigger: str) -> None:
+    if (body.get("metadata") or {}).get("deletionTimestamp"):
+        return  # the garbage collector removes the children; nothing to converge to
+    provider = Provider.from_body(body)
+    key: Key = (provider.namespace, provider.name)
+    started = time.monotonic()
+    async with state.lock(key):
+        credentials, pod = await _converge(state, provider, users)
+        if pod.state == "ready" and pod.ip is not None:
+            if state.pod_ips.get(key) != pod.ip:
+                state.pod_ips[key] = pod.ip
+                state.wake_event(key).set()  # probe the new pod now, not an interval later
+        else:
+            state.pod_ips.pop(key, None)
+        await write_status(state, provider, body, Facts(credentials=credentials, pod=pod))
+    RECONCILE_SECONDS.labels(trigger).observe(time.monotonic() - started)
+
+
+async def _converge(state: State, provider: Provider, users: LoginUsers) -> tuple[CredentialsCheck, PodFacts]:
+    secret_name = provider.spec.credentials.secret_name
+    holder = login_holder(users, provider.namespace, secret_name)
+    if holder is not None and holder != provider.name:
+        check = CredentialsCheck(
+            valid=False,
+            reason="LoginInUse",
+            message=(
+                f"Secret {provider.namespace}/{secret_name} is the login of ClaudeCodeProvider {holder}; two pods "
+                "refreshing one login invalidate it. Give this resource its own login Secret "
+                f"(spec.credentials.secretName) or delete {holder}."
+            ),
+        )
+        return check, await _remove_pod(state, provider, "withheld")
+    data = await state.kube.fetch_secret_data(provider.namespace, secret_name)
+    check = derive_credentials_check(provider.spec.credentials, provider.namespace, data)
+    await _apply_children(state, provider)
+    if provider.spec.suspend:
+        return check, await _remove_pod(state, provider, "suspended")
+    if not check.valid or data is None:
+        return check, await _remove_pod(state, provider, "withheld")
+    others = [u for u in login_users_of(users, provider.namespace, secret_name) if u != provider.name]
+    for other in others:  # a previous holder's pod must be gone before ours starts
+        if await state.kube.fetch_pod(provider.namespace, names.pod_name(other)) is not None:
+            return check, PodFacts("pending", names.pod_name(provider.name), detail=f"Waiting for {other}'s pod to go.")
+    return check, await _ensure_pod(state, provider, data)
+
+
+async def _apply_children(state: State, provider: Provider) -> None:
+    key = (provider.namespace, provider.name)
+    if key not in state.keys_complete:
+        existing = await state.kube.fetch_secret_data(provider.namespace, names.keys_secret_name(provider.name))
+        manifest = render_keys_secret(provider, existing or {}, _new_secret_value)
+        if manifest is not None:
+            await state.kube.apply_manifest(manifest, remember=False)
+        state.keys_complete.add(key)
+    config = state.config
+    for manifest in (
+        render_config_map(provider),
+        render_service(provider),
+        render_network_policy(provider, config.operator_namespace, config.operator_labels),
+    ):
+        await state.kube.apply_manifest(manifest)
+
+
+async def _remove_pod(state: State, provider: Provider, why: PodState) -> PodFacts:
+    name = names.pod_name(provider.name)
+    existing = await state.kube.fetch_pod(provider.namespace, name)
+    if existing is not None and _owned(existing, provider) and not existing["metadata"].get("deletionTimestamp"):
+        await state.kube.delete_pod(provider.namespace, name)
+        log.info("Deleted pod %s/%s", provider.namespace, name, extra={"reason": why})
+    return PodFacts(why)
+
+
+def _event_target(provider: Provider) -> Any:
+    return {
+        "apiVersion": provider.owner_reference()["apiVersion"],
+        "kind": provider.owner_reference()["kind"],
+        "metadata": {"name": provider.name, "namespace": provider.namespace, "uid": provider.uid},
+    }
+
+
+def _owned(pod: Mapping[str, Any], provider: Provider) -> bool:
+    return any(ref.get("uid") == provider.uid for ref in pod["metadata"].get("ownerReferences") or [])
+
+
+def _pod_ready(pod: Mapping[str, Any]) -> bool:
+    status = pod.get("status") or {}
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    return status.get("phase") == "Running" and conditions.get("Ready") == "True"
+
+
+async def _ensure_pod(state: State, provider: Provider, login: Mapping[str, bytes]) -> PodFacts:
+    desired = render_pod(provider, login)
+    name = desired["metadata"]["name"]
+    existing = await state.kube.fetch_pod(provider.namespace, name)
+    if existing is None:
+        await state.kube.apply_manifest(desired, remember=False)
+        log.info("Created pod %s/%s", provider.namespace, name)
+        return PodFacts("pending", name)
+    meta = existing["metadata"]
+    if not _owned(existing, provider):
+        return PodFacts("failed", name, detail=f"a pod named {name} exists that this resource does not own")
+    if meta.get("deletionTimestamp"):
+        return PodFacts("replacing", name)
+    status = existing.get("status") or {}
+    if status.get("phase") in ("Failed", "Succeeded"):
+        detail = status.get("reason") or status.get("message") or status.get("phase")
+        await state.kube.delete_pod(provider.namespace, name)
+        log.info("Deleted stopped pod %s/%s", provider.namespace, name, extra={"pod_phase": status.get("phase")})
+        return PodFacts("failed", name, detail=str(detail))
+    if pod_hash(existing) != pod_hash(desired):
+        await state.kube.delete_pod(provider.namespace, name)
+        log.info("Replacing pod %s/%s: its spec or login changed", provider.namespace, name)
+        return PodFacts("replacing", name)
+    if _pod_ready(existing):
+        return PodFacts("ready", name, ip=status.get("podIP"))
+    return PodFacts("pending", name, detail=str(status.get("phase") or ""))
+
+
+async def write_status(state: State, provider: Provider, body: Mapping[str, Any], facts: Facts) -> None:
+    """Derive the status; patch it and post Events only when it changed."""
+    key = (provider.namespace, provider.name)
+    previous = state.known_status(key, body)
+    current = derive_status(previous, provider, facts, datetime.now(UTC))
+    if current == previous:
+        return
+    try:
+        await state.kube.patch_status(provider.namespace, provider.name, current.model_dump(mode="json"))
+    except ApiError as error:
+        if error.status.code == 404:
+            return
+        raise
+    STATUS_WRITES.inc()
+    state.status[key] = current
+    target = kopf.Body(_event_target(provider))
+    for transition in derive_transitions(previous, current, provider.spec.owner):
+        kopf.event(target, type=transition.type, reason=transition.reason, message=transition.message)
+    log.info(
+        "Status of %s/%s is %s",
+        provider.namespace,
+        provider.name,
+        current.phase,
+        extra={"conditions": {c.type: f"{c.status}/{c.reason}" for c in current.conditions}},
+    )

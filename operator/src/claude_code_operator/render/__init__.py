@@ -1,0 +1,1 @@
+"""Pure renderers: a Provider (and what was read) -> the manifests of its children."""

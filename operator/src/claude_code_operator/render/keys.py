@@ -1,0 +1,36 @@
+"""The generated Secret: the runtime token (always) and the LiteLLM master key (unless the spec names
+one). Values are generated once and kept: existing values always win over new ones."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..api.resource import Provider
+from . import names
+
+
+def wanted_keys(provider: Provider) -> tuple[str, ...]:
+    if provider.spec.master_key_secret is None:
+        return (names.RUNTIME_TOKEN_KEY, names.MASTER_KEY_KEY)
+    return (names.RUNTIME_TOKEN_KEY,)
+
+
+def render_keys_secret(
+    provider: Provider, existing: Mapping[str, bytes], new_value: Callable[[str], str]
+) -> dict[str, Any] | None:
+    """The Secret to write, or None when `existing` already holds every wanted key.
+    `new_value(key)` makes a fresh random value for a missing key."""
+    missing = [key for key in wanted_keys(provider) if not existing.get(key)]
+    if not missing:
+        return None
+    data = {key: existing[key] for key in wanted_keys(provider) if existing.get(key)}
+    data.update({key: new_value(key).encode() for key in missing})
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": names.metadata(provider, names.keys_secret_name(provider.name)),
+        "type": "Opaque",
+        "data": {key: base64.b64encode(value).decode() for key, value in sorted(data.items())},
+    }

@@ -1,0 +1,38 @@
+"""The LiteLLM sidecar's config (a ConfigMap): each exposed model routed to the runtime on loopback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from ..api.resource import Provider
+from . import names
+
+CONFIG_KEY = "config.yaml"
+CUSTOM_HANDLER = "claude_code_provider.llm.handler.claude_code_llm"
+
+
+def render_litellm_config(provider: Provider) -> dict[str, Any]:
+    return {
+        "model_list": [
+            {
+                "model_name": exposed,
+                "litellm_params": {"model": f"claude-code/{claude}", "api_base": "os.environ/CLAUDE_RUNTIME_URL"},
+            }
+            for exposed, claude in sorted(provider.spec.models.items())
+        ],
+        "litellm_settings": {"custom_provider_map": [{"provider": "claude-code", "custom_handler": CUSTOM_HANDLER}]},
+        # Claude Code retries what is worth retrying; a usage limit is not worth a retry before it resets.
+        "router_settings": {"num_retries": 0},
+        "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY"},
+    }
+
+
+def render_config_map(provider: Provider) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": names.metadata(provider, names.config_map_name(provider.name)),
+        "data": {CONFIG_KEY: yaml.safe_dump(render_litellm_config(provider), sort_keys=False)},
+    }

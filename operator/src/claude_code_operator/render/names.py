@@ -1,0 +1,69 @@
+"""Names and labels of everything the operator makes for a ClaudeCodeProvider, in one place."""
+
+from __future__ import annotations
+
+from ..api.resource import Provider
+
+MANAGED_BY = "claude-code-operator"
+APP_NAME = "claude-code-provider"
+PROVIDER_LABEL = "claudecode.dev/provider"
+SPEC_HASH_ANNOTATION = "claudecode.dev/spec-hash"
+
+CLAUDE_CONTAINER = "claude"
+LITELLM_CONTAINER = "litellm"
+HEALTH_PORT = 8080
+HTTP_PORT = 4000
+RUNTIME_API_URL = "http://127.0.0.1:8081"
+RUNTIME_TOKEN_KEY = "runtime-token"
+MASTER_KEY_KEY = "master-key"
+
+LOGIN_DIR = "/var/run/claude-login"
+CONFIG_DIR = "/var/lib/claude"
+HOME_DIR = "/home/claude"
+LITELLM_CONFIG_DIR = "/etc/litellm"
+#: The runtime reads the login under these file names, whatever the Secret's keys are called.
+CREDENTIALS_FILE = ".credentials.json"
+CLAUDE_JSON_FILE = ".claude.json"
+OAUTH_TOKEN_FILE = "oauth-token"
+
+
+def pod_name(name: str) -> str:
+    return f"{name}-claude-code"
+
+
+def service_name(name: str) -> str:
+    return name
+
+
+def config_map_name(name: str) -> str:
+    return f"{name}-litellm"
+
+
+def keys_secret_name(name: str) -> str:
+    """The generated Secret: the runtime token and, unless the spec names one, the master key."""
+    return f"{name}-claude-code-keys"
+
+
+def network_policy_name(name: str) -> str:
+    return f"{name}-claude-code"
+
+
+def selector_labels(name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/instance": name, PROVIDER_LABEL: name}
+
+
+def labels(name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/managed-by": MANAGED_BY, **selector_labels(name)}
+
+
+def endpoint(provider: Provider) -> str:
+    return f"http://{service_name(provider.name)}.{provider.namespace}.svc:{provider.spec.service.port}/v1"
+
+
+def metadata(provider: Provider, name: str) -> dict[str, object]:
+    return {
+        "name": name,
+        "namespace": provider.namespace,
+        "labels": labels(provider.name),
+        "ownerReferences": [provider.owner_reference()],
+    }

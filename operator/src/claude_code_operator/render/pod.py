@@ -1,0 +1,216 @@
+"""The provider pod (contracts.md): the runtime holding the login, and the LiteLLM sidecar.
+
+Restricted Pod Security throughout. The pod carries a hash of everything whose change must replace
+it, including a digest of the login Secret's relevant data, so the reconciler can compare one value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..api.resource import Provider
+from ..api.spec import Container
+from . import names
+
+_SECURITY_CONTEXT = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+RUN_AS_USER = 10001  # the provider image's user
+LITELLM_COMMAND = [
+    *("litellm", "--config", f"{names.LITELLM_CONFIG_DIR}/config.yaml"),
+    *("--host", "0.0.0.0", "--port", str(names.HTTP_PORT)),
+]
+
+
+def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def _empty_dir(name: str) -> dict[str, Any]:
+    return {"name": name, "emptyDir": {}}
+
+
+def _resources(container: Container) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if container.resources.requests:
+        out["requests"] = dict(container.resources.requests)
+    if container.resources.limits:
+        out["limits"] = dict(container.resources.limits)
+    return out
+
+
+def login_items(provider: Provider, present_keys: set[str]) -> list[dict[str, str]]:
+    """The Secret volume's items: the spec's keys that exist, under the file names the runtime reads.
+    Items naming an absent key would keep the pod from starting."""
+    creds = provider.spec.credentials
+    wanted = [
+        (creds.credentials_key, names.CREDENTIALS_FILE),
+        (creds.claude_json_key, names.CLAUDE_JSON_FILE),
+        (creds.oauth_token_key, names.OAUTH_TOKEN_FILE),
+    ]
+    return [{"key": key, "path": path} for key, path in wanted if key in present_keys]
+
+
+def derive_login_digest(provider: Provider, secret_data: Mapping[str, bytes]) -> str:
+    """sha256 over the spec's keys of the login Secret; a change means a new login, so a new pod."""
+    creds = provider.spec.credentials
+    digest = hashlib.sha256()
+    for key in (creds.credentials_key, creds.claude_json_key, creds.oauth_token_key):
+        value = secret_data.get(key)
+        if value is not None:
+            digest.update(f"{key}\0{len(value)}\0".encode())
+            digest.update(value)
+    return digest.hexdigest()
+
+
+def master_key_ref(provider: Provider) -> tuple[str, str]:
+    given = provider.spec.master_key_secret
+    if given is not None:
+        return given.name, given.key
+    return names.keys_secret_name(provider.name), names.MASTER_KEY_KEY
+
+
+def _claude_container(provider: Provider) -> dict[str, Any]:
+    spec = provider.spec
+    keys = names.keys_secret_name(provider.name)
+    return {
+        "name": names.CLAUDE_CONTAINER,
+        "image": spec.runtime.image,
+        "imagePullPolicy": spec.runtime.image_pull_policy,
+        "command": ["claude-code-runtime"],
+        "env": [
+            {"name": "CLAUDE_LOGIN_DIR", "value": names.LOGIN_DIR},
+            {"name": "CLAUDE_CONFIG_DIR", "value": names.CONFIG_DIR},
+            {"name": "HOME", "value": names.HOME_DIR},
+            {"name": "TMPDIR", "value": "/tmp"},
+            _secret_env("CLAUDE_RUNTIME_TOKEN", keys, names.RUNTIME_TOKEN_KEY),
+            {"name": "CLAUDE_RUNTIME_MAX_IN_FLIGHT", "value": str(spec.admission.max_in_flight)},
+            {"name": "CLAUDE_RUNTIME_MAX_QUEUED", "value": str(spec.admission.max_queued)},
+            {"name": "CLAUDE_RUNTIME_QUEUE_TIMEOUT", "value": str(spec.admission.queue_timeout_seconds)},
+        ],
+        "ports": [{"name": "health", "containerPort": names.HEALTH_PORT, "protocol": "TCP"}],
+        "livenessProbe": {
+            "httpGet": {"path": "/healthz", "port": "health"},
+            "periodSeconds": 10,
+            "timeoutSeconds": 3,
+            "failureThreshold": 3,
+        },
+        "readinessProbe": {
+            "httpGet": {"path": "/readyz", "port": "health"},
+            "periodSeconds": 5,
+            "timeoutSeconds": 3,
+            "failureThreshold": 3,
+        },
+        "resources": _resources(spec.runtime),
+        "securityContext": _SECURITY_CONTEXT,
+        "volumeMounts": [
+            {"name": "login", "mountPath": names.LOGIN_DIR, "readOnly": True},
+            {"name": "claude-config", "mountPath": names.CONFIG_DIR},
+            {"name": "claude-home", "mountPath": names.HOME_DIR},
+            {"name": "claude-tmp", "mountPath": "/tmp"},
+        ],
+    }
+
+
+def _litellm_container(provider: Provider) -> dict[str, Any]:
+    spec = provider.spec
+    master_secret, master_key = master_key_ref(provider)
+    return {
+        "name": names.LITELLM_CONTAINER,
+        "image": spec.litellm.image,
+        "imagePullPolicy": spec.litellm.image_pull_policy,
+        "command": LITELLM_COMMAND,
+        "env": [
+            _secret_env("LITELLM_MASTER_KEY", master_secret, master_key),
+            _secret_env("CLAUDE_RUNTIME_TOKEN", names.keys_secret_name(provider.name), names.RUNTIME_TOKEN_KEY),
+            {"name": "CLAUDE_RUNTIME_URL", "value": names.RUNTIME_API_URL},
+            {"name": "LITELLM_LOCAL_MODEL_COST_MAP", "value": "True"},
+            {"name": "HOME", "value": "/tmp"},
+            {"name": "TMPDIR", "value": "/tmp"},
+        ],
+        "ports": [{"name": "http", "containerPort": names.HTTP_PORT, "protocol": "TCP"}],
+        "livenessProbe": {
+            "httpGet": {"path": "/health/liveliness", "port": "http"},
+            "periodSeconds": 10,
+            "timeoutSeconds": 3,
+            "failureThreshold": 3,
+        },
+        "readinessProbe": {
+            "httpGet": {"path": "/health/readiness", "port": "http"},
+            "periodSeconds": 5,
+            "timeoutSeconds": 3,
+        },
+        "resources": _resources(spec.litellm),
+        "securityContext": _SECURITY_CONTEXT,
+        "volumeMounts": [
+            {"name": "litellm-config", "mountPath": names.LITELLM_CONFIG_DIR, "readOnly": True},
+            {"name": "litellm-tmp", "mountPath": "/tmp"},
+        ],
+    }
+
+
+def _pod_without_hash(provider: Provider, present_keys: set[str]) -> dict[str, Any]:
+    placement = provider.spec.placement
+    spec: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "restartPolicy": "Always",
+        "terminationGracePeriodSeconds": 30,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_USER,
+            "fsGroup": RUN_AS_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [_claude_container(provider), _litellm_container(provider)],
+        "volumes": [
+            {
+                "name": "login",
+                "secret": {
+                    "secretName": provider.spec.credentials.secret_name,
+                    "items": login_items(provider, present_keys),
+                    "defaultMode": 0o400,
+                },
+            },
+            _empty_dir("claude-config"),
+            _empty_dir("claude-home"),
+            _empty_dir("claude-tmp"),
+            {"name": "litellm-config", "configMap": {"name": names.config_map_name(provider.name)}},
+            _empty_dir("litellm-tmp"),
+        ],
+    }
+    if placement.node_selector:
+        spec["nodeSelector"] = dict(placement.node_selector)
+    if placement.tolerations:
+        spec["tolerations"] = [t.model_dump(exclude_none=True) for t in placement.tolerations]
+    if placement.affinity:
+        spec["affinity"] = placement.affinity
+    if placement.priority_class_name:
+        spec["priorityClassName"] = placement.priority_class_name
+    if placement.image_pull_secrets:
+        spec["imagePullSecrets"] = [r.model_dump() for r in placement.image_pull_secrets]
+    meta: dict[str, Any] = names.metadata(provider, names.pod_name(provider.name))
+    meta["labels"] = {**placement.labels, **names.labels(provider.name)}
+    meta["annotations"] = dict(placement.annotations)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+
+
+def render_pod(provider: Provider, secret_data: Mapping[str, bytes]) -> dict[str, Any]:
+    """The pod for a login whose Secret holds `secret_data` (already validated)."""
+    pod = _pod_without_hash(provider, set(secret_data))
+    material = json.dumps(pod, sort_keys=True) + derive_login_digest(provider, secret_data)
+    pod["metadata"]["annotations"][names.SPEC_HASH_ANNOTATION] = hashlib.sha256(material.encode()).hexdigest()[:32]
+    return pod
+
+
+def pod_hash(pod: Mapping[str, Any]) -> str | None:
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    value = annotations.get(names.SPEC_HASH_ANNOTATION)
+    return value if isinstance(value, str) else None

@@ -1,0 +1,202 @@
+"""Pure: (previous status, provider, what was seen, now) -> the new status and the Events to post.
+
+Facts not given (None) keep what the previous status says, so the reconciler (credentials, pod)
+and the prober (auth) each update their own conditions. Equal input gives an equal status, so the
+caller writes only when something changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .api.resource import Provider
+from .api.status import (
+    Auth,
+    ClaudeCodeProviderStatus,
+    Condition,
+    ConditionStatus,
+    ConditionType,
+    Phase,
+    find_condition,
+    set_condition,
+)
+from .credentials import CredentialsCheck
+from .observations import PodFacts, ProbeFacts
+from .render import names
+
+_POD_REASONS: dict[str, tuple[ConditionStatus, str, str]] = {
+    "ready": ("True", "PodReady", "Pod {pod} is running and ready."),
+    "pending": ("False", "PodStarting", "Pod {pod} is starting. {detail}"),
+    "replacing": ("False", "PodReplacing", "The old pod {pod} is being removed before its replacement starts."),
+    "failed": ("False", "PodFailed", "Pod {pod} failed ({detail}); it is being replaced."),
+    "suspended": ("False", "Suspended", "spec.suspend is true: the pod was removed. Set it to false to serve again."),
+    "withheld": ("False", "NoUsableLogin", "No pod is started until CredentialsValid is True."),
+    "absent": ("False", "PodMissing", "The pod is being created."),
+}
+#: Conditions whose changes post an Event (Ready summarises them and would only repeat them).
+_EVENTFUL: tuple[ConditionType, ...] = ("CredentialsValid", "PodReady", "Authenticated", "RateLimited")
+_GOOD: dict[ConditionType, ConditionStatus] = {
+    "CredentialsValid": "True",
+    "PodReady": "True",
+    "Authenticated": "True",
+    "RateLimited": "False",
+    "Ready": "True",
+}
+
+
+@dataclass(frozen=True)
+class Facts:
+    credentials: CredentialsCheck | None = None
+    pod: PodFacts | None = None
+    probe: ProbeFacts | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    type: str  # Normal or Warning
+    reason: str
+    message: str
+
+
+def _time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else "an unknown time"
+
+
+def _auth_condition(probe: ProbeFacts) -> tuple[ConditionStatus, str, str]:
+    report = probe.report
+    if report is None:
+        return (
+            "Unknown",
+            "ProbeFailed",
+            f"http://{probe.pod_ip}:{names.HEALTH_PORT}/auth/status failed {probe.consecutive_failures} times in a row "
+            f"({probe.detail}). Check the pod's `claude` container logs.",
+        )
+    if report.logged_in:
+        return "True", "LoggedIn", report.reason
+    if report.method in ("api_key", "api_key_helper"):
+        reason = "ApiKeyConfigured"
+    elif report.last_result == "unauthorized":
+        reason = "LoginRejected"
+    else:
+        reason = "NotLoggedIn"
+    return (
+        "False",
+        reason,
+        f"{report.reason} Log in again (`claude login` or `claude setup-token`) and update the login Secret.",
+    )
+
+
+def _rate_condition(probe: ProbeFacts) -> tuple[ConditionStatus, str, str]:
+    report = probe.report
+    if report is not None and report.rate_limited_until is not None:
+        until = _time(report.rate_limited_until)
+        return "True", "UsageLimitReached", f"The subscription's usage limit is reached; it resets at {until}."
+    if report is not None and report.last_result == "rate_limited":
+        return "True", "RateLimited", "Anthropic is rate limiting this login; requests may fail until it eases."
+    return "False", "WithinLimits", "No usage limit in effect."
+
+
+def _ready(conditions: list[Condition]) -> tuple[ConditionStatus, str, str]:
+    for type_ in ("CredentialsValid", "PodReady", "Authenticated"):
+        c = find_condition(conditions, type_)
+        if c is None:
+            return "Unknown", "Reconciling", "Not reconciled yet."
+        if c.status != "True":
+            status: ConditionStatus = "Unknown" if c.status == "Unknown" else "False"
+            return status, c.reason, c.message
+    limited = find_condition(conditions, "RateLimited")
+    if limited is not None and limited.status == "True":
+        return "False", limited.reason, limited.message
+    return "True", "Ready", "The endpoint serves requests."
+
+
+def _phase(provider: Provider, conditions: list[Condition]) -> Phase:
+    def status(type_: ConditionType) -> str | None:
+        c = find_condition(conditions, type_)
+        return c.status if c is not None else None
+
+    if provider.spec.suspend:
+        return "Suspended"
+    if status("CredentialsValid") == "False":
+        return "Invalid"
+    if status("PodReady") != "True":
+        return "Pending"
+    if status("Authenticated") == "False":
+        return "Unauthenticated"
+    if status("RateLimited") == "True":
+        return "RateLimited"
+    if status("Ready") == "True":
+        return "Ready"
+    auth = find_condition(conditions, "Authenticated")
+    return "Degraded" if auth is not None and auth.reason == "ProbeFailed" else "Pending"
+
+
+def derive_status(
+    previous: ClaudeCodeProviderStatus, provider: Provider, facts: Facts, now: datetime
+) -> ClaudeCodeProviderStatus:
+    generation = provider.generation
+    now = now.replace(microsecond=0)
+    conditions = list(previous.conditions)
+    auth = previous.auth
+    pod_name = previous.pod_name
+
+    def put(type_: ConditionType, triple: tuple[ConditionStatus, str, str]) -> None:
+        nonlocal conditions
+        conditions = set_condition(conditions, type_, *triple, generation, now)
+
+    if facts.credentials is not None:
+        check = facts.credentials
+        put("CredentialsValid", ("True" if check.valid else "False", check.reason, check.message))
+    if facts.pod is not None:
+        pod = facts.pod
+        template = _POD_REASONS[pod.state]
+        message = template[2].format(pod=pod.name or names.pod_name(provider.name), detail=pod.detail).strip()
+        put("PodReady", (template[0], template[1], message))
+        pod_name = pod.name
+        if pod.state in ("suspended", "withheld"):
+            put("Authenticated", ("Unknown", "NoPod", "No pod runs, so the login is not checked."))
+    if facts.probe is not None:
+        put("Authenticated", _auth_condition(facts.probe))
+        report = facts.probe.report
+        if report is not None:
+            put("RateLimited", _rate_condition(facts.probe))
+            auth = Auth(
+                logged_in=report.logged_in,
+                method=report.method,
+                subscription_type=report.subscription_type,
+                expires_at=report.expires_at,
+                rate_limited_until=report.rate_limited_until,
+                message=report.reason,
+            )
+    if find_condition(conditions, "RateLimited") is None:
+        put("RateLimited", ("False", "WithinLimits", "No usage limit in effect."))
+    if find_condition(conditions, "Authenticated") is None:
+        put("Authenticated", ("Unknown", "Probing", "Waiting for the runtime's first /auth/status answer."))
+    put("Ready", _ready(conditions))
+    return ClaudeCodeProviderStatus(
+        phase=_phase(provider, conditions),
+        conditions=conditions,
+        endpoint=names.endpoint(provider),
+        auth=auth,
+        pod_name=pod_name,
+        observed_generation=generation if facts.credentials is not None else previous.observed_generation,
+    )
+
+
+def derive_transitions(
+    previous: ClaudeCodeProviderStatus, current: ClaudeCodeProviderStatus, owner: str | None
+) -> list[Transition]:
+    """One Event per condition whose status or reason changed, with the condition's actionable message."""
+    out = []
+    whose = f" (login of {owner})" if owner else ""
+    for type_ in _EVENTFUL:
+        new = find_condition(current.conditions, type_)
+        old = find_condition(previous.conditions, type_)
+        if new is None or (old is not None and (old.status, old.reason) == (new.status, new.reason)):
+            continue
+        if old is None and new.status == _GOOD[type_]:
+            continue  # the first good state of a fresh resource is not news
+        kind = "Normal" if new.status == _GOOD[type_] else "Warning"
+        out.append(Transition(type=kind, reason=new.reason, message=f"{type_} {new.status}: {new.message}{whose}"))
+    return out
