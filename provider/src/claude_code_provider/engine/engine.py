@@ -71,6 +71,7 @@ class Engine:
         await asyncio.gather(*self._closing, return_exceptions=True)
         if self.pool is not None:
             await self.pool.close()
+        self._slots.close()
 
     async def _start_session(self, key: SessionKey, history: list[ChatTurn]) -> Session:
         try:
