@@ -122,7 +122,7 @@ class Engine:
         """Text deltas as the model writes them, then one finish; failures raise ``ClaudeCodeError``."""
         started = time.monotonic()
         try:
-            refuse_api_keys(find_api_key_sources(os.environ, self.settings.config_dir))
+            refuse_api_keys(find_api_key_sources(self.settings.config_dir))
             session = self._take_warm(request)
             if session is not None:
                 try:

@@ -7,6 +7,7 @@ resumes, so such a request always starts its own.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -112,6 +113,7 @@ class Session:
                 cwd=cwd,
                 resume=resume,
                 stderr=session.stderr_tail.append,
+                environ=os.environ,
             )
             session.client = ClaudeSDKClient(options)
             metrics.cli_processes.inc()
