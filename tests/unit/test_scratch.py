@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from claude_code_provider.engine.session import ScratchSlots
+from claude_code_provider.engine.scratch import ScratchSlots
 
 
 def planted_target(tmp_path: Path) -> Path:
