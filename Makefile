@@ -17,11 +17,12 @@ $(BIN)/.installed: provider/pyproject.toml operator/pyproject.toml tests/require
 	touch $@
 
 # Local use without Kubernetes: LiteLLM's proxy serving this machine's own Claude Code login on
-# 127.0.0.1. Without LITELLM_MASTER_KEY it makes one (kept in .venv/) and prints it.
+# 127.0.0.1. Without LITELLM_MASTER_KEY it makes one (kept in .venv/, readable by its owner only) and prints it.
 proxy: install
 	@key="$${LITELLM_MASTER_KEY:-}"; \
 	if [ -z "$$key" ]; then \
-	  [ -s $(VENV)/litellm-master-key ] || echo "sk-$$(openssl rand -hex 24)" > $(VENV)/litellm-master-key; \
+	  [ -s $(VENV)/litellm-master-key ] || (umask 077 && echo "sk-$$(openssl rand -hex 24)" > $(VENV)/litellm-master-key); \
+	  chmod 600 $(VENV)/litellm-master-key; \
 	  key=$$(cat $(VENV)/litellm-master-key); \
 	  echo "OpenAI base URL http://127.0.0.1:$(PORT)/v1, API key $$key"; \
 	fi; \

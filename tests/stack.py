@@ -20,6 +20,15 @@ from tests.support import REPO, VENV_BIN, Process, free_port, wait_until
 
 FAKE_TOKEN = "sk-ant-oat01-" + "f" * 40
 HANDLER = "claude_code_provider.llm.handler.claude_code_llm"
+# What a process that starts the CLI may hold besides the login; none of it may reach the CLI.
+STRAY_ENV = {
+    "ANTHROPIC_API_KEY": "sk-ant-api03-" + "k" * 40,
+    "ANTHROPIC_AUTH_TOKEN": "stray-bearer-token",
+    "CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR": "0",
+    "CLAUDE_CODE_USE_BEDROCK": "1",
+    "CLAUDE_CODE_USE_VERTEX": "1",
+    "FOO": "not-for-the-cli",
+}
 
 
 def cli_env(fake: FakeAnthropic, home: Path) -> dict[str, str]:
@@ -102,7 +111,14 @@ class Proxy:
         )
 
 
-def start_proxy(fake: FakeAnthropic, root: Path, config: Path, *, login: dict[str, str] | None = None) -> Proxy:
+def start_proxy(
+    fake: FakeAnthropic,
+    root: Path,
+    config: Path,
+    *,
+    login: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Proxy:
     """A LiteLLM proxy whose in-process provider uses ``login`` (by default a setup-token login)."""
     port, key = free_port(), "sk-" + secrets.token_hex(24)
     config_dir = root / "claude-config"
@@ -115,6 +131,7 @@ def start_proxy(fake: FakeAnthropic, root: Path, config: Path, *, login: dict[st
             "LITELLM_MASTER_KEY": key,
             "CLAUDE_CODE_SCRATCH_DIR": str(root / "scratch"),
             **login,
+            **(env or {}),
         },
         log=root / "proxy.log",
         cwd=REPO,

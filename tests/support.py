@@ -68,6 +68,12 @@ def command_line(pid: int) -> str:
         return ""
 
 
+def environment(pid: int) -> dict[str, str]:
+    """A live process's environment, as it was given at its start."""
+    raw = (Path("/proc") / str(pid) / "environ").read_bytes()
+    return dict(entry.split("=", 1) for entry in raw.decode(errors="replace").split("\0") if "=" in entry)
+
+
 def working_directory(pid: int) -> str | None:
     try:
         return os.readlink(f"/proc/{pid}/cwd")

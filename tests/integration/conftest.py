@@ -10,7 +10,7 @@ from typing import Any
 import openai
 import pytest
 from tests.fakes.anthropic_api import FakeAnthropic
-from tests.stack import Proxy, Runtime, start_proxy, start_runtime, write_proxy_config
+from tests.stack import STRAY_ENV, Proxy, Runtime, start_proxy, start_runtime, write_proxy_config
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +31,7 @@ def runtimes(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> I
         "remote": {},
         "slow": {"CLAUDE_CODE_IDLE_TIMEOUT": "3"},
         "nocli": {"CLAUDE_CODE_CLI_PATH": "/nonexistent/bin/claude"},
-        "apikey": {"ANTHROPIC_API_KEY": "sk-ant-api03-" + "k" * 40},
+        "stray": STRAY_ENV,
         "single": {"CLAUDE_RUNTIME_MAX_IN_FLIGHT": "1", "CLAUDE_RUNTIME_MAX_QUEUED": "0"},
         "retrying": {"CLAUDE_CODE_MAX_RETRIES": "2"},
     }
@@ -49,7 +49,8 @@ def runtimes(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> I
 def proxy(
     fake: FakeAnthropic, runtimes: dict[str, Runtime], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Proxy]:
-    """One proxy: ``<model>`` runs in-process, ``<runtime name>/<model>`` in that runtime."""
+    """One proxy: ``<model>`` runs in-process, ``<runtime name>/<model>`` in that runtime, ``api/<model>`` on
+    LiteLLM's own ``anthropic/`` provider with the API key in the proxy's environment (``STRAY_ENV``)."""
     root = tmp_path_factory.mktemp("proxy")
     models = [{"model_name": "*", "litellm_params": {"model": "claude-code/*"}}]
     models += [
@@ -59,7 +60,8 @@ def proxy(
     models.append(
         {"model_name": "keyed/*", "litellm_params": {"model": "claude-code/*", "api_key": "sk-ant-api03-xyz"}}
     )
-    server = start_proxy(fake, root, write_proxy_config(root / "litellm.yaml", models))
+    models.append({"model_name": "api/*", "litellm_params": {"model": "anthropic/*", "api_base": fake.base_url}})
+    server = start_proxy(fake, root, write_proxy_config(root / "litellm.yaml", models), env=STRAY_ENV)
     yield server
     server.process.stop()
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,28 +17,63 @@ from tests.fakes.anthropic_api import FakeAnthropic, TextReply, Usage
 from tests.stack import FAKE_TOKEN
 from tests.support import claude_processes, wait_until
 
-from claude_code_provider.llm.handler import claude_code_llm, register
+from claude_code_provider.llm import handler
+from claude_code_provider.llm.handler import ClaudeCodeLLM, register
 
 
 @pytest.fixture(autouse=True)
-def _login(fake: FakeAnthropic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def provider(fake: FakeAnthropic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ClaudeCodeLLM:
+    """A provider of this test's own, registered as ``register()`` does: the module's singleton keeps the
+    engine (and so the environment) of its first request, which would tie each test to the one before."""
     monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude"))
     monkeypatch.setenv("CLAUDE_CODE_OAUTH_TOKEN", FAKE_TOKEN)
     monkeypatch.setenv("CLAUDE_CODE_MAX_RETRIES", "0")
     monkeypatch.setenv("CLAUDE_CODE_SCRATCH_DIR", str(tmp_path / "scratch"))
+    fresh = ClaudeCodeLLM()
+    monkeypatch.setattr(handler, "claude_code_llm", fresh)
     register()
+    return fresh
 
 
-def test_blocking_completion_runs_in_an_empty_directory_it_removes(fake: FakeAnthropic, tmp_path: Path) -> None:
+def working_directory_told(fake: FakeAnthropic, index: int = 0) -> Path:
+    found = re.search(r"Primary working directory: ([^\s\\\"]+)", json.dumps(fake.messages_requests[index].json))
+    assert found is not None
+    return Path(found.group(1))
+
+
+def test_blocking_completion_runs_in_an_empty_private_directory_it_removes(fake: FakeAnthropic, tmp_path: Path) -> None:
     fake.enqueue(TextReply("blocking", usage=Usage(input_tokens=3, output_tokens=1)))
 
     reply = litellm.completion(model="claude-code/haiku", messages=[{"role": "user", "content": "hi"}])
 
     assert reply.choices[0].message.content == "blocking"
     assert reply.usage.prompt_tokens == 3
-    assert f"Primary working directory: {tmp_path / 'scratch'}" in str(fake.messages_requests[0].json)
-    wait_until(lambda: not any((tmp_path / "scratch").iterdir()), timeout=20, what="the scratch directory removed")
+    cwd = working_directory_told(fake)
+    assert cwd.parent.parent == tmp_path / "scratch"
+    assert stat.S_IMODE(cwd.parent.stat().st_mode) == 0o700
+    wait_until(lambda: not cwd.exists(), timeout=20, what="the scratch directory removed")
+
+
+def test_links_planted_in_the_scratch_root_are_neither_used_nor_emptied(fake: FakeAnthropic, tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me")
+    root = tmp_path / "scratch"
+    root.mkdir()
+    # The names the provider used to use, and the slot names it uses inside its private directory.
+    for name in ("claude-code-scratch", "slot-0", "slot-1"):
+        (root / name).symlink_to(victim, target_is_directory=True)
+    fake.enqueue(TextReply("still safe"))
+
+    reply = litellm.completion(model="claude-code/haiku", messages=[{"role": "user", "content": "hi"}])
+
+    assert reply.choices[0].message.content == "still safe"
+    cwd = working_directory_told(fake)
+    assert not cwd.resolve().is_relative_to(victim)
+    wait_until(lambda: not cwd.exists(), timeout=20, what="the scratch directory removed")
+    assert sorted(p.name for p in victim.iterdir()) == ["precious.txt"]
+    assert (victim / "precious.txt").read_text() == "keep me"
 
 
 def test_blocking_stream(fake: FakeAnthropic) -> None:
@@ -46,7 +84,7 @@ def test_blocking_stream(fake: FakeAnthropic) -> None:
     assert [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content] == ["a", "b", "c"]
 
 
-async def test_async_stream_keeps_warm_processes_until_closed(fake: FakeAnthropic) -> None:
+async def test_async_stream_keeps_warm_processes_until_closed(fake: FakeAnthropic, provider: ClaudeCodeLLM) -> None:
     fake.enqueue(TextReply(["x", "y"]))
 
     stream = await litellm.acompletion(
@@ -57,7 +95,7 @@ async def test_async_stream_keeps_warm_processes_until_closed(fake: FakeAnthropi
     # After its request, the in-process provider keeps a warm process for the next one ...
     # (Its CLIs are children of this process; the session's runtimes and proxy have their own.)
     await async_wait_until(lambda: claude_processes(os.getpid(), direct=True), what="a warm process")
-    await claude_code_llm.aclose()
+    await provider.aclose()
     # ... until it is closed.
     assert claude_processes(os.getpid(), direct=True) == []
 

@@ -16,13 +16,15 @@ from tests.fakes.anthropic_api import (
     rate_limit_error,
 )
 from tests.stack import FAKE_TOKEN, Runtime
+from tests.support import wait_until
 
 HI = {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]}
 EXPIRES_MS = 1_900_000_000_000
 
 
 def complete(runtime: Runtime, body: dict[str, object] = HI) -> httpx.Response:
-    return httpx.post(runtime.api_url + "/v1/complete", json=body, timeout=60, trust_env=False)
+    # json.dumps escapes what UTF-8 cannot carry (a lone surrogate), as JSON allows.
+    return httpx.post(runtime.api_url + "/v1/complete", content=json.dumps(body), timeout=60, trust_env=False)
 
 
 def events(response: httpx.Response) -> list[dict[str, object]]:
@@ -168,3 +170,27 @@ def test_an_empty_login_secret_is_not_ready_and_names_the_expected_keys(start: C
     assert body["loggedIn"] is False
     assert "oauth-token" in body["reason"]
     assert ".credentials.json" in body["reason"]
+
+
+def test_history_transcripts_are_removed_after_the_request_and_when_they_cannot_be_written(
+    fake: FakeAnthropic, runtimes: dict[str, Runtime]
+) -> None:
+    runtime = runtimes["remote"]
+    history = [
+        {"role": "user", "content": "earlier question"},
+        {"role": "assistant", "content": "earlier answer"},
+        {"role": "user", "content": "now"},
+    ]
+    fake.enqueue(TextReply("with history"))
+
+    answered = complete(runtime, {"model": "sonnet", "messages": history})
+    # A lone surrogate is valid JSON but cannot be written as UTF-8.
+    broken = complete(runtime, {"model": "sonnet", "messages": [{"role": "user", "content": "\ud800"}, *history[1:]]})
+
+    assert [e["text"] for e in events(answered) if e["type"] == "text"] == ["with history"]
+    assert "earlier answer" in json.dumps(fake.messages_requests[0].chat_messages)
+    assert broken.status_code != 200
+    assert len(fake.messages_requests) == 1
+    wait_until(
+        lambda: not list((runtime.config_dir / "projects").glob("*/*.jsonl")), timeout=20, what="no transcript left"
+    )

@@ -74,11 +74,10 @@ async def test_primary_api_key_in_a_configured_config_dir_is_refused(
     assert "primaryApiKey" in error.message
 
 
-async def test_an_api_key_in_the_environment_is_refused(
+async def test_a_provider_switch_in_the_settings_env_is_refused(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    (home / ".claude" / "settings.json").write_text(json.dumps({"env": {"CLAUDE_CODE_USE_BEDROCK": "1"}}))
     error = await refusal(Engine(EngineSettings(scratch_root=tmp_path / "scratch")), monkeypatch)
     assert error.kind is ErrorKind.API_KEY_REFUSED
-    assert "ANTHROPIC_API_KEY" in error.message
-    assert KEY not in error.message
+    assert "CLAUDE_CODE_USE_BEDROCK" in error.message

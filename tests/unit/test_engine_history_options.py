@@ -61,7 +61,10 @@ def test_write_transcript_writes_a_private_resumable_file(tmp_path: Path) -> Non
 
 
 def options(
-    request: CompletionRequest, settings: EngineSettings | None = None, resume: str | None = None
+    request: CompletionRequest,
+    settings: EngineSettings | None = None,
+    resume: str | None = None,
+    environ: dict[str, str] | None = None,
 ) -> ClaudeAgentOptions:
     return render_options(
         SessionKey.of(request),
@@ -69,6 +72,7 @@ def options(
         cwd=Path("/tmp/scratch/x"),
         resume=resume,
         stderr=lambda _line: None,
+        environ=environ or {},
     )
 
 
@@ -98,10 +102,22 @@ def test_without_system_prompt_claude_codes_own_prompt_is_replaced_by_nothing() 
     assert options(request()).system_prompt == ""
 
 
-def test_env_clears_api_keys() -> None:
-    env = options(request()).env
+def test_env_blanks_everything_outside_the_allow_list_the_sdk_would_pass_on() -> None:
+    environ = {
+        "ANTHROPIC_API_KEY": "sk-ant-api03-x",
+        "ANTHROPIC_AUTH_TOKEN": "tok",
+        "LITELLM_MASTER_KEY": "sk-master",
+        "CLAUDE_CODE_USE_BEDROCK": "1",
+        "PATH": "/usr/bin",
+        "HOME": "/home/me",
+    }
+    env = options(request(), environ=environ).env
     assert env["ANTHROPIC_API_KEY"] == ""
     assert env["ANTHROPIC_AUTH_TOKEN"] == ""
+    assert env["LITELLM_MASTER_KEY"] == ""
+    assert env["CLAUDE_CODE_USE_BEDROCK"] == ""
+    assert env["PATH"] == "/usr/bin"
+    assert env["HOME"] == "/home/me"
 
 
 def test_max_output_tokens_only_when_max_tokens_is_given() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import claude_agent_sdk
 
+from ..engine.environment import derive_cli_environment
 from .login import CREDENTIALS_FILE
 from .status import TokenInfo
 
@@ -37,7 +38,7 @@ async def _run_cli(cli: Path, args: list[str], env: dict[str, str], timeout: flo
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
-        env={**os.environ, **env},
+        env=derive_cli_environment(os.environ, env),
     )
     try:
         async with asyncio.timeout(timeout):

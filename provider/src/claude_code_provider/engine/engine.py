@@ -20,9 +20,11 @@ from ..auth.api_keys import find_api_key_sources, refuse_api_keys
 from ..errors import ClaudeCodeError, ErrorKind
 from ..metrics import Metrics
 from ..protocol import ChatTurn, CompletionRequest, Finish, TextDelta
+from .history import remove_stale_transcripts
 from .options import SessionKey
 from .pool import PoolSettings, WarmPool
-from .session import ScratchSlots, Session
+from .scratch import ScratchSlots
+from .session import Session
 from .settings import EngineSettings
 from .translate import TurnState, judge_result, redact
 
@@ -63,7 +65,14 @@ class Engine:
         return self.settings.config_dir or Path.home() / ".claude"
 
     async def start(self) -> None:
-        """Start keeping warm processes, owned by the running event loop."""
+        """Remove what killed predecessors left behind, then start keeping warm processes (owned by the
+        running event loop)."""
+        # A transcript is read when its CLI starts; one older than a whole request is nobody's.
+        removed = remove_stale_transcripts(
+            self.config_dir, self.settings.scratch_root, older_than=self.settings.request_timeout
+        )
+        if removed:
+            log.info("Removed stale history transcripts", extra={"count": removed})
         if self.pool is not None and self.pool.loop is None:
             self.pool.start()
 
@@ -71,6 +80,7 @@ class Engine:
         await asyncio.gather(*self._closing, return_exceptions=True)
         if self.pool is not None:
             await self.pool.close()
+        self._slots.close()
 
     async def _start_session(self, key: SessionKey, history: list[ChatTurn]) -> Session:
         try:
@@ -121,7 +131,7 @@ class Engine:
         """Text deltas as the model writes them, then one finish; failures raise ``ClaudeCodeError``."""
         started = time.monotonic()
         try:
-            refuse_api_keys(find_api_key_sources(os.environ, self.settings.config_dir))
+            refuse_api_keys(find_api_key_sources(self.settings.config_dir))
             session = self._take_warm(request)
             if session is not None:
                 try:

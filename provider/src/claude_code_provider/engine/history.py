@@ -9,7 +9,10 @@ every earlier user and assistant turn reaches the model as a real message, in or
 from __future__ import annotations
 
 import json
+import os
+import time
 import uuid
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from typing import Any
 from claude_agent_sdk import project_key_for_directory
 
 from ..protocol import ChatTurn
+from .scratch import SCRATCH_PREFIX
 
 
 def render_transcript(history: list[ChatTurn], *, session_id: str, cwd: Path, model: str) -> str:
@@ -61,10 +65,41 @@ def transcript_path(config_dir: Path, cwd: Path, session_id: str) -> Path:
 
 
 def write_transcript(history: list[ChatTurn], *, config_dir: Path, cwd: Path, model: str) -> tuple[str, Path]:
-    """Write the history as a resumable session; return its id and file (the caller removes it)."""
+    """Write the history as a resumable session; return its id and file (the caller removes it).
+
+    The file is created 0600 (never readable by others, whatever the umask) and removed again when
+    anything fails, so a failed request leaves no conversation behind."""
     session_id = str(uuid.uuid4())
     path = transcript_path(config_dir, cwd, session_id)
+    data = render_transcript(history, session_id=session_id, cwd=cwd, model=model).encode()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.write_text(render_transcript(history, session_id=session_id, cwd=cwd, model=model))
-    path.chmod(0o600)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
     return session_id, path
+
+
+def remove_stale_transcripts(config_dir: Path, scratch_root: Path, *, older_than: float) -> int:
+    """Remove transcripts this provider wrote for its scratch directories and left behind (a killed
+    process), if older than ``older_than`` seconds; the user's own sessions are never touched."""
+    projects = config_dir / "projects"
+    prefix = project_key_for_directory(scratch_root / SCRATCH_PREFIX)
+    cutoff = time.time() - older_than
+    removed = 0
+    try:
+        folders = [folder for folder in projects.iterdir() if folder.name.startswith(prefix)]
+    except OSError:
+        return 0
+    for folder in folders:
+        for transcript in folder.glob("*.jsonl"):
+            with suppress(OSError):
+                if transcript.lstat().st_mtime < cutoff:
+                    transcript.unlink()
+                    removed += 1
+        with suppress(OSError):
+            folder.rmdir()  # only when empty
+    return removed

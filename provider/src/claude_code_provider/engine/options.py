@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from claude_agent_sdk import ClaudeAgentOptions
 
-from ..auth.api_keys import CLEARED_API_KEY_ENV
 from ..protocol import CompletionRequest
+from .environment import derive_sdk_env
 from .settings import EngineSettings
 
 
@@ -26,16 +26,17 @@ class SessionKey:
         return cls(model=request.model, system=request.system, max_tokens=request.max_tokens)
 
 
-def render_env(key: SessionKey, settings: EngineSettings) -> dict[str, str]:
-    """Variables set for the CLI on top of the inherited environment (which the SDK passes on)."""
-    env = dict(CLEARED_API_KEY_ENV)
+def render_env(key: SessionKey, settings: EngineSettings, environ: Mapping[str, str]) -> dict[str, str]:
+    """``options.env`` for the CLI: the allowed part of ``environ`` (every other variable blanked, as the SDK
+    merges the whole environment under it) and what this request and the login set."""
+    env: dict[str, str] = {}
     if settings.config_dir is not None:
         env["CLAUDE_CONFIG_DIR"] = str(settings.config_dir)
     if settings.oauth_token is not None:
         env["CLAUDE_CODE_OAUTH_TOKEN"] = settings.oauth_token.get_secret_value()
     if key.max_tokens is not None:
         env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(key.max_tokens)
-    return env
+    return derive_sdk_env(environ, env)
 
 
 def render_options(
@@ -45,6 +46,7 @@ def render_options(
     cwd: Path,
     resume: str | None,
     stderr: Callable[[str], None],
+    environ: Mapping[str, str],
 ) -> ClaudeAgentOptions:
     return ClaudeAgentOptions(
         # tools=[] removes every tool; allowed_tools=[] would only stop auto-approving them.
@@ -60,7 +62,7 @@ def render_options(
         cwd=cwd,
         cli_path=settings.cli_path,
         resume=resume,
-        env=render_env(key, settings),
+        env=render_env(key, settings, environ),
         # The transcript of a request is throw-away; only a resumed history file is read.
         extra_args={"no-session-persistence": None},
         stderr=stderr,

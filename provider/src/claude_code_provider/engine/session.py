@@ -7,11 +7,10 @@ resumes, so such a request always starts its own.
 
 from __future__ import annotations
 
-import shutil
+import os
 import time
 from collections import deque
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, suppress
 from pathlib import Path
 
 import anyio
@@ -21,34 +20,10 @@ from ..metrics import Metrics
 from ..protocol import ChatTurn
 from .history import write_transcript
 from .options import SessionKey, render_options
+from .scratch import ScratchSlots
 from .settings import EngineSettings
 
 _CLOSE_TIMEOUT = 10.0
-
-
-class ScratchSlots:
-    """Empty working directories with reused names, so the CLI's per-directory state stays bounded."""
-
-    def __init__(self, root: Path) -> None:
-        self._root = root
-        self._free: list[int] = []
-        self._next = 0
-
-    @contextmanager
-    def lease(self) -> Iterator[Path]:
-        slot = self._free.pop() if self._free else self._new()
-        path = (self._root / f"slot-{slot}").resolve()
-        shutil.rmtree(path, ignore_errors=True)
-        path.mkdir(parents=True, mode=0o700)
-        try:
-            yield path
-        finally:
-            shutil.rmtree(path, ignore_errors=True)
-            self._free.append(slot)
-
-    def _new(self) -> int:
-        self._next += 1
-        return self._next - 1
 
 
 class Session:
@@ -87,6 +62,7 @@ class Session:
                 cwd=cwd,
                 resume=resume,
                 stderr=session.stderr_tail.append,
+                environ=os.environ,
             )
             session.client = ClaudeSDKClient(options)
             metrics.cli_processes.inc()

@@ -15,7 +15,10 @@ class EngineSettings(BaseModel):
 
     cli_path: Path | None = Field(default=None, description="Claude Code CLI; None uses the SDK's bundled one")
     config_dir: Path | None = Field(default=None, description="CLAUDE_CONFIG_DIR; None is the CLI's ~/.claude")
-    scratch_root: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()) / "claude-code-scratch")
+    scratch_root: Path = Field(
+        default_factory=lambda: Path(tempfile.gettempdir()),
+        description="where the engine makes its private scratch directory (mkdtemp, 0700)",
+    )
     oauth_token: SecretStr | None = Field(default=None, description="a `claude setup-token` token")
     request_timeout: float = Field(default=600.0, gt=0, description="seconds for a whole request")
     idle_timeout: float = Field(default=120.0, gt=0, description="seconds without any message from the CLI")

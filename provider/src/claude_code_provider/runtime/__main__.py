@@ -13,7 +13,6 @@ from pathlib import Path
 import uvicorn
 
 from .. import logs
-from ..auth.api_keys import CLEARED_API_KEY_ENV
 from ..auth.login import LoginError, install_login
 from ..auth.probe import fetch_cli_version, find_cli
 from ..engine.engine import Engine
@@ -51,7 +50,7 @@ async def serve(settings: RuntimeSettings, engine_settings: EngineSettings, pool
     cli_env = {"CLAUDE_CONFIG_DIR": str(config_dir)}
     if token is not None:
         cli_env["CLAUDE_CODE_OAUTH_TOKEN"] = token.get_secret_value()
-    version = await fetch_cli_version(cli, {**cli_env, **CLEARED_API_KEY_ENV}) if cli else None
+    version = await fetch_cli_version(cli, cli_env) if cli else None
     monitor = LoginMonitor(
         cli=cli,
         cli_env=cli_env,
