@@ -3,17 +3,25 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+NCA_VENV := $(VENV)/nca
 PORT ?= 4000
 
 .PHONY: install proxy test test-unit test-integration lint format bench bench-soak
 .PHONY: cluster cluster-down test-e2e crds
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed $(NCA_VENV)/.installed
 
 $(BIN)/.installed: provider/pyproject.toml operator/pyproject.toml tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e './provider[proxy]' -e ./operator -r tests/requirements.txt
+	touch $@
+
+# np-guard's NetworkPolicy analyzer (nothing enforces NetworkPolicy on the test cluster; the tests ask
+# it which traffic the rendered policy admits). Its own venv: it pins PyYAML, lxml, networkx exactly.
+$(NCA_VENV)/.installed: tests/requirements-nca.txt
+	$(PYTHON) -m venv $(NCA_VENV)
+	$(NCA_VENV)/bin/pip install --quiet -r tests/requirements-nca.txt
 	touch $@
 
 # Local use without Kubernetes: LiteLLM's proxy serving this machine's own Claude Code login on
