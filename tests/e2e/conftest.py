@@ -32,6 +32,7 @@ from tests.e2e.harness import (
     service_account_kubeconfig,
     wait_until,
 )
+from tests.e2e.operator_process import OperatorDeployment, install_crd
 from tests.e2e.podrunner import PodRunner
 from tests.fakes.anthropic_api import FakeAnthropic
 
@@ -186,3 +187,20 @@ def fake_upstream(namespace: str, pod_env: Callable[[str, Mapping[str, str]], No
         # The CLI's own retries would only slow the error cases down.
         pod_env(namespace, {"ANTHROPIC_BASE_URL": fake.base_url, "CLAUDE_CODE_MAX_RETRIES": "0"})
         yield fake
+
+
+@pytest.fixture(scope="session")
+def claude_code_crd(cluster: Cluster) -> None:
+    """The ClaudeCodeProvider CRD from crds/, applied once per session."""
+    install_crd(cluster)
+
+
+@pytest.fixture
+def operator(cluster: Cluster, namespace: str, tmp_path: Path, claude_code_crd: None) -> Iterator[OperatorDeployment]:
+    """The chart's ServiceAccount and RBAC in the test's namespace; `operator.start()` runs
+    `claude-code-operator run` as a process with that ServiceAccount's token (never admin)."""
+    deployment = OperatorDeployment(cluster, namespace, tmp_path, release=f"cco-{namespace[-6:]}")
+    try:
+        yield deployment
+    finally:
+        deployment.close()

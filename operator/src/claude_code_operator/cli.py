@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import secrets
 import sys
@@ -68,6 +69,8 @@ def main(argv: list[str] | None = None) -> None:
         verbose=args.verbose,
         log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL,
     )
+    # One line per API request at INFO is noise; URLs carry no secrets but say nothing useful either.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     from . import handlers  # noqa: F401  - registers the handlers with kopf's default registry
 
     if config.metrics_port is not None:
