@@ -283,7 +283,12 @@ def test_pod_loss_rotation_and_a_killed_operator_keep_one_pod_at_a_time(
         custom.patch_namespaced_custom_object(
             GROUP, VERSION, namespace, PLURAL, "bob", {"spec": {"admission": {"maxInFlight": 2}}}
         )
-        wait_until(lambda: third.stopped_because is not None, timeout=60, what="the old pod to be deleted")
+
+        def old_pod_going() -> bool:
+            pod = read_pod(core, namespace, "bob-claude-code")
+            return pod is None or pod.metadata.uid != third.uid or pod.metadata.deletion_timestamp is not None
+
+        wait_until(old_pod_going, timeout=60, interval=0.02, what="the operator to delete the old pod")
         proc.kill()
         operator.start()
         fourth = running_pod(core, pod_runner, namespace, "bob", old_uid=third.uid)
