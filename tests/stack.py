@@ -5,6 +5,7 @@ Shared by the integration tests and the benchmarks.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from tests.fakes.anthropic_api import FakeAnthropic
 from tests.support import REPO, VENV_BIN, Process, free_port, wait_until
 
 FAKE_TOKEN = "sk-ant-oat01-" + "f" * 40
+# The shared secret between this session's proxies and runtimes (the operator makes one per pod).
+RUNTIME_TOKEN = secrets.token_urlsafe(24)
 HANDLER = "claude_code_provider.llm.handler.claude_code_llm"
 # What a process that starts the CLI may hold besides the login; none of it may reach the CLI.
 STRAY_ENV = {
@@ -50,9 +53,21 @@ class Runtime:
     health_url: str
     config_dir: Path
     login_dir: Path
+    token: str
 
     def get(self, path: str) -> httpx.Response:
         return httpx.get(self.health_url + path, timeout=30, trust_env=False)
+
+    def complete(self, body: dict[str, object], *, timeout: float = 60) -> httpx.Response:
+        """``POST /v1/complete`` as the pod's LiteLLM container sends it, with the runtime token."""
+        # json.dumps escapes what UTF-8 cannot carry (a lone surrogate), as JSON allows.
+        return httpx.post(
+            self.api_url + "/v1/complete",
+            content=json.dumps(body),
+            headers={"authorization": f"Bearer {self.token}", "content-type": "application/json"},
+            timeout=timeout,
+            trust_env=False,
+        )
 
     def metric(self, name: str, **labels: str) -> float:
         """One sample of the runtime's /metrics (0 when it has none yet)."""
@@ -71,6 +86,7 @@ def start_runtime(
     for name, content in ({"oauth-token": FAKE_TOKEN} if login is None else login).items():
         (login_dir / name).write_text(content)
     api_port, port = free_port(), free_port()
+    settings = {"CLAUDE_RUNTIME_TOKEN": RUNTIME_TOKEN, **(env or {})}
     process = Process(
         [str(VENV_BIN / "claude-code-runtime")],
         env={
@@ -81,11 +97,18 @@ def start_runtime(
             "CLAUDE_RUNTIME_LISTEN_HOST": "127.0.0.1",
             "CLAUDE_RUNTIME_PORT": str(port),
             "CLAUDE_RUNTIME_API_PORT": str(api_port),
-            **(env or {}),
+            **settings,
         },
         log=root / "runtime.log",
     )
-    runtime = Runtime(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{port}", config_dir, login_dir)
+    runtime = Runtime(
+        process,
+        f"http://127.0.0.1:{api_port}",
+        f"http://127.0.0.1:{port}",
+        config_dir,
+        login_dir,
+        settings["CLAUDE_RUNTIME_TOKEN"],
+    )
     try:
         wait_until(lambda: process.alive() and runtime.get("/healthz").status_code == 200, timeout=60, what="runtime")
     except TimeoutError:
@@ -129,6 +152,7 @@ def start_proxy(
         env={
             **cli_env(fake, root / "home"),
             "LITELLM_MASTER_KEY": key,
+            "CLAUDE_RUNTIME_TOKEN": RUNTIME_TOKEN,
             "CLAUDE_CODE_SCRATCH_DIR": str(root / "scratch"),
             **login,
             **(env or {}),

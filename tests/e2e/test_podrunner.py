@@ -166,6 +166,8 @@ def test_pod_runner_runs_the_real_runtime_on_the_pod_ip(
                             client.V1EnvVar(name="CLAUDE_RUNTIME_PORT", value=str(PORT)),
                             client.V1EnvVar(name="CLAUDE_LOGIN_DIR", value="/var/run/claude-login"),
                             client.V1EnvVar(name="CLAUDE_CONFIG_DIR", value="/home/claude/.claude"),
+                            # Without the completion API's shared secret the runtime would not start.
+                            client.V1EnvVar(name="CLAUDE_RUNTIME_TOKEN", value="runtime-token-of-this-pod"),
                         ],
                         volume_mounts=[
                             client.V1VolumeMount(name="login", mount_path="/var/run/claude-login", read_only=True),

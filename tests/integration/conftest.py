@@ -34,6 +34,7 @@ def runtimes(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> I
         "stray": STRAY_ENV,
         "single": {"CLAUDE_RUNTIME_MAX_IN_FLIGHT": "1", "CLAUDE_RUNTIME_MAX_QUEUED": "0"},
         "retrying": {"CLAUDE_CODE_MAX_RETRIES": "2"},
+        "othertoken": {"CLAUDE_RUNTIME_TOKEN": "not-the-proxys-token"},
     }
     started: dict[str, Runtime] = {}
     try:

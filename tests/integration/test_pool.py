@@ -21,7 +21,7 @@ WARM = {"CLAUDE_CODE_POOL_WARM_MODELS": "sonnet", "CLAUDE_CODE_POOL_SIZE": "1"}
 
 def ask(runtime: Runtime, prompt: str, **extra: object) -> httpx.Response:
     body = {"model": "sonnet", "messages": [{"role": "user", "content": prompt}], **extra}
-    return httpx.post(runtime.api_url + "/v1/complete", json=body, timeout=60, trust_env=False)
+    return runtime.complete(body)
 
 
 def wait_ready(runtime: Runtime, count: int = 1) -> None:
@@ -69,9 +69,7 @@ def test_history_and_new_options_take_the_cold_path_then_warm_up(
         {"role": "user", "content": "c"},
     ]
 
-    assert httpx.post(
-        runtime.api_url + "/v1/complete", json={"model": "sonnet", "messages": history}, timeout=60, trust_env=False
-    ).is_success
+    assert runtime.complete({"model": "sonnet", "messages": history}).is_success
     assert ask(runtime, "q", system="Be terse.").is_success
     wait_until(lambda: runtime.metric("claude_code_pool_ready_processes") == 2, timeout=60, what="a second key warm")
     assert ask(runtime, "q", system="Be terse.").is_success

@@ -23,8 +23,7 @@ EXPIRES_MS = 1_900_000_000_000
 
 
 def complete(runtime: Runtime, body: dict[str, object] = HI) -> httpx.Response:
-    # json.dumps escapes what UTF-8 cannot carry (a lone surrogate), as JSON allows.
-    return httpx.post(runtime.api_url + "/v1/complete", content=json.dumps(body), timeout=60, trust_env=False)
+    return runtime.complete(body)
 
 
 def events(response: httpx.Response) -> list[dict[str, object]]:

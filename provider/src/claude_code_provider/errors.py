@@ -22,6 +22,7 @@ class ErrorKind(StrEnum):
     CLI_NOT_FOUND = "cli_not_found"
     CLI_CRASHED = "cli_crashed"
     TIMEOUT = "timeout"
+    RUNTIME_REFUSED = "runtime_refused"  # the runtime turned the LiteLLM side away (token or Host)
 
 
 STATUS_BY_KIND: dict[ErrorKind, int] = {
@@ -36,6 +37,7 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.CLI_NOT_FOUND: 500,
     ErrorKind.CLI_CRASHED: 502,
     ErrorKind.TIMEOUT: 504,
+    ErrorKind.RUNTIME_REFUSED: 502,
 }
 
 LOGIN_HINT = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from typing import Protocol
 
@@ -13,6 +14,7 @@ from ..engine.pool import PoolSettings
 from ..engine.settings import EngineSettings
 from ..errors import ClaudeCodeError, ErrorKind
 from ..protocol import COMPLETE_PATH, CompletionRequest, ErrorEvent, Finish, TextDelta, decode_event
+from ..runtime_token import AUTHORIZATION, MISSING_TOKEN, RuntimeTokenError, fetch_runtime_token
 
 
 class Backend(Protocol):
@@ -48,7 +50,8 @@ class LocalBackend:
 
 
 class RemoteBackend:
-    """Calls the runtime's completion API, which holds the login; this side never sees it."""
+    """Calls the runtime's completion API, which holds the login; this side never sees it. It sends the
+    pod's runtime token (``CLAUDE_RUNTIME_TOKEN``, else the file ``CLAUDE_RUNTIME_TOKEN_FILE``)."""
 
     def __init__(self, api_base: str, timeout: float) -> None:
         self._url = api_base.rstrip("/") + COMPLETE_PATH
@@ -57,8 +60,18 @@ class RemoteBackend:
 
     async def events(self, request: CompletionRequest) -> AsyncIterator[TextDelta | Finish]:
         try:
+            token = fetch_runtime_token(os.environ)
+        except RuntimeTokenError as error:
+            raise ClaudeCodeError(ErrorKind.RUNTIME_REFUSED, str(error)) from None
+        if token is None:
+            raise ClaudeCodeError(ErrorKind.RUNTIME_REFUSED, MISSING_TOKEN)
+        try:
             async with _client().stream(
-                "POST", self._url, content=request.model_dump_json(), timeout=self._timeout
+                "POST",
+                self._url,
+                content=request.model_dump_json(),
+                headers={AUTHORIZATION: f"Bearer {token}"},
+                timeout=self._timeout,
             ) as response:
                 if response.status_code != 200:
                     raise _error_from_body(await response.aread(), response.status_code)

@@ -18,6 +18,7 @@ from ..auth.probe import fetch_cli_version, find_cli
 from ..engine.engine import Engine
 from ..engine.pool import PoolSettings
 from ..engine.settings import EngineSettings
+from ..runtime_token import RuntimeTokenError, apply_runtime_token
 from .app import Admission, build_api_app, build_health_app
 from .monitor import LoginMonitor
 from .settings import RuntimeSettings
@@ -34,7 +35,9 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def serve(settings: RuntimeSettings, engine_settings: EngineSettings, pool_settings: PoolSettings) -> None:
+async def serve(
+    settings: RuntimeSettings, engine_settings: EngineSettings, pool_settings: PoolSettings, *, api_token: str
+) -> None:
     config_dir = engine_settings.config_dir or Path.home() / ".claude"
     problem: str | None = None
     token = None
@@ -67,7 +70,8 @@ async def serve(settings: RuntimeSettings, engine_settings: EngineSettings, pool
                 build_api_app(
                     engine,
                     Admission(settings.max_in_flight, settings.max_queued, settings.queue_timeout, engine.metrics),
-                    problem,
+                    token=api_token,
+                    login_problem=problem,
                 ),
                 host=settings.api_host,
                 port=settings.api_port,
@@ -112,7 +116,14 @@ def _stop(servers: list[_Server]) -> None:
 
 def main() -> None:
     logs.configure(os.environ.get("CLAUDE_RUNTIME_LOG_LEVEL", "INFO"))
-    asyncio.run(serve(RuntimeSettings.from_env(), EngineSettings.from_env(), PoolSettings.from_env()))
+    try:
+        api_token = apply_runtime_token(os.environ)
+    except RuntimeTokenError as error:
+        log.error("Runtime not started", extra={"reason": str(error)})
+        raise SystemExit(2) from None
+    asyncio.run(
+        serve(RuntimeSettings.from_env(), EngineSettings.from_env(), PoolSettings.from_env(), api_token=api_token)
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""HTTP routes of the runtime: the completion API (loopback) and health and auth status (pod network)."""
+"""HTTP routes of the runtime: the completion API (loopback, token) and health and auth status (pod network)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -17,6 +18,7 @@ from ..engine.engine import Engine
 from ..errors import LOGIN_HINT, ClaudeCodeError, ErrorKind
 from ..metrics import Metrics
 from ..protocol import COMPLETE_PATH, CompletionRequest, ErrorEvent, Finish, TextDelta, encode_event
+from .guard import LoopbackGuard
 from .monitor import LoginMonitor
 
 NDJSON = "application/x-ndjson"
@@ -86,7 +88,7 @@ class _EventStream(StreamingResponse):
             self._admission.leave()
 
 
-def build_api_app(engine: Engine, admission: Admission, login_problem: str | None = None) -> Starlette:
+def build_api_app(engine: Engine, admission: Admission, *, token: str, login_problem: str | None = None) -> Starlette:
     async def complete(request: Request) -> Response:
         if login_problem is not None:
             return error_response(ClaudeCodeError(ErrorKind.NOT_LOGGED_IN, f"{login_problem} {LOGIN_HINT}"))
@@ -115,7 +117,10 @@ def build_api_app(engine: Engine, admission: Admission, login_problem: str | Non
             raise
         return _EventStream(events, first, admission)
 
-    return Starlette(routes=[Route(COMPLETE_PATH, complete, methods=["POST"])])
+    return Starlette(
+        routes=[Route(COMPLETE_PATH, complete, methods=["POST"])],
+        middleware=[Middleware(LoopbackGuard, token=token)],
+    )
 
 
 def build_health_app(monitor: LoginMonitor, metrics: Metrics) -> Starlette:
