@@ -79,6 +79,15 @@ def read_pod(core: client.CoreV1Api, ns: str, name: str) -> client.V1Pod | None:
         raise
 
 
+def create_with_login(
+    core: client.CoreV1Api, custom: client.CustomObjectsApi, namespace: str, name: str, secret: str
+) -> client.V1Pod:
+    """A login Secret and a resource naming it; returns the pod once the operator has made it."""
+    core.create_namespaced_secret(namespace, login_secret(secret))
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, resource(name, secret))
+    return wait_until(lambda: read_pod(core, namespace, f"{name}-claude-code"), timeout=DEADLINE, what=f"{name}'s pod")
+
+
 def kubectl_create(cluster: Cluster, ns: str, tmp_path: Path, obj: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     path = tmp_path / f"{secrets.token_hex(4)}.yaml"
     path.write_text(yaml.safe_dump(obj))
@@ -204,9 +213,7 @@ def test_suspend_pod_loss_spec_change_and_rotation_keep_one_pod(
     core: client.CoreV1Api, custom: client.CustomObjectsApi, namespace: str, operator: OperatorDeployment
 ) -> None:
     operator.start()
-    core.create_namespaced_secret(namespace, login_secret("dan-login"))
-    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, resource("dan", "dan-login"))
-    first = wait_until(lambda: read_pod(core, namespace, "dan-claude-code"), timeout=DEADLINE, what="the pod")
+    first = create_with_login(core, custom, namespace, "dan", "dan-login")
 
     def new_pod(old_uid: str) -> client.V1Pod | None:
         pod = read_pod(core, namespace, "dan-claude-code")
@@ -241,9 +248,7 @@ def test_two_resources_on_one_login_the_second_is_refused_until_the_first_goes(
     core: client.CoreV1Api, custom: client.CustomObjectsApi, namespace: str, operator: OperatorDeployment
 ) -> None:
     operator.start()
-    core.create_namespaced_secret(namespace, login_secret("shared"))
-    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, resource("first", "shared"))
-    wait_until(lambda: read_pod(core, namespace, "first-claude-code"), timeout=DEADLINE, what="first's pod")
+    create_with_login(core, custom, namespace, "first", "shared")
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, resource("second", "shared"))
     c = wait_condition(custom, namespace, "second", "CredentialsValid", "False", "LoginInUse")
     assert "first" in c["message"]
@@ -274,9 +279,7 @@ def test_killed_operator_restarts_without_duplicates_and_steady_state_writes_not
     core: client.CoreV1Api, custom: client.CustomObjectsApi, namespace: str, operator: OperatorDeployment
 ) -> None:
     proc = operator.start()
-    core.create_namespaced_secret(namespace, login_secret("erin-login"))
-    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, resource("erin", "erin-login"))
-    wait_until(lambda: read_pod(core, namespace, "erin-claude-code"), timeout=DEADLINE, what="the pod")
+    create_with_login(core, custom, namespace, "erin", "erin-login")
     proc.kill()
     keys_before = core.read_namespaced_secret("erin-claude-code-keys", namespace).data
     pod_uid = core.read_namespaced_pod("erin-claude-code", namespace).metadata.uid

@@ -69,7 +69,8 @@ def _auth_condition(probe: ProbeFacts) -> tuple[ConditionStatus, str, str]:
         return (
             "Unknown",
             "ProbeFailed",
-            f"http://{probe.pod_ip}:{names.HEALTH_PORT}/auth/status failed {probe.consecutive_failures} times in a row "
+            # No counts or times here: a message that changes with every failed probe would be a write per probe.
+            f"http://{probe.pod_ip}:{names.HEALTH_PORT}/auth/status does not answer "
             f"({probe.detail}). Check the pod's `claude` container logs.",
         )
     if report.logged_in:

@@ -35,34 +35,28 @@ class Kube:
     async def close(self) -> None:
         await self.client.close()
 
-    async def fetch_secret_data(self, namespace: str, name: str) -> dict[str, bytes] | None:
+    async def _get(self, res: Any, namespace: str, name: str) -> Any:
+        """The object, or None when it does not exist."""
         try:
-            secret = await self.client.get(Secret, name, namespace=namespace)
+            return await self.client.get(res, name, namespace=namespace)
         except ApiError as error:
             if _missing(error):
                 return None
             raise
+
+    async def fetch_secret_data(self, namespace: str, name: str) -> dict[str, bytes] | None:
+        secret = await self._get(Secret, namespace, name)
+        if secret is None:
+            return None
         return {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
 
     async def fetch_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            pod = await self.client.get(Pod, name, namespace=namespace)
-        except ApiError as error:
-            if _missing(error):
-                return None
-            raise
-        result: dict[str, Any] = pod.to_dict()
-        return result
+        pod = await self._get(Pod, namespace, name)
+        return None if pod is None else dict(pod.to_dict())
 
     async def fetch_provider(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            obj = await self.client.get(ClaudeCodeProvider, name, namespace=namespace)
-        except ApiError as error:
-            if _missing(error):
-                return None
-            raise
-        result: dict[str, Any] = obj.to_dict()  # type: ignore[no-untyped-call]  # generic resources are untyped
-        return result
+        obj = await self._get(ClaudeCodeProvider, namespace, name)
+        return None if obj is None else dict(obj.to_dict())
 
     async def apply_manifest(self, manifest: dict[str, Any], *, remember: bool = True) -> None:
         """Server-side apply (force: this manager owns the fields it renders). An apply identical to

@@ -32,6 +32,15 @@ def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
+def _http_probe(path: str, port: str, period: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": port},
+        "periodSeconds": period,
+        "timeoutSeconds": 3,
+        "failureThreshold": 3,
+    }
+
+
 def _empty_dir(name: str) -> dict[str, Any]:
     return {"name": name, "emptyDir": {}}
 
@@ -95,18 +104,8 @@ def _claude_container(provider: Provider) -> dict[str, Any]:
             {"name": "CLAUDE_RUNTIME_QUEUE_TIMEOUT", "value": str(spec.admission.queue_timeout_seconds)},
         ],
         "ports": [{"name": "health", "containerPort": names.HEALTH_PORT, "protocol": "TCP"}],
-        "livenessProbe": {
-            "httpGet": {"path": "/healthz", "port": "health"},
-            "periodSeconds": 10,
-            "timeoutSeconds": 3,
-            "failureThreshold": 3,
-        },
-        "readinessProbe": {
-            "httpGet": {"path": "/readyz", "port": "health"},
-            "periodSeconds": 5,
-            "timeoutSeconds": 3,
-            "failureThreshold": 3,
-        },
+        "livenessProbe": _http_probe("/healthz", "health", period=10),
+        "readinessProbe": _http_probe("/readyz", "health", period=5),
         "resources": _resources(spec.runtime),
         "securityContext": _SECURITY_CONTEXT,
         "volumeMounts": [
@@ -135,17 +134,8 @@ def _litellm_container(provider: Provider) -> dict[str, Any]:
             {"name": "TMPDIR", "value": "/tmp"},
         ],
         "ports": [{"name": "http", "containerPort": names.HTTP_PORT, "protocol": "TCP"}],
-        "livenessProbe": {
-            "httpGet": {"path": "/health/liveliness", "port": "http"},
-            "periodSeconds": 10,
-            "timeoutSeconds": 3,
-            "failureThreshold": 3,
-        },
-        "readinessProbe": {
-            "httpGet": {"path": "/health/readiness", "port": "http"},
-            "periodSeconds": 5,
-            "timeoutSeconds": 3,
-        },
+        "livenessProbe": _http_probe("/health/liveliness", "http", period=10),
+        "readinessProbe": _http_probe("/health/readiness", "http", period=5),
         "resources": _resources(spec.litellm),
         "securityContext": _SECURITY_CONTEXT,
         "volumeMounts": [
