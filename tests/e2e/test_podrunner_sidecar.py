@@ -182,6 +182,9 @@ def test_a_provider_pod_serves_the_openai_api_through_both_containers(
         with pytest.raises(openai.APIStatusError) as refused:
             stranger.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "hi"}])
         assert refused.value.status_code in {400, 401}, refused.value
+        # The runtime's completion API, on the pod's loopback, wants the pod's runtime token.
+        refused_runtime = http.post(f"http://{ip}:8081/v1/complete", json={}, timeout=30)
+        assert refused_runtime.status_code == 401, refused_runtime.text
     assert len(fake_upstream.messages_requests) == 1, "a caller without the master key must not reach the login"
 
     core.delete_namespaced_pod(pod_name, namespace)
