@@ -117,6 +117,8 @@ class OperatorProcess:
     popen: subprocess.Popen[bytes] | None = None
     liveness_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
+    #: The command before the arguments (the benchmark runs it with its API requests counted).
+    program: list[str] = field(default_factory=lambda: [str(OPERATOR), "run"])
 
     def start(self) -> None:
         env = {
@@ -124,7 +126,7 @@ class OperatorProcess:
             "KUBECONFIG": str(self.kubeconfig),
         }
         cmd = [
-            str(OPERATOR), "run", *self.args, "--standalone",
+            *self.program, *self.args, "--standalone",
             "--liveness", f"http://127.0.0.1:{self.liveness_port}/healthz",
             "--metrics-port", str(self.metrics_port), "--metrics-host", "127.0.0.1",
         ]  # fmt: skip
