@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +27,7 @@ from kubernetes import client, watch
 from tests.e2e.harness import wait_until
 from tests.e2e.operator_process import OperatorDeployment
 from tests.e2e.podrunner import PodRunner, RunningPod
-from tests.e2e.test_operator import GROUP, PLURAL, VERSION, condition, get_ccp, read_pod
+from tests.e2e.test_operator import GROUP, PLURAL, VERSION, condition, get_ccp, probe_count, read_pod
 from tests.e2e.test_podrunner_sidecar import wait_for_litellm
 from tests.fakes.anthropic_api import FakeAnthropic, TextReply, authentication_error, rate_limit_error
 
@@ -171,28 +172,34 @@ def versions(api: client.ApiClient, custom: client.CustomObjectsApi, ns: str, na
     return found
 
 
-def probe_count(metrics: str) -> float:
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in metrics.splitlines()
-        if line.startswith("claude_code_operator_probe_results_total{")
-    )
+@dataclass
+class World:
+    """Everything these tests use: the cluster's clients, a namespace, the operator, pods that run."""
+
+    api: client.ApiClient
+    core: client.CoreV1Api
+    custom: client.CustomObjectsApi
+    namespace: str
+    operator: OperatorDeployment
+    pod_runner: PodRunner
+    fake_upstream: FakeAnthropic
 
 
 @pytest.fixture
-def custom(api: client.ApiClient) -> client.CustomObjectsApi:
-    return client.CustomObjectsApi(api)
-
-
-def test_a_completion_through_the_operators_pod_and_status_follows_the_login(
+def world(
     api: client.ApiClient,
     core: client.CoreV1Api,
-    custom: client.CustomObjectsApi,
     namespace: str,
     operator: OperatorDeployment,
     pod_runner: PodRunner,
     fake_upstream: FakeAnthropic,
-) -> None:
+) -> World:
+    return World(api, core, client.CustomObjectsApi(api), namespace, operator, pod_runner, fake_upstream)
+
+
+def test_a_completion_through_the_operators_pod_and_status_follows_the_login(world: World) -> None:
+    api, core, custom, namespace = world.api, world.core, world.custom, world.namespace
+    operator, pod_runner, fake_upstream = world.operator, world.pod_runner, world.fake_upstream
     proc = operator.start()
     token = new_token()
     core.create_namespaced_secret(namespace, login_secret("alice-login", token))
@@ -247,15 +254,9 @@ def test_a_completion_through_the_operators_pod_and_status_follows_the_login(
     assert "LoginRejected" in events, "the revocation was announced"
 
 
-def test_pod_loss_rotation_and_a_killed_operator_keep_one_pod_at_a_time(
-    api: client.ApiClient,
-    core: client.CoreV1Api,
-    custom: client.CustomObjectsApi,
-    namespace: str,
-    operator: OperatorDeployment,
-    pod_runner: PodRunner,
-    fake_upstream: FakeAnthropic,
-) -> None:
+def test_pod_loss_rotation_and_a_killed_operator_keep_one_pod_at_a_time(world: World) -> None:
+    api, core, custom, namespace = world.api, world.core, world.custom, world.namespace
+    operator, pod_runner, fake_upstream = world.operator, world.pod_runner, world.fake_upstream
     label = "claudecode.dev/provider=bob"
     with pod_watch(api, namespace, label) as seen:
         proc = operator.start()
