@@ -378,6 +378,14 @@ def main() -> None:
     cluster = ensure_cluster(sys.stderr)
     install_crd(cluster)
     api = api_client(cluster)
+    core = client.CoreV1Api(api)
+    room = sum(int((node.status.allocatable or {}).get("pods", "0")) for node in core.list_node().items)
+    used = len(core.list_pod_for_all_namespaces(_request_timeout=60).items)
+    if room - used < args.total:
+        raise SystemExit(
+            f"the cluster's nodes take {room} pods and {used} exist: no room for {args.total} more. A cluster made "
+            "before tests/cluster/fake-node.yaml allowed 2,000 keeps kwok's 110: `make cluster-down cluster`."
+        )
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp:
         for which in ("operator", "bare"):
