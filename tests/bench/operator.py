@@ -37,6 +37,7 @@ from typing import Any
 import psutil
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
+from kubernetes.utils import parse_quantity
 
 import tests.conftest  # noqa: F401  (network isolation for everything this process starts)
 from tests.e2e.harness import Cluster, ensure_cluster, wait_until
@@ -379,7 +380,7 @@ def main() -> None:
     install_crd(cluster)
     api = api_client(cluster)
     core = client.CoreV1Api(api)
-    room = sum(int((node.status.allocatable or {}).get("pods", "0")) for node in core.list_node().items)
+    room = sum(int(parse_quantity((node.status.allocatable or {}).get("pods", "0"))) for node in core.list_node().items)
     used = len(core.list_pod_for_all_namespaces(_request_timeout=60).items)
     if room - used < args.total:
         raise SystemExit(
