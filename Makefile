@@ -7,7 +7,7 @@ NCA_VENV := $(VENV)/nca
 PORT ?= 4000
 
 .PHONY: install proxy test test-unit test-integration lint format bench bench-soak bench-operator
-.PHONY: cluster cluster-down test-e2e crds
+.PHONY: cluster cluster-down test-e2e crds demo demo-down
 
 install: $(BIN)/.installed $(NCA_VENV)/.installed
 
@@ -36,6 +36,15 @@ proxy: install
 	fi; \
 	LITELLM_MASTER_KEY="$$key" LITELLM_LOCAL_MODEL_COST_MAP=True \
 	  exec $(BIN)/litellm --config examples/litellm-config.yaml --host 127.0.0.1 --port $(PORT)
+
+# The whole system on this machine: control plane, chart, operator, one provider, one completion.
+# Offline (DEMO_OFFLINE=1, or no Claude Code login here) a fake Anthropic API on 127.0.0.1 answers.
+demo: install
+	@$(BIN)/python -m tests.demo up
+
+# Stops everything `make demo` started (and the control plane, if it started it); safe to repeat.
+demo-down:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m tests.demo down; else echo "make demo-down: no .venv, nothing to stop"; fi
 
 test: install
 	$(BIN)/pytest
