@@ -132,9 +132,10 @@ def helm(cluster: Cluster, settings: Settings, *args: str) -> str:
 
 def install_chart(cluster: Cluster, settings: Settings) -> None:
     # replicas=0: no container runtime here; the operator runs as a local process instead.
+    # --take-ownership: the CRD may have been applied with kubectl (crds/, e.g. by a test session).
     helm(
         cluster, settings, "upgrade", "--install", settings.release, str(CHART),
-        "--namespace", settings.operator_namespace, "--create-namespace",
+        "--namespace", settings.operator_namespace, "--create-namespace", "--take-ownership",
         "--set", "replicas=0", "--set", f"watchNamespaces={{{settings.namespace}}}",
         "--wait", "--timeout", "180s",
     )  # fmt: skip
