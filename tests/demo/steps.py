@@ -332,25 +332,31 @@ Stop everything: make demo-down
 
 def up(settings: Settings) -> None:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    if processes.load_records(settings.state_dir):
+    if any(processes.is_running(r) for r in processes.load_records(settings.state_dir)):
         raise DemoError(f"a demo is already running (state in {settings.state_dir}); `make demo-down` first")
+    earlier = Settings.load(settings.state_dir)
+    # A failed earlier run may have started the cluster: demo-down still owns stopping it.
+    settings.started_cluster = earlier is not None and earlier.started_cluster
+    if os.environ.get("KUBECONFIG"):
+        say("note: KUBECONFIG is set, but make demo always uses the local control plane (tests/cluster)")
     if settings.offline:
         loudly("OFFLINE MODE: a fake Anthropic API on 127.0.0.1 answers; no real Claude is involved")
     progress = Progress(total=9)
     with progress.step("Kubernetes control plane on 127.0.0.1 (tests/cluster; a cold build takes about 9 minutes)"):
         if cluster_is_up():
-            say("    already running; `make demo-down` will leave it running")
+            if not settings.started_cluster:
+                say("    already running; `make demo-down` will leave it running")
         else:
             settings.started_cluster = True
             settings.save()
             run_cluster_script("up")
     settings.save()
     cluster = local_cluster()
-    with progress.step(f"helm install {settings.release} (namespace {settings.operator_namespace})"):
-        install_chart(cluster, settings)
     with config.new_client_from_config(config_file=str(cluster.kubeconfig)) as api:  # type: ignore[no-untyped-call]
         core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
-        apply_namespace(core, settings.namespace)
+        with progress.step(f"helm install {settings.release} (namespace {settings.operator_namespace})"):
+            apply_namespace(core, settings.namespace)  # the chart's Role goes there
+            install_chart(cluster, settings)
         with progress.step("the operator, as a local process under the chart's ServiceAccount (no container runtime)"):
             start_operator(cluster, settings)
         upstream = None
