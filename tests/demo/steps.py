@@ -367,7 +367,13 @@ def up(settings: Settings) -> None:
             else:
                 say("    api.anthropic.com with this machine's Claude Code login")
         with progress.step(f"login Secret {LOGIN_SECRET} in namespace {settings.namespace}"):
-            apply_login_secret(core, settings.namespace, derive_login(settings.offline, Path.home()))
+            login = derive_login(settings.offline, Path.home())
+            if ".credentials.json" in login:
+                say(
+                    "    from ~/.claude/.credentials.json: the pod may refresh this login, which can sign out this "
+                    "machine's CLI; a `claude setup-token` token in CLAUDE_CODE_OAUTH_TOKEN avoids that"
+                )
+            apply_login_secret(core, settings.namespace, login)
         with progress.step(f"ClaudeCodeProvider {PROVIDER}"):
             apply_provider(cluster, settings)
         with progress.step("the pod runner: the provider pod's containers as local processes on its pod IP"):
