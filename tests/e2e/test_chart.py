@@ -159,9 +159,30 @@ def test_install_upgrade_with_a_crd_change_reconcile_under_the_charts_rbac_and_u
             assert "Forbidden" not in logs, "the chart's RBAC covers what the operator does"
             assert "failed permanently" not in logs
             assert operator.live()
+            # Per provider, what the chart's alerts and dashboard query.
+            series = [
+                line
+                for line in operator.metrics().splitlines()
+                if line.startswith("claude_code_operator_provider_phase{")
+            ]
+            alice = [line for line in series if 'name="alice"' in line and f'namespace="{namespace}"' in line]
+            assert [line for line in alice if line.endswith(" 1.0")], series
             cluster.kubectl("delete", "ccp", "alice", "-n", namespace, "--wait", "--timeout=60s")
         finally:
+            # Without an operator, kopf's finalizer would keep the resource, and the namespace, forever.
+            cluster.kubectl("delete", "ccp", "alice", "-n", namespace, "--wait", "--timeout=60s", check=False)
             operator.stop()
+            cluster.kubectl(
+                "patch",
+                "ccp",
+                "alice",
+                "-n",
+                namespace,
+                "--type=merge",
+                "-p",
+                '{"metadata":{"finalizers":[]}}',
+                check=False,
+            )
 
         cluster.helm("uninstall", release, "--namespace", namespace, "--wait", helm_home=helm_home, timeout=180)
         for kind, name in [("clusterrole", fullname), ("clusterrolebinding", fullname)]:

@@ -24,7 +24,7 @@ def exported() -> set[str]:
         operator_metrics.STATUS_WRITES,
     ):
         operator.register(collector)
-    operator.register(operator_metrics.PhaseCollector(lambda: ["Ready"]))
+    operator.register(operator_metrics.PhaseCollector(lambda: {("team", "alice"): "Ready"}))
     names = set()
     for registry in (operator, Metrics().registry):
         for family in registry.collect():
@@ -46,3 +46,21 @@ def test_alerts_and_dashboard_use_exported_metric_names() -> None:
     used = queried()
     assert {"claude_code_operator_resources", "claude_code_requests_total", "claude_code_pool_hit_ratio"} <= used
     assert used - exported() == set()
+
+
+def test_each_provider_reports_its_phase_and_the_counts_add_up() -> None:
+    registry = CollectorRegistry()
+    phases = {("team", "alice"): "Unauthenticated", ("team", "bob"): "RateLimited", ("ops", "carol"): None}
+    registry.register(operator_metrics.PhaseCollector(lambda: phases))
+    value = registry.get_sample_value
+    assert (
+        value("claude_code_operator_provider_phase", {"namespace": "team", "name": "alice", "phase": "Unauthenticated"})
+        == 1
+    )
+    assert value("claude_code_operator_provider_phase", {"namespace": "team", "name": "alice", "phase": "Ready"}) == 0
+    assert (
+        value("claude_code_operator_provider_phase", {"namespace": "team", "name": "bob", "phase": "RateLimited"}) == 1
+    )
+    assert value("claude_code_operator_provider_phase", {"namespace": "ops", "name": "carol", "phase": "Unknown"}) == 1
+    assert value("claude_code_operator_resources", {"phase": "RateLimited"}) == 1
+    assert value("claude_code_operator_resources", {"phase": "Ready"}) is None

@@ -53,7 +53,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     http = httpx.AsyncClient(trust_env=False)
     state = State(config=config, kube=kube, http=http)
     memo["state"] = state
-    register_phases(lambda: [s.phase for s in state.status.values()])
+    register_phases(lambda: {key: s.phase for key, s in state.status.items()})
 
 
 @kopf.on.cleanup()
