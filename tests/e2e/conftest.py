@@ -11,7 +11,7 @@ import os
 import re
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -35,10 +35,17 @@ from tests.e2e.harness import (
 )
 from tests.e2e.operator_process import OperatorDeployment, install_crd
 from tests.e2e.podrunner import PodRunner
+from tests.fakes.anthropic_api import FakeAnthropic
 
 HERE = Path(__file__).parent
 #: Program names the pod runner maps to local stand-ins (see podrunner.resolve_program).
 STANDIN_PROGRAMS = {"e2e-standin-server": [sys.executable, str(HERE / "standin_server.py")]}
+#: Namespaces of this test session carry this label; the session's pod runner runs only their pods,
+#: so sessions sharing the cluster never start each other's pods.
+SESSION_LABEL = "claudecode.dev/e2e-session"
+SESSION_ID = secrets.token_hex(4)
+#: Extra env for every container of a namespace's pods (see the `pod_env` fixture).
+_POD_ENV: dict[str, dict[str, str]] = {}
 
 
 def _is_e2e(item: pytest.Item) -> bool:
@@ -101,7 +108,9 @@ def namespace(request: pytest.FixtureRequest, cluster: Cluster, core: client.Cor
     """A fresh namespace for one test, deleted (and waited for) afterwards."""
     stem = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     name = f"e2e-{stem}-{secrets.token_hex(3)}"
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    core.create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels={SESSION_LABEL: SESSION_ID}))
+    )
     wait_until(
         lambda: core.list_namespaced_service_account(name, field_selector="metadata.name=default").items,
         timeout=60,
@@ -127,10 +136,15 @@ def namespace(request: pytest.FixtureRequest, cluster: Cluster, core: client.Cor
 
 @pytest.fixture(scope="session")
 def pod_runner(cluster: Cluster, api: client.ApiClient) -> Iterator[PodRunner]:
-    """Runs the `claude` container of Running pods as local processes (local cluster only)."""
+    """Runs the containers of this session's Running pods as local processes (local cluster only)."""
     if not cluster.local:
         pytest.skip("E2E_KUBECONFIG is set: real containers run there, the pod runner is off")
-    runner = PodRunner(api, programs=STANDIN_PROGRAMS).start()
+    runner = PodRunner(
+        api,
+        programs=STANDIN_PROGRAMS,
+        namespace_selector=f"{SESSION_LABEL}={SESSION_ID}",
+        pod_overrides=lambda pod: _POD_ENV.get(pod.metadata.namespace, {}),
+    ).start()
     try:
         yield runner
     finally:
@@ -151,6 +165,29 @@ def sa_kubeconfig(cluster: Cluster, tmp_path: Path):  # type: ignore[no-untyped-
         return service_account_kubeconfig(cluster, namespace, service_account, path)
 
     return make
+
+
+@pytest.fixture
+def pod_env() -> Iterator[Callable[[str, Mapping[str, str]], None]]:
+    """`pod_env(namespace, env)`: the pod runner adds `env` (as is) to every container of that namespace's pods."""
+    touched: set[str] = set()
+
+    def add(namespace: str, env: Mapping[str, str]) -> None:
+        touched.add(namespace)
+        _POD_ENV.setdefault(namespace, {}).update(env)
+
+    yield add
+    for namespace in touched:
+        _POD_ENV.pop(namespace, None)
+
+
+@pytest.fixture
+def fake_upstream(namespace: str, pod_env: Callable[[str, Mapping[str, str]], None]) -> Iterator[FakeAnthropic]:
+    """Anthropic's API faked on 127.0.0.1: the upstream of every pod the runner starts in `namespace`."""
+    with FakeAnthropic() as fake:
+        # The CLI's own retries would only slow the error cases down.
+        pod_env(namespace, {"ANTHROPIC_BASE_URL": fake.base_url, "CLAUDE_CODE_MAX_RETRIES": "0"})
+        yield fake
 
 
 @pytest.fixture(scope="session")

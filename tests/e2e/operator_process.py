@@ -119,6 +119,8 @@ class OperatorProcess:
     popen: subprocess.Popen[bytes] | None = None
     liveness_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
+    #: The command before the arguments (the benchmark runs it with its API requests counted).
+    program: list[str] = field(default_factory=lambda: [str(OPERATOR), "run"])
 
     def start(self) -> None:
         env = {
@@ -127,7 +129,7 @@ class OperatorProcess:
         }
         peering = [] if any(a.startswith("--peering") for a in self.args) else ["--standalone"]
         cmd = [
-            str(OPERATOR), "run", *self.args, *peering,
+            *self.program, *self.args, *peering,
             "--liveness", f"http://127.0.0.1:{self.liveness_port}/healthz",
             "--metrics-port", str(self.metrics_port), "--metrics-host", "127.0.0.1",
         ]  # fmt: skip

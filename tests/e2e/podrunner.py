@@ -1,25 +1,32 @@
-"""Runs the `claude` container of kwok's fake pods as local processes.
+"""Runs the containers of kwok's fake pods as local processes.
 
 kwok reports pods Running without running anything. For the end-to-end tier the pod runner
-closes that gap: for every pod that kwok reports Running it starts the container named
-`claude` as a process on this machine, with
+closes that gap: for every pod that kwok reports Running it starts each container whose program
+maps to a local one (the runtime `claude-code-runtime` and `litellm` from the repository's
+.venv/bin, test stand-ins), as processes on this machine, with
 
-- the pod's environment (`env` values, `valueFrom` secretKeyRef / configMapKeyRef / fieldRef
-  resolved from the API, `envFrom`), plus `POD_IP`, `CLAUDE_RUNTIME_LISTEN_HOST` and
-  `CLAUDE_RUNTIME_API_HOST` set to the pod's IP (see `default_pod_overrides`), so the process
-  listens on the pod's loopback address (127.100.x.y) and probes travel to
-  `http://<podIP>:<containerPort>` as in a cluster;
-- the files of its mounted Secret and ConfigMap volumes written to a per-pod temp dir
-  (mode 0400 unless `items[].mode` / `defaultMode` say otherwise), emptyDir volumes as
-  writable per-pod temp dirs, and every occurrence of a volume's `mountPath` in the command,
-  args, env values and workingDir rewritten to that local dir;
-- the program named by the container's command/args mapped to a local one by
-  `resolve_program`: an explicit `programs` mapping first, then the repository's `.venv/bin/`
-  (where the product's console script `claude-code-runtime` lands), then PATH.
+- the container's environment (`env` values, `valueFrom` secretKeyRef / configMapKeyRef /
+  fieldRef resolved from the API, `envFrom`);
+- the pod's network emulated: every pod shares this machine's loopback, so the pod's loopback
+  and its pod network are both the pod's own IP (127.100.x.y). The literal addresses `0.0.0.0`
+  and `127.0.0.1` in args and env values become the pod IP (`--host 0.0.0.0` listens on the pod
+  IP, `http://127.0.0.1:8081` reaches the sibling container), and `POD_IP`,
+  `CLAUDE_RUNTIME_LISTEN_HOST` and `CLAUDE_RUNTIME_API_HOST` are set to it (see
+  `default_pod_overrides`; the test's `pod_overrides` are applied last and never rewritten);
+- the pod's Secret and ConfigMap volumes written once per pod to a temp dir (mode 0400 unless
+  `items[].mode` / `defaultMode` say otherwise), emptyDir volumes as writable dirs shared by the
+  containers that mount them, and every occurrence of a mountPath in the command, args, env
+  values and workingDir rewritten to the local dir;
+- the program named by the command mapped by `resolve_program`: an explicit `programs` mapping
+  first, then the repository's `.venv/bin/`. Nothing else runs: a container without a command
+  or whose program has no local counterpart (a `pause` image, `sh`) is skipped and reported.
 
-It stops the process (SIGTERM to its process group, SIGKILL after a deadline) when the pod
-goes away or is being deleted, and stops all of them when the runner closes. The loop polls
-the API from a background thread; it is bounded by `max_lifetime` and stops on `close()`.
+It stops every process of a pod (SIGTERM to each process group, SIGKILL after a deadline) when
+the pod goes away or is being deleted, and all of them when the runner closes. `describe()`
+reports per container what runs, what exited with which code and what was skipped and why.
+The loop polls the API from a background thread; it is bounded by `max_lifetime` and stops on
+`close()`. With `namespace_selector`, only pods in namespaces carrying those labels run, so
+test sessions sharing one cluster never start each other's pods.
 
 Pod IPs outside 127.0.0.0/8 are refused loudly: nothing here ever dials a non-loopback address.
 """
@@ -51,14 +58,14 @@ log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO / ".venv" / "bin"
 
-#: The container the runner starts; other containers of the pod are left alone.
-CONTAINER_NAME = "claude"
 #: The product's in-pod runtime (console script of provider/). When `.venv/bin/` has it,
 #: pods whose command names it run the real thing; see `resolve_program`.
 RUNTIME_PROGRAM = "claude-code-runtime"
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+# The two addresses that mean "this pod" inside a pod, as whole addresses (not 127.0.0.10, 10.0.0.0.0).
+_POD_LOCAL_ADDRESS = re.compile(r"(?<![\d.])(?:0\.0\.0\.0|127\.0\.0\.1)(?![\d]|\.\d)")
 # Inherited from the test process: basics, plus tests/conftest.py's isolation settings (proxies
 # pointing at a closed loopback port, no telemetry), so a local "pod" cannot reach further than tests.
 _BASE_ENV_KEYS = (
@@ -101,8 +108,9 @@ def resolve_program(
     """Map the program a container names to an argv prefix on this machine.
 
     The hook for swapping programs: `programs` maps a name (the command's basename) to an argv
-    prefix, e.g. a stand-in used while the real program does not exist; next come `search_dirs`
-    (the repository's .venv/bin/ by default, where `claude-code-runtime` is installed), then PATH.
+    prefix, e.g. a stand-in; next come `search_dirs` (the repository's .venv/bin/ by default,
+    where `claude-code-runtime` and `litellm` are installed). Not PATH: a pod's `sh -c ...` or
+    `sleep` must not run on this machine.
     """
     base = os.path.basename(name)
     if programs and base in programs:
@@ -111,13 +119,14 @@ def resolve_program(
         candidate = Path(directory) / base
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return [str(candidate)]
-    found = shutil.which(base)
-    if found:
-        return [found]
     raise PodRunnerError(
-        f"no local program for {name!r} (looked in {programs and sorted(programs)}, "
-        f"{[str(d) for d in search_dirs]}, PATH)"
+        f"no local program for {name!r} (looked in {sorted(programs or {})} and {[str(d) for d in search_dirs]})"
     )
+
+
+def rewrite_pod_addresses(value: str, pod_ip: str) -> str:
+    """`0.0.0.0` and `127.0.0.1` (whole addresses) become the pod's IP; see the module doc."""
+    return _POD_LOCAL_ADDRESS.sub(pod_ip, value)
 
 
 def expand_refs(value: str, env: Mapping[str, str]) -> str:
@@ -132,18 +141,15 @@ def expand_refs(value: str, env: Mapping[str, str]) -> str:
 
 
 @dataclass
-class RunningPod:
-    namespace: str
+class RunningContainer:
+    """One container of a pod, run as a local process."""
+
     name: str
-    uid: str
-    pod_ip: str
     argv: list[str]
     env: dict[str, str]
-    workdir: Path
     process: subprocess.Popen[bytes]
     log_path: Path
     mounts: dict[str, Path] = field(default_factory=dict)
-    stopped_because: str | None = None
 
     @property
     def pid(self) -> int:
@@ -158,9 +164,50 @@ class RunningPod:
         except OSError:
             return ""
 
+    def describe(self, tail: int = 2000) -> str:
+        code = self.process.poll()
+        state = f"running as pid {self.pid}" if code is None else f"exited with code {code}"
+        return f"container {self.name} ({self.argv[0]}): {state}; output:\n{self.output()[-tail:]}"
+
+
+@dataclass
+class RunningPod:
+    """The local processes of one pod: its runnable containers, and why the others do not run."""
+
+    namespace: str
+    name: str
+    uid: str
+    pod_ip: str
+    workdir: Path
+    containers: dict[str, RunningContainer]
+    skipped: dict[str, str] = field(default_factory=dict)  # container -> why it does not run here
+    stopped_because: str | None = None
+
+    def container(self, name: str) -> RunningContainer:
+        if name not in self.containers:
+            raise KeyError(f"{self.namespace}/{self.name} runs no container {name!r}; {self.describe()}")
+        return self.containers[name]
+
+    def alive(self) -> bool:
+        """Every container it runs is still running."""
+        return all(c.alive() for c in self.containers.values())
+
+    def stopped(self) -> bool:
+        """None of its containers is running any more."""
+        return not any(c.alive() for c in self.containers.values())
+
+    def describe(self, tail: int = 2000) -> str:
+        lines = [
+            f"pod {self.namespace}/{self.name} on {self.pod_ip}"
+            + (f", stopped: {self.stopped_because}" if self.stopped_because else "")
+        ]
+        lines += [c.describe(tail) for c in self.containers.values()]
+        lines += [f"container {name}: not run: {why}" for name, why in self.skipped.items()]
+        return "\n".join(lines)
+
 
 class PodRunner:
-    """Starts the `claude` container of Running pods as local processes; see the module doc."""
+    """Starts the runnable containers of Running pods as local processes; see the module doc."""
 
     def __init__(
         self,
@@ -168,7 +215,7 @@ class PodRunner:
         *,
         namespace: str | None = None,
         label_selector: str | None = None,
-        container_name: str = CONTAINER_NAME,
+        namespace_selector: str | None = None,
         programs: Mapping[str, Sequence[str]] | None = None,
         search_dirs: Sequence[Path] = (VENV_BIN,),
         pod_overrides: Callable[[Any], Mapping[str, str]] | None = None,
@@ -180,10 +227,10 @@ class PodRunner:
         self._core = client.CoreV1Api(api_client)
         self.namespace = namespace
         self.label_selector = label_selector
-        self.container_name = container_name
+        self.namespace_selector = namespace_selector
         self.programs = dict(programs or {})
         self.search_dirs = tuple(search_dirs)
-        self.pod_overrides = pod_overrides or default_pod_overrides
+        self.pod_overrides = pod_overrides
         self.poll_interval = poll_interval
         self.stop_timeout = stop_timeout
         self.max_lifetime = max_lifetime
@@ -192,6 +239,7 @@ class PodRunner:
         self._running: dict[str, RunningPod] = {}  # by pod uid
         self._finished: list[RunningPod] = []
         self._failed: dict[str, str] = {}  # pod uid -> why it could not start
+        self._idle: dict[str, str] = {}  # pod uid -> why none of its containers runs here
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.loop_error: BaseException | None = None
@@ -240,8 +288,20 @@ class PodRunner:
         return None
 
     def failures(self) -> dict[str, str]:
+        """Pods whose containers could not be started (by pod uid): the reason, per container."""
         with self._lock:
             return dict(self._failed)
+
+    def describe(self, namespace: str, name: str) -> str:
+        """What the runner does with that pod, per container: for assertion messages."""
+        pod = self.find(namespace, name)
+        if pod is not None:
+            return pod.describe()
+        with self._lock:
+            notes = [
+                why for why in [*self._failed.values(), *self._idle.values()] if why.startswith(f"{namespace}/{name}:")
+            ]
+        return "; ".join(notes) or f"the pod runner has not seen {namespace}/{name} Running"
 
     # ------------------------------------------------------------ the loop
 
@@ -255,16 +315,23 @@ class PodRunner:
             log.exception("pod runner loop died")
             self.loop_error = exc
 
+    def _list_pods(self) -> list[Any]:
+        core: Any = self._core  # the client's models type every field optional
+        if self.namespace:
+            return list(
+                core.list_namespaced_pod(self.namespace, label_selector=self.label_selector, _request_timeout=10).items
+            )
+        pods = core.list_pod_for_all_namespaces(label_selector=self.label_selector, _request_timeout=10).items
+        if self.namespace_selector is None:
+            return list(pods)
+        namespaces = core.list_namespace(label_selector=self.namespace_selector, _request_timeout=10).items
+        chosen = {ns.metadata.name for ns in namespaces}
+        return [pod for pod in pods if pod.metadata.namespace in chosen]
+
     def sync_once(self) -> None:
         """One pass: start processes for new Running pods, stop those whose pod went away."""
-        if self.namespace:
-            pods = self._core.list_namespaced_pod(
-                self.namespace, label_selector=self.label_selector, _request_timeout=10
-            ).items
-        else:
-            pods = self._core.list_pod_for_all_namespaces(label_selector=self.label_selector, _request_timeout=10).items
         live: dict[str, Any] = {}
-        for pod in pods:
+        for pod in self._list_pods():
             if pod.metadata.deletion_timestamp is None and pod.status and pod.status.phase == "Running":
                 live[pod.metadata.uid] = pod
         with self._lock:
@@ -277,19 +344,22 @@ class PodRunner:
             if self._stop.is_set():
                 return
             with self._lock:
-                known = uid in self._running or uid in self._failed
-            if known or not _has_container(pod, self.container_name) or not pod.status.pod_ip:
+                known = uid in self._running or uid in self._failed or uid in self._idle
+            if known or not pod.status.pod_ip:
                 continue
+            where = f"{pod.metadata.namespace}/{pod.metadata.name}"
             try:
                 started = self._start_pod(pod)
             except (PodRunnerError, ApiException, OSError) as exc:
-                why = f"{pod.metadata.namespace}/{pod.metadata.name}: {exc}"
-                log.error("pod runner cannot start %s", why)
+                log.error("pod runner cannot start %s: %s", where, exc)
                 with self._lock:
-                    self._failed[uid] = why
+                    self._failed[uid] = f"{where}: {exc}"
                 continue
             with self._lock:
-                self._running[uid] = started
+                if started.containers:
+                    self._running[uid] = started
+                else:
+                    self._idle[uid] = f"{where}: no container runs here ({started.skipped})"
 
     # ------------------------------------------------------------ start / stop
 
@@ -301,29 +371,69 @@ class PodRunner:
                 f"pod IP {pod_ip} is not in 127.0.0.0/8; refusing to start anything that would listen "
                 "on or be dialled at a non-loopback address (check kwok's cidr in tests/cluster/kwok.yaml)"
             )
-        container = next(c for c in spec.containers if c.name == self.container_name)
+        skipped: dict[str, str] = {}
+        plans: list[tuple[Any, list[str]]] = []
+        for container in spec.containers:
+            command = list(container.command or [])
+            if not command:
+                skipped[container.name] = "no command: the image's entrypoint is unknown here"
+                continue
+            try:
+                plans.append((container, resolve_program(command[0], self.programs, self.search_dirs)))
+            except PodRunnerError as exc:
+                skipped[container.name] = str(exc)
         workdir = self._base_dir / f"{meta.namespace}_{meta.name}_{meta.uid[:8]}"
         workdir.mkdir(parents=True)
-        mounts = self._materialise_volumes(pod, container, workdir)
-        rewrite = _mount_rewriter(mounts)
+        started = RunningPod(meta.namespace, meta.name, meta.uid, pod_ip, workdir, {}, skipped)
+        if not plans:
+            return started
+        volumes = self._materialise_volumes(pod, [c for c, _ in plans], workdir / "volumes")
+        overrides = {**default_pod_overrides(pod), **(self.pod_overrides(pod) if self.pod_overrides else {})}
+        try:
+            # Each container's environment is resolved before anything starts: a missing key fails the pod.
+            ready = [(container, program, self._container_env(pod, container)) for container, program in plans]
+            for container, program, env in ready:
+                started.containers[container.name] = self._start_container(
+                    pod, container, program, env, volumes, overrides, workdir / f"container-{container.name}"
+                )
+        except BaseException:
+            self._stop_containers(started)
+            raise
+        return started
 
-        env = self._container_env(pod, container)
-        env = {k: rewrite(v) for k, v in env.items()}
-        env.update(self.pod_overrides(pod))
+    def _start_container(
+        self,
+        pod: Any,
+        container: Any,
+        program: list[str],
+        pod_env: dict[str, str],
+        volumes: Mapping[str, Path],
+        overrides: Mapping[str, str],
+        workdir: Path,
+    ) -> RunningContainer:
+        pod_ip = pod.status.pod_ip
+        mounts: dict[str, Path] = {}
+        for mount in container.volume_mounts or []:
+            local = volumes[mount.name]
+            mounts[mount.mount_path.rstrip("/") or "/"] = local / mount.sub_path if mount.sub_path else local
+        by_mount = _mount_rewriter(mounts)
+
+        def rewrite(value: str) -> str:
+            return rewrite_pod_addresses(by_mount(value), pod_ip)
+
+        env = {k: rewrite(v) for k, v in pod_env.items()}
+        env.update(overrides)
         command = [expand_refs(a, env) for a in (container.command or [])]
         args = [expand_refs(a, env) for a in (container.args or [])]
-        argv = [rewrite(a) for a in command + args]
-        if not argv:
-            raise PodRunnerError("container has no command/args; the image's entrypoint is unknown here")
-        argv = resolve_program(argv[0], self.programs, self.search_dirs) + argv[1:]
+        argv = program + [rewrite(a) for a in command[1:] + args]
 
         home = workdir / "home"
-        home.mkdir()
+        home.mkdir(parents=True)
         full_env = {k: os.environ[k] for k in _BASE_ENV_KEYS if k in os.environ}
         full_env["PATH"] = os.pathsep.join([str(VENV_BIN), full_env.get("PATH", "/usr/bin:/bin")])
         full_env["HOME"] = str(home)
         full_env.update(env)
-        cwd = Path(rewrite(container.working_dir)) if container.working_dir else workdir
+        cwd = Path(by_mount(container.working_dir)) if container.working_dir else workdir
         if not cwd.is_dir():
             cwd = workdir
 
@@ -338,26 +448,32 @@ class PodRunner:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        log.info("pod runner started %s/%s as pid %d: %s", meta.namespace, meta.name, process.pid, argv)
-        return RunningPod(
-            namespace=meta.namespace,
-            name=meta.name,
-            uid=meta.uid,
-            pod_ip=pod_ip,
-            argv=argv,
-            env=env,
-            workdir=workdir,
-            process=process,
-            log_path=log_path,
-            mounts=mounts,
+        meta = pod.metadata
+        log.info(
+            "pod runner started %s/%s container %s as pid %d: %s",
+            meta.namespace,
+            meta.name,
+            container.name,
+            process.pid,
+            argv,
         )
+        return RunningContainer(container.name, argv, env, process, log_path, mounts)
 
     def _stop_pod(self, pod: RunningPod, why: str) -> None:
         pod.stopped_because = why
-        stop_process(pod.process, self.stop_timeout)
-        log.info("pod runner stopped %s/%s (pid %d): %s", pod.namespace, pod.name, pod.pid, why)
+        self._stop_containers(pod)
+        log.info("pod runner stopped %s/%s: %s", pod.namespace, pod.name, why)
         with self._lock:
             self._finished.append(pod)
+
+    def _stop_containers(self, pod: RunningPod) -> None:
+        """SIGTERM to every container at once (as a kubelet does), then wait for each."""
+        for container in pod.containers.values():
+            if container.process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(container.pid, signal.SIGTERM)
+        for container in pod.containers.values():
+            stop_process(container.process, self.stop_timeout)
 
     # ------------------------------------------------------------ pod contents
 
@@ -437,52 +553,48 @@ class PodRunner:
         data.update({k: base64.b64decode(v) for k, v in (cm.binary_data or {}).items()})
         return data
 
-    def _materialise_volumes(self, pod: Any, container: Any, workdir: Path) -> dict[str, Path]:
-        """Write the container's volumes under workdir; returns mountPath -> local path."""
+    def _materialise_volumes(self, pod: Any, containers: Sequence[Any], root: Path) -> dict[str, Path]:
+        """Write the volumes these containers mount under root, once per pod: volume name -> local dir."""
         ns = pod.metadata.namespace
         volumes = {v.name: v for v in pod.spec.volumes or []}
         local_dirs: dict[str, Path] = {}
-        mounts: dict[str, Path] = {}
-        for mount in container.volume_mounts or []:
+        for mount in [m for c in containers for m in c.volume_mounts or []]:
             volume = volumes.get(mount.name)
             if volume is None:
                 raise PodRunnerError(f"volumeMount {mount.name!r} names no volume of the pod")
-            if mount.name not in local_dirs:
-                target = workdir / "volumes" / mount.name
-                target.mkdir(parents=True)
-                if volume.secret is not None:
-                    src = volume.secret
-                    data = self._secret_data(ns, src.secret_name, src.optional)
-                    _write_items(target, data, src.items, src.default_mode, what=f"secret {src.secret_name}")
-                    target.chmod(0o500)
-                elif volume.config_map is not None:
-                    src = volume.config_map
-                    data = self._config_map_data(ns, src.name, src.optional)
-                    _write_items(target, data, src.items, src.default_mode, what=f"configmap {src.name}")
-                    target.chmod(0o500)
-                elif volume.empty_dir is None:
-                    # e.g. the projected kube-api-access-* volume: in-cluster API access would dial
-                    # the Service IP, which nothing here may do.
-                    log.info(
-                        "pod runner: volume %s of %s/%s is neither secret, configMap nor emptyDir; "
-                        "it is an empty directory here",
-                        mount.name,
-                        ns,
-                        pod.metadata.name,
-                    )
-                local_dirs[mount.name] = target
-            local = local_dirs[mount.name]
-            if mount.sub_path:
-                local = local / mount.sub_path
-            mounts[mount.mount_path.rstrip("/") or "/"] = local
-        return mounts
+            if mount.name in local_dirs:
+                continue
+            target = root / mount.name
+            target.mkdir(parents=True)
+            if volume.secret is not None:
+                src = volume.secret
+                data = self._secret_data(ns, src.secret_name, src.optional)
+                _write_items(target, data, src.items, src.default_mode, what=f"secret {src.secret_name}")
+                target.chmod(0o500)
+            elif volume.config_map is not None:
+                src = volume.config_map
+                data = self._config_map_data(ns, src.name, src.optional)
+                _write_items(target, data, src.items, src.default_mode, what=f"configmap {src.name}")
+                target.chmod(0o500)
+            elif volume.empty_dir is None:
+                # e.g. the projected kube-api-access-* volume: in-cluster API access would dial
+                # the Service IP, which nothing here may do.
+                log.info(
+                    "pod runner: volume %s of %s/%s is neither secret, configMap nor emptyDir; "
+                    "it is an empty directory here",
+                    mount.name,
+                    ns,
+                    pod.metadata.name,
+                )
+            local_dirs[mount.name] = target
+        return local_dirs
 
 
 # ---------------------------------------------------------------- helpers
 
 
 def default_pod_overrides(pod: Any) -> dict[str, str]:
-    """Env the runner sets on top of the pod's own: the process listens on the pod's IP.
+    """Env the runner sets on top of every container's own: its listeners bind the pod's IP.
 
     In a pod, 0.0.0.0 means the pod network and 127.0.0.1 the pod's own loopback. Here every pod
     shares this machine's, so both become the pod's own address (127.100.x.y): the runtime's
@@ -490,10 +602,6 @@ def default_pod_overrides(pod: Any) -> dict[str, str]:
     """
     ip = pod.status.pod_ip
     return {"POD_IP": ip, "CLAUDE_RUNTIME_LISTEN_HOST": ip, "CLAUDE_RUNTIME_API_HOST": ip}
-
-
-def _has_container(pod: Any, name: str) -> bool:
-    return any(c.name == name for c in pod.spec.containers or [])
 
 
 def _local_mode(mode: int | None) -> int:

@@ -1,4 +1,4 @@
-"""The pod runner: a kwok pod's `claude` container becomes a local process on the pod's IP."""
+"""The pod runner: a kwok pod's containers become local processes on the pod's IP."""
 
 from __future__ import annotations
 
@@ -52,6 +52,8 @@ def test_pod_runner_serves_the_secret_and_stops_with_the_pod(
                         client.V1EnvVar(name="SERVE_FILE", value="/var/run/claude-login/creds"),
                         client.V1EnvVar(name="CLAUDE_CONFIG_DIR", value="/home/claude/.claude"),
                         client.V1EnvVar(name="CLAUDE_RUNTIME_LISTEN_HOST", value="0.0.0.0"),
+                        client.V1EnvVar(name="SIBLING_URL", value="http://127.0.0.1:8081/v1"),
+                        client.V1EnvVar(name="NOT_THIS_POD", value="127.0.0.10,10.127.0.0.1"),
                         client.V1EnvVar(
                             name="API_KEY",
                             value_from=client.V1EnvVarSource(
@@ -63,7 +65,10 @@ def test_pod_runner_serves_the_secret_and_stops_with_the_pod(
                         client.V1VolumeMount(name="login", mount_path="/var/run/claude-login", read_only=True),
                         client.V1VolumeMount(name="config", mount_path="/home/claude/.claude"),
                     ],
-                )
+                ),
+                # Nothing to run here: no command (the image's entrypoint), or a program with no local twin.
+                client.V1Container(name="pause", image="registry.k8s.io/pause:3.10"),
+                client.V1Container(name="shell", image="busybox", command=["sh", "-c", "sleep 3600"]),
             ],
             volumes=[
                 client.V1Volume(
@@ -85,20 +90,27 @@ def test_pod_runner_serves_the_secret_and_stops_with_the_pod(
         what="the pod runner to start claude-0",
     )
     assert pod_runner.failures() == {}
-    assert running.alive(), running.output()
+    assert running.alive(), running.describe()
+    assert sorted(running.containers) == ["claude"]
+    assert "no command" in running.skipped["pause"]
+    assert "no local program for 'sh'" in running.skipped["shell"]
+    assert "container shell: not run" in pod_runner.describe(namespace, "claude-0")
+    standin = running.container("claude")
     pod_ip = core.read_namespaced_pod("claude-0", namespace).status.pod_ip
     assert running.pod_ip == pod_ip
     assert is_loopback(pod_ip)
     assert pod_ip != "127.0.0.1"
 
-    # The pod's environment, with in-pod paths rewritten and the listen host set to the pod IP.
-    login_dir = running.mounts["/var/run/claude-login"]
-    assert running.env["SERVE_FILE"] == f"{login_dir}/creds"
-    assert running.env["API_KEY"] == "sk-fake"
-    assert running.env["POD_IP"] == pod_ip
-    assert running.env["CLAUDE_RUNTIME_LISTEN_HOST"] == pod_ip
-    config_dir = running.mounts["/home/claude/.claude"]
-    assert running.env["CLAUDE_CONFIG_DIR"] == str(config_dir)
+    # The pod's environment, with in-pod paths rewritten and the pod's own addresses now its IP.
+    login_dir = standin.mounts["/var/run/claude-login"]
+    assert standin.env["SERVE_FILE"] == f"{login_dir}/creds"
+    assert standin.env["API_KEY"] == "sk-fake"
+    assert standin.env["POD_IP"] == pod_ip
+    assert standin.env["CLAUDE_RUNTIME_LISTEN_HOST"] == pod_ip
+    assert standin.env["SIBLING_URL"] == f"http://{pod_ip}:8081/v1"
+    assert standin.env["NOT_THIS_POD"] == "127.0.0.10,10.127.0.0.1"
+    config_dir = standin.mounts["/home/claude/.claude"]
+    assert standin.env["CLAUDE_CONFIG_DIR"] == str(config_dir)
     assert config_dir.is_dir()
     assert (config_dir.stat().st_mode & 0o200) != 0, "the emptyDir must be writable"
     # Only the listed item, read-only for the owner.
@@ -107,7 +119,7 @@ def test_pod_runner_serves_the_secret_and_stops_with_the_pod(
 
     # A probe to the pod IP and container port reaches the process, which serves the Secret's bytes.
     def answer() -> bytes:
-        assert running.alive(), f"the stand-in exited: {running.output()}"
+        assert running.alive(), f"the stand-in exited: {running.describe()}"
         return _get(f"http://{pod_ip}:{PORT}/")
 
     body = wait_until(answer, timeout=30, what="the stand-in to answer", ignore=(OSError,))
@@ -115,7 +127,7 @@ def test_pod_runner_serves_the_secret_and_stops_with_the_pod(
     assert _get(f"http://{pod_ip}:{PORT}/healthz") == b"ok"
 
     core.delete_namespaced_pod("claude-0", namespace)
-    wait_until(lambda: not running.alive(), timeout=60, what="the process to stop after the pod was deleted")
+    wait_until(running.stopped, timeout=60, what="the process to stop after the pod was deleted")
     assert running.stopped_because == "pod deleted or no longer Running"
 
     def port_closed() -> bool:
@@ -173,11 +185,11 @@ def test_pod_runner_runs_the_real_runtime_on_the_pod_ip(
     running = wait_until(
         lambda: pod_runner.find(namespace, "runtime-0"), timeout=60, what="the pod runner to start runtime-0"
     )
-    assert running.argv[0].endswith(f"/.venv/bin/{RUNTIME_PROGRAM}")
+    assert running.container("claude").argv[0].endswith(f"/.venv/bin/{RUNTIME_PROGRAM}")
     pod_ip = running.pod_ip
 
     def status(path: str) -> int:
-        assert running.alive(), f"the runtime exited: {running.output()}"
+        assert running.alive(), f"the runtime exited: {running.describe()}"
         try:
             with _DIRECT.open(f"http://{pod_ip}:{PORT}{path}", timeout=5) as response:
                 return response.status
@@ -189,4 +201,4 @@ def test_pod_runner_runs_the_real_runtime_on_the_pod_ip(
     assert status("/auth/status") == 200
 
     core.delete_namespaced_pod("runtime-0", namespace)
-    wait_until(lambda: not running.alive(), timeout=60, what="the runtime to stop after the pod was deleted")
+    wait_until(running.stopped, timeout=60, what="the runtime to stop after the pod was deleted")

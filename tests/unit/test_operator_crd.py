@@ -9,19 +9,32 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from claude_code_operator.api.crd import render_crd, render_crd_yaml
+from claude_code_operator.api.crd import render_crd, render_crd_template, render_crd_yaml
 from claude_code_operator.api.spec import ClaudeCodeProviderSpec
 
 REPO = Path(__file__).resolve().parents[2]
-COPIES = [
-    REPO / "crds" / "claudecodeproviders.claudecode.dev.yaml",
-    REPO / "charts" / "claude-code-operator" / "crds" / "claudecodeproviders.claudecode.dev.yaml",
+CHART = REPO / "charts" / "claude-code-operator"
+GENERATED = [
+    (REPO / "crds" / "claudecodeproviders.claudecode.dev.yaml", render_crd_yaml),
+    (CHART / "templates" / "crd-claudecodeproviders.yaml", render_crd_template),
 ]
 
 
-@pytest.mark.parametrize("path", COPIES, ids=lambda p: str(p.relative_to(REPO)))
-def test_checked_in_crd_matches_generation(path: Path) -> None:
-    assert path.read_text() == render_crd_yaml(), f"{path} is stale: run `make crds`"
+@pytest.mark.parametrize(
+    ("path", "render"), GENERATED, ids=lambda p: str(p.relative_to(REPO)) if isinstance(p, Path) else ""
+)
+def test_checked_in_crd_matches_generation(path: Path, render: Any) -> None:
+    assert path.read_text() == render(), f"{path} is stale: run `make crds`"
+
+
+def test_chart_template_is_the_crd_kept_on_uninstall() -> None:
+    lines = render_crd_template().splitlines()
+    assert lines[1] == "{{- if .Values.crds.install }}"
+    assert lines[-1] == "{{- end }}"
+    crd = yaml.safe_load("\n".join(lines[2:-1]))
+    assert crd["metadata"].pop("annotations") == {"helm.sh/resource-policy": "keep"}
+    assert crd == render_crd()
+    assert not (CHART / "crds" / "claudecodeproviders.claudecode.dev.yaml").exists(), "helm would install it twice"
 
 
 def _walk(node: Any, where: str = "") -> list[str]:

@@ -19,5 +19,40 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "cco.labels" -}}
 {{ include "cco.selectorLabels" . }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
+{{- end -}}
+
+{{- define "cco.peering" -}}
+{{- gt (int .Values.replicas) 1 -}}
+{{- end -}}
+
+{{/* What the operator does inside a watched namespace (kube/api.py and kopf), nothing more. */}}
+{{- define "cco.namespacedRules" -}}
+# kopf watches the resources and patches their annotations and finalizer; the operator reads one
+# by name when its pod or Secret changes, and writes its status.
+- apiGroups: [claudecode.dev]
+  resources: [claudecodeproviders]
+  verbs: [get, list, watch, patch]
+- apiGroups: [claudecode.dev]
+  resources: [claudecodeproviders/status]
+  verbs: [patch]
+# Login Secrets are watched (never polled) and read; the generated keys Secret is created by apply.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, list, watch, create, patch]
+# One pod per resource: watched for readiness and loss, created by apply, deleted to replace it.
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch, create, patch, delete]
+# The other children are written by server-side apply only.
+- apiGroups: [""]
+  resources: [services, configmaps]
+  verbs: [create, patch]
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [create, patch]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create]
 {{- end -}}

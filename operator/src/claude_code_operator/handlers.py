@@ -53,7 +53,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     http = httpx.AsyncClient(trust_env=False)
     state = State(config=config, kube=kube, http=http)
     memo["state"] = state
-    register_phases(lambda: [s.phase for s in state.status.values()])
+    register_phases(lambda: {key: s.phase for key, s in state.status.items()})
 
 
 @kopf.on.cleanup()
@@ -74,7 +74,7 @@ async def api_reachable(memo: kopf.Memo, **_: Any) -> None:
     """The liveness endpoint fails when the API cannot be reached or refuses this account."""
     state: State = memo["state"]
     try:
-        await state.kube.check_access()
+        await state.kube.check_access(state.config.namespaces[0] if state.config.namespaces else "*")
     except (ApiError, httpx.HTTPError) as error:
         # Permanent: fail this liveness request now instead of retrying it with kopf's backoff.
         raise kopf.PermanentError(f"the API refused or did not answer: {type(error).__name__}") from None

@@ -1,7 +1,8 @@
 """The CustomResourceDefinition, generated from the pydantic models.
 
-`python -m claude_code_operator.api.crd [PATH ...]` prints it, or writes it to each PATH
-(`make crds` writes crds/ and the chart's copy; a unit test fails when they differ from this).
+`python -m claude_code_operator.api.crd [PATH ...] [--chart-template PATH]` prints it, or writes it to
+each PATH, and the chart's template of it to the --chart-template PATH (`make crds` writes crds/ and the
+chart's template; a unit test fails when they differ from this).
 
 Pydantic's JSON schema is made structural: references inlined, `anyOf [X, null]` reduced to X,
 titles and `additionalProperties: false` dropped (the API server prunes or, under strict field
@@ -125,14 +126,35 @@ def render_crd_yaml() -> str:
     return HEADER + yaml.dump(render_crd(), Dumper=_NoAliases, sort_keys=False, width=120)
 
 
+def render_crd_template() -> str:
+    """The chart's template: Helm installs and upgrades it (a chart's crds/ folder is never upgraded),
+    keeps it on uninstall (deleting a CRD deletes every resource of it), and skips it with crds.install=false."""
+    crd = render_crd()
+    crd["metadata"]["annotations"] = {"helm.sh/resource-policy": "keep"}
+    body = yaml.dump(crd, Dumper=_NoAliases, sort_keys=False, width=120)
+    if "{{" in body:
+        raise ValueError("the CRD contains '{{', which Helm would read as a template action")
+    return HEADER + "{{- if .Values.crds.install }}\n" + body + "{{- end }}\n"
+
+
+def _write(path: str, text: str) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(text)
+
+
 def main(argv: list[str] | None = None) -> None:
-    paths = sys.argv[1:] if argv is None else argv
-    text = render_crd_yaml()
-    if not paths:
-        sys.stdout.write(text)
-    for path in paths:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(text)
+    args = list(sys.argv[1:] if argv is None else argv)
+    template = None
+    if "--chart-template" in args:
+        at = args.index("--chart-template")
+        template = args[at + 1]
+        del args[at : at + 2]
+    if not args and template is None:
+        sys.stdout.write(render_crd_yaml())
+    for path in args:
+        _write(path, render_crd_yaml())
+    if template is not None:
+        _write(template, render_crd_template())
 
 
 if __name__ == "__main__":

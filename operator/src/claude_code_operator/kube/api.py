@@ -93,7 +93,8 @@ class Kube:
             patch_type=PatchType.MERGE,
         )
 
-    async def check_access(self) -> None:
-        """Raises unless the API answers and lets this account list ClaudeCodeProviders."""
-        async for _ in self.client.list(ClaudeCodeProvider, namespace="*", chunk_size=1):
+    async def check_access(self, namespace: str = "*") -> None:
+        """Raises unless the API answers and lets this account list ClaudeCodeProviders in `namespace`
+        ("*": every namespace; a namespaced operator's Roles allow only its own)."""
+        async for _ in self.client.list(ClaudeCodeProvider, namespace=namespace, chunk_size=1):
             break

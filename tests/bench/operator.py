@@ -1,0 +1,404 @@
+"""`make bench-operator`: the operator at scale against the local control plane; a Markdown report.
+
+N resources (200) are created at once, each with its own login Secret, in a fresh namespace, with the
+operator running as a process under the chart's RBAC. Pods are not run (kwok reports them Running; the
+operator's probes find nothing listening and say so in status). Measured:
+
+- apply -> pod, Service and status present: p50/p95 over the N resources (first time seen by a watch);
+- API requests per resource: the operator's own requests (tests/bench/counted.py counts kopf's and
+  lightkube's clients) from the first create until every resource settled, divided by N;
+- operator RSS (psutil) once N settled, and once 1,000 settled;
+- status writes per minute in steady state: modifications of the resources seen by a watch during
+  a quiet window after everything settled (and the operator's own status-write counter).
+
+A bare kopf operator (tests/bench/bare_kopf.py: one create handler writing status.phase, one no-op
+timer per resource) is measured the same way in the same run, and the report gives the ratios.
+Every wait has a deadline; a phase that misses it is reported with how many resources made it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import secrets
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+from kubernetes import client, config, watch
+from kubernetes.client.exceptions import ApiException
+from kubernetes.utils import parse_quantity
+
+import tests.conftest  # noqa: F401  (network isolation for everything this process starts)
+from tests.e2e.harness import Cluster, ensure_cluster, wait_until
+from tests.e2e.operator_process import OperatorDeployment, OperatorProcess, install_crd
+
+GROUP, VERSION, PLURAL = "claudecode.dev", "v1alpha1", "claudecodeproviders"
+PROBE = {"intervalSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 1}
+PROVIDER_LABEL = "claudecode.dev/provider"
+MiB = 1024 * 1024
+
+
+@dataclass
+class Seen:
+    """First time each object (by resource name) satisfied `ready`, and modifications counted per window."""
+
+    ready: Callable[[Any], bool]
+    first: dict[str, float] = field(default_factory=dict)
+    modified: int = 0
+
+
+@dataclass
+class Result:
+    name: str
+    created: int = 0
+    latency: dict[str, list[float]] = field(default_factory=dict)
+    settle_seconds: float = float("nan")
+    requests_per_resource: float = float("nan")
+    requests_by_client: dict[str, float] = field(default_factory=dict)
+    rss_idle: float = float("nan")
+    rss_n: float = float("nan")
+    rss_1000: float = float("nan")
+    steady_modifications_per_min: float = float("nan")
+    steady_status_writes_per_min: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def metric_sum(text: str, name: str, having: str = "") -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{") and having in line
+    )
+
+
+def api_client(cluster: Cluster) -> client.ApiClient:
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=str(cluster.kubeconfig), client_configuration=cfg)
+    cfg.connection_pool_maxsize = 32
+    return client.ApiClient(cfg)
+
+
+@contextmanager
+def watching(
+    list_fn: Callable[..., Any], namespace: str, seen: Seen, name_of: Callable[[Any], str | None], deadline: float
+) -> Iterator[None]:
+    """Feed `seen` from a watch of `list_fn` in `namespace` until the block ends (or `deadline`)."""
+    stop = threading.Event()
+
+    def listed_version() -> str:
+        listed = list_fn(namespace, _request_timeout=30)
+        return str(
+            listed["metadata"]["resourceVersion"] if isinstance(listed, dict) else listed.metadata.resource_version
+        )
+
+    def run() -> None:
+        version = listed_version()
+        while not stop.is_set() and time.monotonic() < deadline:
+            w: Any = watch.Watch()  # untyped in the client
+            try:
+                for event in w.stream(list_fn, namespace, resource_version=version, timeout_seconds=5):
+                    obj = event["object"]
+                    version = (
+                        obj["metadata"]["resourceVersion"] if isinstance(obj, dict) else obj.metadata.resource_version
+                    )
+                    name = name_of(obj)
+                    if name is None:
+                        continue
+                    if event["type"] == "MODIFIED":
+                        seen.modified += 1
+                    if name not in seen.first and event["type"] != "DELETED" and seen.ready(obj):
+                        seen.first[name] = time.monotonic()
+                    if stop.is_set():
+                        w.stop()
+            except ApiException as exc:
+                if exc.status != 410:
+                    raise
+                version = listed_version()  # the version expired: start again from a fresh list
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+
+
+def resource(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ClaudeCodeProvider",
+        "metadata": {"name": name},
+        "spec": {"credentials": {"secretName": f"{name}-login"}, "owner": "bench@example.com", "probe": PROBE},
+    }
+
+
+def create_all(api: client.ApiClient, namespace: str, names: list[str], workers: int = 24) -> dict[str, float]:
+    """Login Secrets first (not timed), then every resource at once; returns the apply time of each."""
+    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+    applied: dict[str, float] = {}
+
+    def secret(name: str) -> None:
+        body = client.V1Secret(
+            metadata=client.V1ObjectMeta(name=f"{name}-login"),
+            string_data={"oauth-token": "sk-ant-oat01-" + secrets.token_urlsafe(24)},
+        )
+        core.create_namespaced_secret(namespace, body, _request_timeout=60)
+
+    def create(name: str) -> None:
+        applied[name] = time.monotonic()
+        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, resource(name), _request_timeout=60)
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(secret, names))
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(create, names))
+    return applied
+
+
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == type_), None)
+
+
+def operator_settled(obj: dict[str, Any]) -> bool:
+    """The operator is done with it: pod ready, and a probe's result (nothing listens) written."""
+    pod, auth = condition(obj, "PodReady"), condition(obj, "Authenticated")
+    return bool(pod and pod["status"] == "True" and auth and auth.get("reason") == "ProbeFailed")
+
+
+def bare_settled(obj: dict[str, Any]) -> bool:
+    return bool((obj.get("status") or {}).get("phase"))
+
+
+def run(
+    which: str,
+    cluster: Cluster,
+    api: client.ApiClient,
+    workdir: Path,
+    *,
+    count: int,
+    total: int,
+    steady: float,
+    settle_timeout: float,
+) -> Result:
+    result = Result(which)
+    namespace = f"bench-{which}-{secrets.token_hex(3)}"
+    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    wait_until(
+        lambda: core.list_namespaced_service_account(namespace, field_selector="metadata.name=default").items,
+        timeout=60,
+        what=f"the default ServiceAccount of {namespace}",
+    )
+    deployment = OperatorDeployment(cluster, namespace, workdir / which, release=f"bench-{namespace[-6:]}")
+    deployment.workdir.mkdir(parents=True)
+    deployment.install_rbac()
+    assert deployment.kubeconfig is not None
+    program = [sys.executable, "-m", "tests.bench.counted", which] + (["run"] if which == "operator" else [])
+    proc = OperatorProcess(
+        kubeconfig=deployment.kubeconfig,
+        log_path=deployment.workdir / "operator.log",
+        args=["--namespace", namespace, "--operator-namespace", namespace],
+        program=program,
+    )
+    deadline = time.monotonic() + 4 * settle_timeout + steady + 600
+    is_operator = which == "operator"
+    seen = {
+        "status": Seen(bare_settled),
+        "settled": Seen(operator_settled if is_operator else bare_settled),
+        "pod": Seen(lambda obj: True),
+        "service": Seen(lambda obj: True),
+    }
+
+    def ccp_name(obj: Any) -> str | None:
+        return str(obj["metadata"]["name"])
+
+    def provider_of(obj: Any) -> str | None:
+        return (obj.metadata.labels or {}).get(PROVIDER_LABEL)
+
+    def list_ccps(ns: str, **kw: Any) -> Any:
+        return custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, **kw)
+
+    try:
+        proc.start()  # returns once the liveness endpoint answers: the idle figure
+        rss = psutil.Process(proc.popen.pid if proc.popen else 0)
+        result.rss_idle = rss.memory_info().rss / MiB
+        with (
+            watching(list_ccps, namespace, seen["status"], ccp_name, deadline),
+            watching(list_ccps, namespace, seen["settled"], ccp_name, deadline),
+            watching(core.list_namespaced_pod, namespace, seen["pod"], provider_of, deadline),
+            watching(core.list_namespaced_service, namespace, seen["service"], provider_of, deadline),
+        ):
+            names = [f"p{i:04d}" for i in range(count)]
+            before = proc.metrics()
+            applied = create_all(api, namespace, names)
+            result.created = len(applied)
+            wanted = ["status", "pod", "service"] if is_operator else ["status"]
+            start = min(applied.values())
+            try:
+                wait_until(
+                    lambda: all(len(seen[k].first) >= count for k in [*wanted, "settled"]),
+                    timeout=settle_timeout,
+                    interval=0.5,
+                    what=f"{count} resources to settle",
+                )
+            except TimeoutError:
+                result.notes.append(
+                    f"{which}: not settled within {settle_timeout:.0f} s: "
+                    + ", ".join(f"{k} {len(seen[k].first)}/{count}" for k in [*wanted, "settled"])
+                )
+            result.settle_seconds = max(seen["settled"].first.values(), default=float("nan")) - start
+            for kind in wanted:
+                result.latency[kind] = [seen[kind].first[n] - applied[n] for n in names if n in seen[kind].first]
+            after = proc.metrics()
+            for who in ("kopf", "lightkube"):
+                label = f'client="{who}"'
+                delta = metric_sum(after, "bench_api_requests_total", label) - metric_sum(
+                    before, "bench_api_requests_total", label
+                )
+                result.requests_by_client[who] = delta / count
+            result.requests_per_resource = sum(result.requests_by_client.values())
+            result.rss_n = rss.memory_info().rss / MiB
+            answered = [
+                item["metadata"]["name"]
+                for item in list_ccps(namespace, _request_timeout=30)["items"]
+                if (condition(item, "Authenticated") or {}).get("reason") == "LoggedIn"
+            ]
+            if answered:  # nothing of ours listens on these pod IPs: someone else's pod runner does
+                result.notes.append(
+                    f"{which}: {len(answered)} resources were answered by a runtime at their pod IP (another test "
+                    "session's pod runner ran their pods); the figures after settling are not clean"
+                )
+
+            # Steady state: nothing changes, so nothing should be written.
+            for s in seen.values():
+                s.modified = 0
+            writes_before = metric_sum(proc.metrics(), "claude_code_operator_status_writes_total") if is_operator else 0
+            time.sleep(steady)  # the measurement window itself, not a wait for a condition
+            result.steady_modifications_per_min = seen["status"].modified * 60 / steady
+            if is_operator:
+                writes = metric_sum(proc.metrics(), "claude_code_operator_status_writes_total") - writes_before
+                result.steady_status_writes_per_min = writes * 60 / steady
+
+            # Scale to `total` resources: RSS once they settled.
+            more = [f"p{i:04d}" for i in range(count, total)]
+            create_all(api, namespace, more)
+            try:
+                wait_until(
+                    lambda: len(seen["settled"].first) >= total,
+                    timeout=settle_timeout * 3,
+                    interval=1,
+                    what=f"{total} resources to settle",
+                )
+            except TimeoutError:
+                result.notes.append(f"{which}: {len(seen['settled'].first)}/{total} settled in time for the RSS figure")
+            result.rss_1000 = rss.memory_info().rss / MiB
+        # Remove the resources while the operator runs (kopf's finalizers), then the namespace.
+        custom.delete_collection_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, _request_timeout=120)
+        try:
+            wait_until(
+                lambda: not list_ccps(namespace, _request_timeout=30)["items"],
+                timeout=settle_timeout * 2,
+                interval=1,
+                what="the resources to be deleted",
+            )
+        except TimeoutError:
+            result.notes.append(f"{which}: resources still being deleted at clean-up")
+    finally:
+        proc.stop()
+        deployment.close()
+        core.delete_namespace(namespace)
+    return result
+
+
+def report(results: list[Result], count: int, total: int) -> str:
+    op, bare = results
+    lines = [
+        f"# Operator benchmark ({platform.machine()}, {psutil.cpu_count()} CPUs, {count} resources at once, "
+        f"RSS also at {total})",
+        "",
+        "| measure | claude-code-operator | bare kopf | ratio |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+
+    def row(label: str, a: float, b: float | None, fmt: str = "{:.0f}") -> None:
+        ratio = f"{a / b:.2f}" if b and not math.isnan(a) and not math.isnan(b) else "-"
+        lines.append(f"| {label} | {fmt.format(a)} | {'-' if b is None else fmt.format(b)} | {ratio} |")
+
+    for kind in ("pod", "service", "status"):
+        ms = [v * 1000 for v in op.latency.get(kind, [])]
+        base = [v * 1000 for v in bare.latency.get("status", [])] if kind == "status" else None
+        row(f"apply -> {kind} p50 (ms)", percentile(ms, 0.5), percentile(base, 0.5) if base is not None else None)
+        row(f"apply -> {kind} p95 (ms)", percentile(ms, 0.95), percentile(base, 0.95) if base is not None else None)
+    row(f"all {count} settled (s)", op.settle_seconds, bare.settle_seconds, "{:.1f}")
+    row("API requests per resource", op.requests_per_resource, bare.requests_per_resource, "{:.1f}")
+    row("RSS idle (MiB)", op.rss_idle, bare.rss_idle)
+    row(f"RSS at {count} (MiB)", op.rss_n, bare.rss_n)
+    row(f"RSS at {total} (MiB)", op.rss_1000, bare.rss_1000)
+    row("resource writes/min, steady", op.steady_modifications_per_min, bare.steady_modifications_per_min, "{:.1f}")
+    if op.steady_status_writes_per_min is not None:
+        lines.append(
+            f"| status writes/min, steady (operator's counter) | {op.steady_status_writes_per_min:.1f} | - | - |"
+        )
+    lines += ["", "Operator: settled = PodReady True and the probe's result written (nothing listens: kwok runs no "
+              "containers); bare kopf: settled = status.phase written. Probe interval "
+              f"{PROBE['intervalSeconds']} s. Targets (issue 9): p50 <= 500 ms, p95 <= 2 s at 200; no steady-state "
+              "writes; RSS <= 150 MB at 1,000."]  # fmt: skip
+    for r in results:
+        split = ", ".join(f"{who} {n:.1f}" for who, n in r.requests_by_client.items())
+        lines.append(f"- {r.name}: API requests per resource by client: {split}")
+    lines += [f"- {note}" for r in results for note in r.notes]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--count", type=int, default=200, help="resources created at once")
+    parser.add_argument("--total", type=int, default=1000, help="resources for the second RSS figure")
+    parser.add_argument("--steady", type=float, default=60, help="seconds of the steady-state window")
+    parser.add_argument("--settle-timeout", type=float, default=300, help="deadline for COUNT resources to settle")
+    args = parser.parse_args()
+    # SIGTERM (a CI time-out, `kill`) unwinds like Ctrl-C: the operator stops and its resources go.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    cluster = ensure_cluster(sys.stderr)
+    install_crd(cluster)
+    api = api_client(cluster)
+    core = client.CoreV1Api(api)
+    room = sum(int(parse_quantity((node.status.allocatable or {}).get("pods", "0"))) for node in core.list_node().items)
+    used = len(core.list_pod_for_all_namespaces(_request_timeout=60).items)
+    if room - used < args.total:
+        raise SystemExit(
+            f"the cluster's nodes take {room} pods and {used} exist: no room for {args.total} more. A cluster made "
+            "before tests/cluster/fake-node.yaml allowed 2,000 keeps kwok's 110: `make cluster-down cluster`."
+        )
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp:
+        for which in ("operator", "bare"):
+            print(f"bench-operator: measuring {which} ...", file=sys.stderr, flush=True)
+            results.append(
+                run(
+                    which, cluster, api, Path(tmp), count=args.count, total=args.total, steady=args.steady,
+                    settle_timeout=args.settle_timeout,
+                )
+            )  # fmt: skip
+    print(report(results, args.count, args.total))
+
+
+if __name__ == "__main__":
+    main()

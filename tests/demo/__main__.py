@@ -1,0 +1,41 @@
+"""`python -m tests.demo up|down` (`make demo`, `make demo-down`); see tests/demo/steps.py."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from tests.demo.steps import DemoError, Settings, default_state_dir, down, has_login, loudly, up
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.demo", description=__doc__)
+    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("--state-dir", type=Path, help="pids, logs (default: $DEMO_STATE_DIR or the cache)")
+    parser.add_argument("--namespace", default="demo", help="where the ClaudeCodeProvider goes")
+    parser.add_argument("--operator-namespace", default="claude-code-operator")
+    parser.add_argument("--release", default="claude-code-operator", help="the helm release")
+    args = parser.parse_args()
+    state_dir = (args.state_dir or default_state_dir()).resolve()
+    if args.command == "down":
+        down(state_dir)
+        return 0
+    offline = os.environ.get("DEMO_OFFLINE", "") not in ("", "0") or not has_login(Path.home())
+    if offline and not os.environ.get("DEMO_OFFLINE"):
+        loudly("no Claude Code login on this machine (~/.claude/.credentials.json, CLAUDE_CODE_OAUTH_TOKEN)")
+    settings = Settings(
+        state_dir, namespace=args.namespace, operator_namespace=args.operator_namespace, release=args.release,
+        offline=offline,
+    )  # fmt: skip
+    try:
+        up(settings)
+    except (DemoError, TimeoutError, AssertionError) as exc:
+        print(f"make demo FAILED: {exc}\nWhat started is still running: `make demo-down` stops it.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""Who can reach a provider pod: the operator-rendered NetworkPolicy, evaluated by np-guard's analyzer.
+
+Nothing enforces NetworkPolicy on the test cluster, so the policy the operator renders is handed,
+with a small world of namespaces and pods, to network-config-analyzer (`nca`, installed by `make
+install` into .venv/nca). Traffic is written as NetworkPolicies too: `--permits` asks whether the
+rendered policy admits every connection of one, `--forbids` whether it admits none of another.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tests.support import REPO
+
+from claude_code_operator.api.resource import Provider
+from claude_code_operator.render.network import render_network_policy
+from claude_code_operator.render.pod import render_pod
+
+NCA = REPO / ".venv" / "nca" / "bin" / "nca"
+TEAM, CLIENTS, OPERATOR_NS, ELSEWHERE = "team", "clients", "claude-code-operator", "elsewhere"
+OPERATOR_LABELS = {"app.kubernetes.io/name": "claude-code-operator", "app.kubernetes.io/instance": "cco"}
+WHO = "test.claudecode.dev/who"
+ALLOW_FROM = [
+    {"podSelector": {"matchLabels": {"role": "client"}}},
+    {"namespaceSelector": {"matchLabels": {"access": "claude"}}},
+]
+
+
+def provider(allow_from: list[dict[str, Any]]) -> Provider:
+    return Provider.from_body(
+        {
+            "metadata": {"name": "alice", "namespace": TEAM, "uid": "0000-1111", "generation": 1},
+            "spec": {"credentials": {"secretName": "alice-login"}, "allowFrom": allow_from},
+        }
+    )
+
+
+def namespace(name: str, **labels: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name, **labels}},
+    }
+
+
+def pod(ns: str, who: str, **labels: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": who, "namespace": ns, "labels": {WHO: who, **labels}},
+        "spec": {"containers": [{"name": "main", "image": "example.invalid/client"}]},
+    }
+
+
+def world(target: Provider) -> list[dict[str, Any]]:
+    """Namespaces and pods around the provider pod: the operator, clients, look-alikes."""
+    provider_pod = render_pod(target, {"oauth-token": b"sk-ant-oat01-not-used"})
+    return [
+        namespace(TEAM),
+        namespace(CLIENTS, access="claude"),
+        namespace(OPERATOR_NS),
+        namespace(ELSEWHERE),
+        {"apiVersion": "v1", "kind": "Pod", "metadata": provider_pod["metadata"], "spec": provider_pod["spec"]},
+        pod(OPERATOR_NS, "operator", **OPERATOR_LABELS),
+        pod(OPERATOR_NS, "ops-other"),  # the operator's namespace, not its labels
+        pod(ELSEWHERE, "impostor", **OPERATOR_LABELS),  # the operator's labels, not its namespace
+        pod(TEAM, "client-a", role="client"),
+        pod(TEAM, "bystander"),
+        pod(CLIENTS, "client-b"),
+        pod(ELSEWHERE, "stranger", role="client"),  # podSelector-only peers mean the provider's namespace
+    ]
+
+
+def source(ns: str, who: str) -> dict[str, Any]:
+    return {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
+        "podSelector": {"matchLabels": {WHO: who}},
+    }
+
+
+EVERYONE = [{"namespaceSelector": {}}, {"ipBlock": {"cidr": "0.0.0.0/0"}}]
+
+
+def traffic(name: str, target: Provider, rules: list[tuple[list[dict[str, Any]], int]]) -> dict[str, Any]:
+    """Connections to the provider pod, written as a policy: (sources, TCP port) per rule."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": TEAM},
+        "spec": {
+            "podSelector": {"matchLabels": {"claudecode.dev/provider": target.name}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": peers, "ports": [{"port": port, "protocol": "TCP"}]} for peers, port in rules],
+        },
+    }
+
+
+def nca(query: str, traffic_policy: dict[str, Any], target: Provider, tmp_path: Path) -> dict[str, Any]:
+    """Run `nca --<query>` of the traffic against the rendered policy; returns its JSON answer."""
+    assert NCA.is_file(), f"{NCA} is missing: run `make install`"
+    policy = render_network_policy(target, OPERATOR_NS, OPERATOR_LABELS)
+    files = {
+        "rendered.yaml": [policy],
+        "traffic.yaml": [traffic_policy],
+        "world.yaml": world(target),
+    }
+    for name, docs in files.items():
+        (tmp_path / name).write_text(yaml.safe_dump_all(docs))
+    out = tmp_path / f"{query}.json"
+    result = subprocess.run(
+        [
+            str(NCA), f"--{query}", "traffic.yaml", "--base_np_list", "rendered.yaml",
+            "--pod_list", "world.yaml", "--ns_list", "world.yaml", "--output_format", "json", "--file_out", str(out),
+        ],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert out.is_file(), f"nca wrote no answer (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
+    (answer,) = json.loads(out.read_text())
+    assert answer["query"] == f"{query.capitalize()}Query", answer
+    return dict(answer)
+
+
+def assert_permits(target: Provider, rules: list[tuple[list[dict[str, Any]], int]], tmp_path: Path) -> None:
+    answer = nca("permits", traffic("must-pass", target, rules), target, tmp_path)
+    assert answer["numerical_result"] == 0, json.dumps(answer, indent=1)
+
+
+def assert_forbids(target: Provider, rules: list[tuple[list[dict[str, Any]], int]], tmp_path: Path) -> None:
+    answer = nca("forbids", traffic("must-not-pass", target, rules), target, tmp_path)
+    assert answer["numerical_result"] == 0, json.dumps(answer, indent=1)
+
+
+def test_the_operator_probes_and_the_allowed_clients_call_nobody_else(tmp_path: Path) -> None:
+    target = provider(ALLOW_FROM)
+    assert_permits(
+        target,
+        [
+            ([source(OPERATOR_NS, "operator")], 8080),
+            ([source(TEAM, "client-a"), source(CLIENTS, "client-b")], 4000),
+        ],
+        tmp_path,
+    )
+    assert_forbids(
+        target,
+        [
+            # look-alikes of the operator, and the clients, on the health and auth-status port
+            (
+                [
+                    source(ELSEWHERE, "impostor"),
+                    source(OPERATOR_NS, "ops-other"),
+                    source(TEAM, "bystander"),
+                    source(TEAM, "client-a"),
+                    source(CLIENTS, "client-b"),
+                    {"ipBlock": {"cidr": "0.0.0.0/0"}},
+                ],
+                8080,
+            ),
+            # everyone not in allowFrom on the API port, the operator included
+            (
+                [
+                    source(TEAM, "bystander"),
+                    source(ELSEWHERE, "stranger"),
+                    source(ELSEWHERE, "impostor"),
+                    source(OPERATOR_NS, "operator"),
+                    {"ipBlock": {"cidr": "0.0.0.0/0"}},
+                ],
+                4000,
+            ),
+            # the runtime's completion API and any other port, from anyone
+            (EVERYONE, 8081),
+            ([source(TEAM, "client-a"), source(OPERATOR_NS, "operator")], 22),
+        ],
+        tmp_path,
+    )
+
+
+def test_without_allow_from_nobody_reaches_the_api(tmp_path: Path) -> None:
+    target = provider([])
+    assert_permits(target, [([source(OPERATOR_NS, "operator")], 8080)], tmp_path)
+    assert_forbids(target, [(EVERYONE, 4000), (EVERYONE, 8081)], tmp_path)
+
+
+@pytest.mark.parametrize("query", ["permits", "forbids"])
+def test_the_analyzer_is_not_vacuous(query: str, tmp_path: Path) -> None:
+    """The same questions with the opposite expectation fail: nca does see these pods and ports."""
+    target = provider(ALLOW_FROM)
+    rules = [([source(TEAM, "bystander")], 4000)] if query == "permits" else [([source(TEAM, "client-a")], 4000)]
+    answer = nca(query, traffic("opposite", target, rules), target, tmp_path)
+    assert answer["numerical_result"] == 1, json.dumps(answer, indent=1)
