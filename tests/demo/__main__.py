@@ -24,7 +24,11 @@ def main() -> int:
         return 0
     offline = os.environ.get("DEMO_OFFLINE", "") not in ("", "0") or not has_login(Path.home())
     if offline and not os.environ.get("DEMO_OFFLINE"):
-        loudly("no Claude Code login on this machine (~/.claude/.credentials.json, CLAUDE_CODE_OAUTH_TOKEN)")
+        loudly(
+            "no login for the demo: set CLAUDE_CODE_OAUTH_TOKEN (from `claude setup-token`), or "
+            "DEMO_USE_CREDENTIALS_FILE=1 to copy ~/.claude/.credentials.json (the pod may then refresh it and "
+            "sign this machine's CLI out)"
+        )
     settings = Settings(
         state_dir, namespace=args.namespace, operator_namespace=args.operator_namespace, release=args.release,
         offline=offline,

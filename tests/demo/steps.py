@@ -190,7 +190,13 @@ def derive_login(offline: bool, home: Path) -> dict[str, str]:
 
 
 def has_login(home: Path) -> bool:
-    return bool(os.environ.get("CLAUDE_CODE_OAUTH_TOKEN")) or (home / ".claude" / ".credentials.json").is_file()
+    """A login the demo may hand to a pod: a `claude setup-token` token, or the CLI's own credentials file
+    only when DEMO_USE_CREDENTIALS_FILE=1. That file's refresh token is single-use: once the pod refreshes
+    it, this machine's CLI is signed out (one login, one writer), so it is never copied unasked."""
+    if os.environ.get("CLAUDE_CODE_OAUTH_TOKEN"):
+        return True
+    opted_in = os.environ.get("DEMO_USE_CREDENTIALS_FILE", "") not in ("", "0")
+    return opted_in and (home / ".claude" / ".credentials.json").is_file()
 
 
 def apply_login_secret(core: client.CoreV1Api, namespace: str, data: dict[str, str]) -> None:

@@ -17,10 +17,20 @@ def test_offline_is_a_fresh_fake_token_even_with_a_login_here(tmp_path: Path, mo
     assert "real" not in first["oauth-token"]
 
 
+def test_the_credentials_file_is_copied_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its refresh token is single-use: a pod that refreshes it signs this machine's CLI out.
+    (tmp_path / ".claude").mkdir()
+    (tmp_path / ".claude" / ".credentials.json").write_text('{"claudeAiOauth": {}}')
+    monkeypatch.delenv("CLAUDE_CODE_OAUTH_TOKEN", raising=False)
+    monkeypatch.delenv("DEMO_USE_CREDENTIALS_FILE", raising=False)
+    assert not has_login(tmp_path)
+
+
 def test_the_token_wins_over_the_credentials_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / ".claude").mkdir()
     (tmp_path / ".claude" / ".credentials.json").write_text('{"claudeAiOauth": {}}')
     monkeypatch.delenv("CLAUDE_CODE_OAUTH_TOKEN", raising=False)
+    monkeypatch.setenv("DEMO_USE_CREDENTIALS_FILE", "1")
     assert has_login(tmp_path)
     assert derive_login(False, tmp_path) == {".credentials.json": '{"claudeAiOauth": {}}'}
     monkeypatch.setenv("CLAUDE_CODE_OAUTH_TOKEN", "sk-ant-oat01-x")
