@@ -59,11 +59,13 @@ class OperatorDeployment:
     def service_account(self) -> str:
         return f"{self.release}-claude-code-operator"
 
-    def install_rbac(self) -> None:
+    def install_rbac(self, *values: str) -> None:
+        """`values`: extra `--set` arguments for helm (e.g. replicas=2 adds the peering rights)."""
         helm_home = self.workdir / "helm"
         rendered = self.cluster.helm(
             "template", self.release, str(CHART), "--namespace", self.namespace,
             "--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml",
+            *(arg for value in values for arg in ("--set", value)),
             helm_home=helm_home,
         ).stdout  # fmt: skip
         manifest = self.workdir / "rbac.yaml"
@@ -125,8 +127,9 @@ class OperatorProcess:
             **{k: v for k, v in os.environ.items() if k != "KUBECONFIG"},
             "KUBECONFIG": str(self.kubeconfig),
         }
+        peering = [] if any(a.startswith("--peering") for a in self.args) else ["--standalone"]
         cmd = [
-            *self.program, *self.args, "--standalone",
+            *self.program, *self.args, *peering,
             "--liveness", f"http://127.0.0.1:{self.liveness_port}/healthz",
             "--metrics-port", str(self.metrics_port), "--metrics-host", "127.0.0.1",
         ]  # fmt: skip

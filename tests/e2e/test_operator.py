@@ -275,6 +275,16 @@ def test_two_resources_on_one_login_the_second_is_refused_until_the_first_goes(
     wait_condition(custom, namespace, "second", "CredentialsValid", "True", "Valid")
 
 
+def test_liveness_fails_when_the_operator_loses_api_access(
+    cluster: Cluster, namespace: str, operator: OperatorDeployment
+) -> None:
+    proc = operator.start()
+    assert proc.live()
+    cluster.kubectl("delete", "clusterrolebinding", f"{operator.release}-claude-code-operator")
+    # kopf caches probe results for 10 s; then the check runs again and fails.
+    wait_until(lambda: not proc.live(), timeout=DEADLINE, what="liveness to fail without API access")
+
+
 def test_killed_operator_restarts_without_duplicates_and_steady_state_writes_nothing(
     core: client.CoreV1Api, custom: client.CustomObjectsApi, namespace: str, operator: OperatorDeployment
 ) -> None:
@@ -303,3 +313,41 @@ def probe_count(metrics: str) -> float:
         for line in metrics.splitlines()
         if line.startswith("claude_code_operator_probe_results_total{")
     )
+
+
+def test_operator_killed_in_the_middle_of_a_batch_converges_without_duplicates(
+    core: client.CoreV1Api, custom: client.CustomObjectsApi, namespace: str, operator: OperatorDeployment
+) -> None:
+    count = 12
+    proc = operator.start()
+    for i in range(count):
+        core.create_namespaced_secret(namespace, login_secret(f"login-{i}"))
+        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, resource(f"p{i}", f"login-{i}"))
+    # Kill as soon as the first pod exists: the other reconciles are in flight or not started.
+    wait_until(lambda: core.list_namespaced_pod(namespace).items, timeout=DEADLINE, what="the first pod")
+    proc.kill()
+    keys_at_kill = {
+        s.metadata.name: s.data
+        for s in core.list_namespaced_secret(namespace).items
+        if s.metadata.name.endswith("-keys")
+    }
+    operator.start()
+
+    def converged() -> bool:
+        return len(core.list_namespaced_pod(namespace).items) == count and all(
+            (condition(o, "CredentialsValid") or {}).get("status") == "True"
+            for o in custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"]
+        )
+
+    wait_until(converged, timeout=2 * DEADLINE, what=f"{count} pods and statuses after the restart")
+    pods = core.list_namespaced_pod(namespace).items
+    assert sorted(p.metadata.name for p in pods) == sorted(f"p{i}-claude-code" for i in range(count))
+    keys = {
+        s.metadata.name: s.data
+        for s in core.list_namespaced_secret(namespace).items
+        if s.metadata.name.endswith("-keys")
+    }
+    assert len(keys) == count
+    for name, data in keys_at_kill.items():
+        if sorted(data or {}) == ["master-key", "runtime-token"]:
+            assert keys[name] == data, f"{name} was regenerated after the restart"

@@ -27,6 +27,7 @@ from .state import LoginUsers, State, login_users_of
 log = logging.getLogger(__name__)
 RESOURCE = (GROUP, VERSION, PLURAL)
 PREFIX = "claudecode.dev"
+EVENT_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)
 
 
 @kopf.on.startup()
@@ -72,7 +73,11 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 async def api_reachable(memo: kopf.Memo, **_: Any) -> None:
     """The liveness endpoint fails when the API cannot be reached or refuses this account."""
     state: State = memo["state"]
-    await state.kube.check_access()
+    try:
+        await state.kube.check_access()
+    except (ApiError, httpx.HTTPError) as error:
+        # Permanent: fail this liveness request now instead of retrying it with kopf's backoff.
+        raise kopf.PermanentError(f"the API refused or did not answer: {type(error).__name__}") from None
 
 
 @kopf.index(*RESOURCE)
@@ -101,11 +106,21 @@ async def reconcile_resource(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
 
 
 async def _reconcile_named(memo: Any, namespace: str, names_: list[str], users: LoginUsers, trigger: str) -> None:
+    """Reconcile resources named by a Secret or pod event. kopf does not retry event handlers, so
+    transient API errors are retried here (bounded), or the change would wait for the next event."""
     state: State = memo["state"]
     for name in names_:
-        body = await state.kube.fetch_provider(namespace, name)
-        if body is not None:
-            await _reconcile(memo, body, users, trigger)
+        for delay in (*EVENT_RETRY_DELAYS, None):
+            try:
+                body = await state.kube.fetch_provider(namespace, name)
+                if body is not None:
+                    await _reconcile(memo, body, users, trigger)
+                break
+            except (kopf.TemporaryError, ApiError, httpx.HTTPError) as error:
+                if delay is None:
+                    log.error("Gave up reconciling %s/%s after %s: %s", namespace, name, trigger, type(error).__name__)
+                    break
+                await asyncio.sleep(delay)
 
 
 @kopf.on.event("v1", "secrets")

@@ -1,0 +1,60 @@
+"""Several operator replicas: kopf peering with distinct priorities keeps exactly one active."""
+
+from __future__ import annotations
+
+import json
+
+from kubernetes import client
+
+from tests.e2e.harness import Cluster, wait_until
+from tests.e2e.operator_process import CHART, OperatorDeployment
+from tests.e2e.test_operator import DEADLINE, create_with_login, read_pod
+
+PEERING_CRDS = CHART / "crds" / "kopf-peerings.yaml"
+
+
+def test_only_the_highest_priority_replica_works_and_the_other_takes_over(
+    cluster: Cluster,
+    core: client.CoreV1Api,
+    api: client.ApiClient,
+    namespace: str,
+    operator: OperatorDeployment,
+) -> None:
+    cluster.kubectl("apply", "--server-side", "-f", str(PEERING_CRDS))
+    cluster.kubectl("wait", "--for=condition=Established", "crd/kopfpeerings.kopf.dev", "--timeout=60s")
+    wait_until(
+        lambda: cluster.kubectl("get", "kopfpeerings", "-n", namespace, check=False).returncode == 0,
+        timeout=30,
+        what="KopfPeerings to be served",
+    )
+    manifest = operator.workdir / "peering.yaml"
+    manifest.write_text(
+        f"apiVersion: kopf.dev/v1\nkind: KopfPeering\nmetadata: {{name: peers, namespace: {namespace}}}\n"
+    )
+    cluster.kubectl("apply", "-f", str(manifest))
+    operator.install_rbac("replicas=2", f"watchNamespaces={{{namespace}}}")
+    high = operator.start("--peering", "peers", "--priority", "200")
+    low = operator.start("--peering", "peers", "--priority", "100")
+
+    def peers() -> int:
+        got = cluster.kubectl("get", "kopfpeering", "peers", "-n", namespace, "-o", "json").stdout
+        return len(json.loads(got).get("status") or {})
+
+    # kopf starts a replica paused under mandatory peering; it works only when no higher priority is alive.
+    wait_until(lambda: peers() == 2, timeout=DEADLINE, what="both replicas to register as peers")
+
+    custom = client.CustomObjectsApi(api)
+    first = create_with_login(core, custom, namespace, "peer", "peer-login")
+    assert "Created pod" in high.logs()
+    assert "Created pod" not in low.logs(), "a paused replica must not act"
+
+    high.stop()
+    wait_until(lambda: "Resuming operations" in low.logs(), timeout=DEADLINE, what="the low one to take over")
+    core.delete_namespaced_pod("peer-claude-code", namespace)
+
+    def replaced() -> bool:
+        pod = read_pod(core, namespace, "peer-claude-code")
+        return pod is not None and pod.metadata.uid != first.metadata.uid
+
+    wait_until(replaced, timeout=DEADLINE, what="the remaining replica to replace the pod")
+    assert "Created pod" in low.logs()
