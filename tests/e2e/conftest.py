@@ -24,6 +24,7 @@ except ImportError as exc:  # pragma: no cover - a broken install must not look 
         "the e2e tier needs the `kubernetes` Python client; add it to tests/requirements.txt and `make install`"
     ) from exc
 
+from tests.conftest import ENV_BEFORE_ISOLATION
 from tests.e2e.harness import (
     Cluster,
     ClusterUnavailable,
@@ -68,9 +69,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     try:
         if capture is not None:
             with capture.global_and_fixture_disabled():
-                ensure_cluster(sys.stderr)
+                ensure_cluster(sys.stderr, ENV_BEFORE_ISOLATION)
         else:
-            ensure_cluster(sys.stderr)
+            ensure_cluster(sys.stderr, ENV_BEFORE_ISOLATION)
     except ClusterUnavailable as exc:
         if reporter is not None:
             reporter.write_line(f"e2e: NO CLUSTER, every e2e test will fail: {exc}", red=True)
@@ -79,7 +80,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 @pytest.fixture(scope="session")
 def cluster() -> Cluster:
     try:
-        return ensure_cluster(sys.stderr)
+        return ensure_cluster(sys.stderr, ENV_BEFORE_ISOLATION)
     except ClusterUnavailable as exc:
         why = str(exc)
     pytest.fail(f"no Kubernetes cluster for the e2e tier: {why}", pytrace=False)

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -98,17 +98,33 @@ class Cluster:
         return self.run("helm", *args, env=env, **kw)
 
 
-def start_local_cluster(stream: IO[str] | None = None) -> Path:
-    """Run `cluster.sh up` (builds on first use, no-op when up); returns the admin kubeconfig."""
+def start_local_cluster(stream: IO[str] | None = None, build_env: Mapping[str, str] | None = None) -> Path:
+    """Build the pinned binaries when missing, then `cluster.sh up`; returns the admin kubeconfig.
+
+    The build downloads Go modules, so it runs with `build_env` (the environment from before the tests'
+    network isolation); the cluster itself starts under the isolation like everything else.
+    """
     if not CLUSTER_SCRIPT.is_file():
         raise ClusterUnavailable(f"{CLUSTER_SCRIPT} is missing")
     stream = stream or sys.stderr
+    _run_cluster_script("build", stream, build_env)
+    stdout = _run_cluster_script("up", stream, None)
+    last = stdout.strip().splitlines()[-1] if stdout.strip() else ""
+    prefix = "export KUBECONFIG="
+    if not last.startswith(prefix):
+        raise ClusterUnavailable(f"`{CLUSTER_SCRIPT} up` did not print {prefix}...; stdout was {stdout!r}")
+    return Path(last[len(prefix) :])
+
+
+def _run_cluster_script(command: str, stream: IO[str], env: Mapping[str, str] | None) -> str:
+    """Run `cluster.sh COMMAND`, streaming its stderr; returns its stdout or raises ClusterUnavailable."""
     proc = subprocess.Popen(
-        ["bash", str(CLUSTER_SCRIPT), "up"],
+        ["bash", str(CLUSTER_SCRIPT), command],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         stdin=subprocess.DEVNULL,
+        env=None if env is None else dict(env),
         start_new_session=True,  # its own process group: a timeout stops the builds it runs too
     )
     stderr_tail: list[str] = []
@@ -140,30 +156,28 @@ def start_local_cluster(stream: IO[str] | None = None) -> Path:
         pump.join(timeout=10)
     if timed_out:
         raise ClusterUnavailable(
-            f"`{CLUSTER_SCRIPT} up` did not finish within {CLUSTER_UP_TIMEOUT} s; "
+            f"`{CLUSTER_SCRIPT} {command}` did not finish within {CLUSTER_UP_TIMEOUT} s; "
             f"its last output:\n{''.join(stderr_tail)}"
         )
     if proc.returncode != 0:
         raise ClusterUnavailable(
-            f"`{CLUSTER_SCRIPT} up` exited {proc.returncode}; its last output:\n{''.join(stderr_tail)}"
+            f"`{CLUSTER_SCRIPT} {command}` exited {proc.returncode}; its last output:\n{''.join(stderr_tail)}"
         )
-    stdout = "".join(stdout_lines)
-    last = stdout.strip().splitlines()[-1] if stdout.strip() else ""
-    prefix = "export KUBECONFIG="
-    if not last.startswith(prefix):
-        raise ClusterUnavailable(f"`{CLUSTER_SCRIPT} up` did not print {prefix}...; stdout was {stdout!r}")
-    return Path(last[len(prefix) :])
+    return "".join(stdout_lines)
 
 
 _cluster: Cluster | ClusterUnavailable | None = None
 
 
-def ensure_cluster(stream: IO[str] | None = None) -> Cluster:
-    """The cluster for this test session, started once; raises ClusterUnavailable with the reason."""
+def ensure_cluster(stream: IO[str] | None = None, build_env: Mapping[str, str] | None = None) -> Cluster:
+    """The cluster for this test session, started once; raises ClusterUnavailable with the reason.
+
+    `build_env` is the environment for building the cluster's binaries (see `start_local_cluster`).
+    """
     global _cluster  # noqa: PLW0603 - one cluster per process
     if _cluster is None:
         try:
-            _cluster = _find_or_start(stream)
+            _cluster = _find_or_start(stream, build_env)
         except ClusterUnavailable as exc:
             _cluster = exc
         except (OSError, subprocess.SubprocessError) as exc:
@@ -173,7 +187,7 @@ def ensure_cluster(stream: IO[str] | None = None) -> Cluster:
     return _cluster
 
 
-def _find_or_start(stream: IO[str] | None) -> Cluster:
+def _find_or_start(stream: IO[str] | None, build_env: Mapping[str, str] | None) -> Cluster:
     bin_dir = Path(cluster_paths()["BIN_DIR"])
     external = os.environ.get("E2E_KUBECONFIG")
     if external:
@@ -181,7 +195,7 @@ def _find_or_start(stream: IO[str] | None) -> Cluster:
         if not path.is_file():
             raise ClusterUnavailable(f"E2E_KUBECONFIG={external} is not a file")
         return Cluster(kubeconfig=path, bin_dir=bin_dir, local=False)
-    return Cluster(kubeconfig=start_local_cluster(stream), bin_dir=bin_dir, local=True)
+    return Cluster(kubeconfig=start_local_cluster(stream, build_env), bin_dir=bin_dir, local=True)
 
 
 # ---------------------------------------------------------------- polling

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import openai
 import pytest
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply, Usage
+from tests.fakes.anthropic_api import FakeAnthropic, Hang, TextReply, Usage
+from tests.support import wait_until
 
 # "" runs the CLI inside the proxy process (local use); "remote/" goes through the pod runtime.
 MODES = pytest.mark.parametrize("mode", ["", "remote/"], ids=["in-process", "runtime"])
@@ -114,7 +116,8 @@ def test_system_prompt_and_history_reach_the_model_as_one_conversation(
 def test_max_tokens_reaches_the_model_and_a_cut_answer_says_length(
     mode: str, fake: FakeAnthropic, client: openai.OpenAI
 ) -> None:
-    fake.enqueue(TextReply("Once upon", stop_reason="max_tokens"))
+    # The CLI asks the model to go on after a cut answer; that request would never be answered.
+    fake.enqueue(TextReply("Once upon", stop_reason="max_tokens"), Hang())
 
     reply = client.chat.completions.create(
         model=f"{mode}haiku", messages=[{"role": "user", "content": "Tell a story."}], max_tokens=17
@@ -122,12 +125,16 @@ def test_max_tokens_reaches_the_model_and_a_cut_answer_says_length(
 
     assert fake.messages_requests[0].max_tokens == 17
     assert reply.choices[0].finish_reason == "length"
-    # The CLI asks the model to go on after a cut answer (the fake would then say its default reply);
-    # an OpenAI client that set max_tokens gets the cut answer alone.
+    # An OpenAI client that set max_tokens gets the cut answer alone, without waiting for a go-on.
     assert reply.choices[0].message.content == "Once upon"
-    # Its CLI is stopped at the cut; a request to go on that it had already sent is abandoned.
-    fake.wait_quiet()
-    assert len(fake.messages_requests) <= 2
+    # The CLI had already asked the model to go on (it does so as soon as the cut answer ends): that
+    # request carries the cut answer, is abandoned (its connection dropped, never answered), and no
+    # other comes after it.
+    fake.wait_quiet(quiet=1.0)
+    assert len(fake.messages_requests) == 2
+    follow_up = fake.messages_requests[1]
+    assert "Once upon" in json.dumps(follow_up.chat_messages)
+    wait_until(lambda: follow_up.abandoned_at is not None, timeout=20, what="the go-on request abandoned")
 
 
 @pytest.mark.parametrize(

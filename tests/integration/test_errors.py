@@ -8,6 +8,7 @@ import re
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,8 +24,10 @@ from tests.fakes.anthropic_api import (
     overloaded_error,
     rate_limit_error,
 )
-from tests.stack import Proxy, Runtime
+from tests.stack import FAKE_TOKEN, Proxy, Runtime
 from tests.support import claude_processes, wait_until, working_directory
+
+from claude_code_provider.auth.probe import find_cli
 
 MODES = pytest.mark.parametrize("mode", ["", "remote/"], ids=["in-process", "runtime"])
 HI = [{"role": "user", "content": "hi"}]
@@ -97,22 +100,32 @@ def test_a_missing_cli_is_500_naming_the_path_searched(client: openai.OpenAI) ->
     assert "/nonexistent/bin/claude" in caught.value.message
 
 
-def test_a_crashed_cli_is_502_with_its_stderr_and_no_token(
-    fake: FakeAnthropic, client: openai.OpenAI, runtimes: dict[str, Runtime]
+def test_a_crashed_cli_is_502_with_its_stderr_tail_and_no_token(
+    fake: FakeAnthropic, start: Callable[..., Runtime], tmp_path: Path
 ) -> None:
-    runtime = runtimes["remote"]
+    # The real CLI, started through a script that first writes a line with a token to its stderr.
+    cli = find_cli(None)
+    assert cli is not None
+    noisy = tmp_path / "claude"
+    noisy.write_text(f'#!/bin/sh\necho "starting with {FAKE_TOKEN} as the login (noisy line)" >&2\nexec {cli} "$@"\n')
+    noisy.chmod(0o755)
+    runtime = start(env={"CLAUDE_CODE_CLI_PATH": str(noisy), "CLAUDE_CODE_POOL_SIZE": "0"})
     fake.enqueue(Hang())
     with ThreadPoolExecutor(1) as pool:
-        pending = pool.submit(client.chat.completions.create, model="remote/sonnet", messages=HI)
+        pending = pool.submit(runtime.complete, {"model": "sonnet", "messages": HI})
         fake.wait_for_requests(1, timeout=30)
         for pid in claude_processes(runtime.process.pid):
             os.kill(pid, signal.SIGKILL)
-        with pytest.raises(openai.APIStatusError) as caught:
-            pending.result(timeout=60)
+        response = pending.result(timeout=60)
 
-    assert caught.value.status_code == 502
-    assert "Claude Code" in caught.value.message
-    assert "sk-ant-" not in caught.value.message
+    assert response.status_code == 502
+    message = response.json()["message"]
+    assert "Claude Code" in message
+    # The stderr tail is there, with the token blanked in place.
+    assert "stderr:" in message
+    assert "starting with sk-ant-*** as the login (noisy line)" in message.split("stderr:", 1)[1]
+    assert FAKE_TOKEN not in message
+    assert FAKE_TOKEN.removeprefix("sk-ant-") not in message
 
 
 def test_an_upstream_that_never_answers_is_504_within_the_idle_time_out(

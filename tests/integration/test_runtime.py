@@ -6,6 +6,7 @@ import json
 import stat
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import httpx
 from tests.fakes.anthropic_api import (
@@ -135,7 +136,9 @@ def test_a_usage_limit_is_not_a_login_problem_and_a_later_success_clears_it(
     body = runtime.get("/auth/status").json()
     assert body["loggedIn"] is True
     assert body["lastRequest"]["result"] == "rate_limited"
-    assert abs(time.mktime(time.strptime(body["rateLimitedUntil"][:19], "%Y-%m-%dT%H:%M:%S")) - resets_at) < 5
+    until = datetime.fromisoformat(body["rateLimitedUntil"])
+    assert until.utcoffset() == timedelta(0)  # a UTC time, whatever this machine's zone
+    assert abs(until.timestamp() - resets_at) < 5
     assert runtime.get("/readyz").status_code == 200
 
     assert complete(runtime).status_code == 200

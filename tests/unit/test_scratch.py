@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import stat
 from pathlib import Path
 
@@ -76,3 +77,31 @@ def test_the_old_predictable_name_is_never_used(tmp_path: Path) -> None:
 
     assert (target / "precious.txt").read_text() == "keep me"
     assert sorted(p.name for p in target.iterdir()) == ["precious.txt"]
+
+
+def test_a_private_directory_that_was_removed_or_replaced_is_made_anew(tmp_path: Path) -> None:
+    target = planted_target(tmp_path)
+    slots = ScratchSlots(tmp_path / "root")
+    with slots.lease() as first:
+        private = first.parent
+    # A temp cleaner removes it, and someone puts a link to their own directory in its place.
+    private.rmdir()
+    private.symlink_to(target, target_is_directory=True)
+
+    with slots.lease() as cwd:
+        assert cwd.parent != private
+        assert not cwd.resolve().is_relative_to(target.resolve())
+
+    assert sorted(p.name for p in target.iterdir()) == ["precious.txt"]
+
+
+def test_an_engine_that_is_never_closed_leaves_no_directory_when_it_goes(tmp_path: Path) -> None:
+    slots = ScratchSlots(tmp_path)
+    with slots.lease():
+        pass
+    assert len(list(tmp_path.iterdir())) == 1
+
+    del slots
+    gc.collect()
+
+    assert list(tmp_path.iterdir()) == []

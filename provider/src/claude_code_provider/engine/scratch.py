@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import tempfile
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,11 +30,8 @@ class ScratchSlots:
 
     @contextmanager
     def lease(self) -> Iterator[Path]:
-        if self._private is None:
-            self._root.mkdir(parents=True, exist_ok=True)
-            self._private = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=self._root))
         slot = self._free.pop() if self._free else self._new()
-        path = self._private / f"slot-{slot}"
+        path = self._private_dir() / f"slot-{slot}"
         remove_path(path)
         path.mkdir(mode=0o700)
         try:
@@ -46,9 +46,27 @@ class ScratchSlots:
             remove_path(self._private)
             self._private = None
 
+    def _private_dir(self) -> Path:
+        """The private directory, made anew if it is gone or no longer ours (a temp cleaner removed it,
+        and someone may have put something else under its name)."""
+        if self._private is None or not _is_private(self._private):
+            self._root.mkdir(parents=True, exist_ok=True)
+            self._private = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=self._root))
+            # Also gone when an engine that is never closed goes (the blocking API's, at exit).
+            weakref.finalize(self, remove_path, self._private)
+        return self._private
+
     def _new(self) -> int:
         self._next += 1
         return self._next - 1
+
+
+def _is_private(path: Path) -> bool:
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) == 0o700
 
 
 def remove_path(path: Path) -> None:

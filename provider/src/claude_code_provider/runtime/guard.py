@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
@@ -17,6 +18,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..errors import ErrorKind
 from ..protocol import ErrorEvent
 from ..runtime_token import AUTHORIZATION, TOKEN_FILE_VARIABLE, TOKEN_VARIABLE
+
+log = logging.getLogger(__name__)
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -43,6 +46,7 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 def _refusal(status: int, message: str) -> JSONResponse:
+    log.warning("Completion request refused", extra={"status": status, "reason": "host" if status == 421 else "token"})
     body = ErrorEvent(kind=ErrorKind.RUNTIME_REFUSED, message=message).model_dump(mode="json")
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, headers=headers)
