@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
@@ -46,6 +47,7 @@ from tests.e2e.operator_process import OperatorDeployment, OperatorProcess, inst
 GROUP, VERSION, PLURAL = "claudecode.dev", "v1alpha1", "claudecodeproviders"
 PROBE = {"intervalSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 1}
 PROVIDER_LABEL = "claudecode.dev/provider"
+SERVICE_CIDR = "10.0.16.0/20"
 MiB = 1024 * 1024
 
 
@@ -382,6 +384,14 @@ def main() -> None:
     core = client.CoreV1Api(api)
     room = sum(int(parse_quantity((node.status.allocatable or {}).get("pods", "0"))) for node in core.list_node().items)
     used = len(core.list_pod_for_all_namespaces(_request_timeout=60).items)
+    # The apiserver's default Service range (10.0.0.0/24) holds about 250 ClusterIPs, one per resource
+    # here; an extra ServiceCIDR makes room (cluster IPs are never dialled on this machine).
+    cidr = {"apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR", "metadata": {"name": "bench-operator"},
+            "spec": {"cidrs": [SERVICE_CIDR]}}  # fmt: skip
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as manifest:
+        manifest.write(yaml.safe_dump(cidr))
+        manifest.flush()
+        cluster.kubectl("apply", "-f", manifest.name)
     if room - used < args.total:
         raise SystemExit(
             f"the cluster's nodes take {room} pods and {used} exist: no room for {args.total} more. A cluster made "

@@ -40,8 +40,9 @@ from tests.fakes.anthropic_api import FakeAnthropic
 HERE = Path(__file__).parent
 #: Program names the pod runner maps to local stand-ins (see podrunner.resolve_program).
 STANDIN_PROGRAMS = {"e2e-standin-server": [sys.executable, str(HERE / "standin_server.py")]}
-#: Namespaces of this test session carry this label; the session's pod runner runs only their pods,
-#: so sessions sharing the cluster never start each other's pods.
+#: The session's pod runner runs only the pods of namespaces with this label, which the `pod_runner`
+#: fixture puts on its test's namespace: tests that did not ask (and other sessions sharing the
+#: cluster) never have their pods run.
 SESSION_LABEL = "claudecode.dev/e2e-session"
 SESSION_ID = secrets.token_hex(4)
 #: Extra env for every container of a namespace's pods (see the `pod_env` fixture).
@@ -108,9 +109,7 @@ def namespace(request: pytest.FixtureRequest, cluster: Cluster, core: client.Cor
     """A fresh namespace for one test, deleted (and waited for) afterwards."""
     stem = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     name = f"e2e-{stem}-{secrets.token_hex(3)}"
-    core.create_namespace(
-        client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels={SESSION_LABEL: SESSION_ID}))
-    )
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     wait_until(
         lambda: core.list_namespaced_service_account(name, field_selector="metadata.name=default").items,
         timeout=60,
@@ -135,8 +134,8 @@ def namespace(request: pytest.FixtureRequest, cluster: Cluster, core: client.Cor
 
 
 @pytest.fixture(scope="session")
-def pod_runner(cluster: Cluster, api: client.ApiClient) -> Iterator[PodRunner]:
-    """Runs the containers of this session's Running pods as local processes (local cluster only)."""
+def session_pod_runner(cluster: Cluster, api: client.ApiClient) -> Iterator[PodRunner]:
+    """Runs the containers of Running pods in namespaces labelled for this session (local cluster only)."""
     if not cluster.local:
         pytest.skip("E2E_KUBECONFIG is set: real containers run there, the pod runner is off")
     runner = PodRunner(
@@ -154,6 +153,13 @@ def pod_runner(cluster: Cluster, api: client.ApiClient) -> Iterator[PodRunner]:
         assert not leftovers, f"pod runner left processes behind: {[p.pid for p in leftovers]}"
         if runner.loop_error is not None:
             raise runner.loop_error
+
+
+@pytest.fixture
+def pod_runner(session_pod_runner: PodRunner, core: client.CoreV1Api, namespace: str) -> PodRunner:
+    """The pod runner, running the pods of this test's namespace."""
+    core.patch_namespace(namespace, {"metadata": {"labels": {SESSION_LABEL: SESSION_ID}}})
+    return session_pod_runner
 
 
 @pytest.fixture
