@@ -181,7 +181,7 @@ def write_proxy_config(path: Path, models: list[dict[str, object]]) -> Path:
                 "model_list": models,
                 "litellm_settings": {"custom_provider_map": [{"provider": "claude-code", "custom_handler": HANDLER}]},
                 # As in the shipped configs: the CLI already retries what is worth retrying.
-                "router_settings": {"num_retries": 0},
+                "router_settings": {"num_retries": 0, "disable_cooldowns": True},
             }
         )
     )

@@ -87,19 +87,6 @@ def chat(pod: RunningPod, master_key: str, text: str = "Say hello") -> str:
     return reply.choices[0].message.content or ""
 
 
-def chat_after_cooldown(pod: RunningPod, master_key: str) -> str:
-    """`chat` once LiteLLM's router takes the model back: after a 401 or 429 it puts the model's only
-    deployment in a 5 s cooldown (answering 429 "No deployments available"), which the rendered
-    config does not switch off (router_settings.disable_cooldowns; see the report)."""
-    return wait_until(
-        lambda: chat(pod, master_key),
-        timeout=30,
-        interval=1,
-        what="LiteLLM's cooldown to end",
-        ignore=(openai.RateLimitError,),
-    )
-
-
 def within(
     seconds: float, custom: client.CustomObjectsApi, ns: str, name: str, type_: str, status: str
 ) -> dict[str, Any]:
@@ -220,7 +207,8 @@ def test_a_completion_through_the_operators_pod_and_status_follows_the_login(wor
     revoked = within(2 * INTERVAL, custom, namespace, "alice", "Authenticated", "False")
     assert revoked["reason"] == "LoginRejected", revoked
     fake_upstream.default_reply = TextReply(["Back"])
-    assert chat_after_cooldown(pod, master_key) == "Back"
+    # No cooldown: the owner is served again at once (router_settings.disable_cooldowns).
+    assert chat(pod, master_key) == "Back"
     within(2 * INTERVAL, custom, namespace, "alice", "Authenticated", "True")
 
     # A usage limit: RateLimited with the reset time, the login still authenticated; a success clears it.
@@ -234,7 +222,8 @@ def test_a_completion_through_the_operators_pod_and_status_follows_the_login(wor
     assert condition({"status": status}, "Authenticated")["status"] == "True"  # type: ignore[index]
     until = status["auth"]["rateLimitedUntil"]
     assert abs(datetime.fromisoformat(until.replace("Z", "+00:00")).timestamp() - reset) <= 5, until
-    assert chat_after_cooldown(pod, master_key) == "Back"
+    # No cooldown: the owner is served again at once (router_settings.disable_cooldowns).
+    assert chat(pod, master_key) == "Back"
     within(2 * INTERVAL, custom, namespace, "alice", "RateLimited", "False")
 
     # Steady state: probes keep succeeding and nothing is written, to the resource or its children.

@@ -200,7 +200,7 @@ def test_litellm_config_routes_every_model_to_the_runtime() -> None:
             "litellm_params": {"model": "claude-code/claude-opus-4-1", "api_base": "os.environ/CLAUDE_RUNTIME_URL"},
         },
     ]
-    assert config["router_settings"] == {"num_retries": 0}
+    assert config["router_settings"] == {"num_retries": 0, "disable_cooldowns": True}
     assert config["general_settings"] == {"master_key": "os.environ/LITELLM_MASTER_KEY"}
     example = yaml.safe_load((REPO / "examples" / "litellm-config.yaml").read_text())
     assert config["litellm_settings"]["custom_provider_map"] == example["litellm_settings"]["custom_provider_map"]

@@ -24,7 +24,9 @@ def render_litellm_config(provider: Provider) -> dict[str, Any]:
         ],
         "litellm_settings": {"custom_provider_map": [{"provider": "claude-code", "custom_handler": CUSTOM_HANDLER}]},
         # Claude Code retries what is worth retrying; a usage limit is not worth a retry before it resets.
-        "router_settings": {"num_retries": 0},
+        # Without disable_cooldowns one 401 or 429 puts the only deployment on ice: the owner would get
+        # "No deployments available" after fixing the login, or after the limit reset.
+        "router_settings": {"num_retries": 0, "disable_cooldowns": True},
         "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY"},
     }
 
