@@ -26,7 +26,8 @@ $(NCA_VENV)/.installed: tests/requirements-nca.txt
 
 # Local use without Kubernetes: LiteLLM's proxy serving this machine's own Claude Code login on
 # 127.0.0.1. Without LITELLM_MASTER_KEY it makes one (kept in .venv/, readable by its owner only) and prints it.
-proxy: install
+# It needs .venv/ only, not the test tools' NetworkPolicy analyzer.
+proxy: $(BIN)/.installed
 	@key="$${LITELLM_MASTER_KEY:-}"; \
 	if [ -z "$$key" ]; then \
 	  [ -s $(VENV)/litellm-master-key ] || (umask 077 && echo "sk-$$(openssl rand -hex 24)" > $(VENV)/litellm-master-key); \
