@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import stat
 import subprocess
 from collections.abc import Callable
@@ -23,6 +24,17 @@ def post(runtime: Runtime, headers: dict[str, str]) -> httpx.Response:
     return httpx.post(runtime.api_url + "/v1/complete", json=HI, headers=headers, timeout=60, trust_env=False)
 
 
+def start_with_own_login(start: Callable[..., Runtime]) -> tuple[Runtime, str]:
+    """A runtime whose login no other test uses: the session's fake upstream may still receive a request
+    another test's CLI sent before it was stopped, so "nothing reached the upstream" is judged by login."""
+    login = f"sk-ant-oat01-access-{secrets.token_hex(8)}"
+    return start(env=NO_POOL, login={"oauth-token": login}), login
+
+
+def sent_with(fake: FakeAnthropic, login: str) -> list[object]:
+    return [r for r in fake.requests if r.bearer_token == login]
+
+
 @pytest.mark.parametrize(
     "headers",
     [{}, {"authorization": "Bearer wrong-token"}, {"authorization": "Basic abc"}],
@@ -31,7 +43,7 @@ def post(runtime: Runtime, headers: dict[str, str]) -> httpx.Response:
 def test_a_request_without_the_runtime_token_is_401_and_starts_no_cli(
     fake: FakeAnthropic, start: Callable[..., Runtime], headers: dict[str, str]
 ) -> None:
-    runtime = start(env=NO_POOL)
+    runtime, login = start_with_own_login(start)
 
     response = post(runtime, headers)
 
@@ -41,21 +53,21 @@ def test_a_request_without_the_runtime_token_is_401_and_starts_no_cli(
     assert "CLAUDE_RUNTIME_TOKEN" in response.json()["message"]
     assert runtime.token not in response.text
     assert claude_processes(runtime.process.pid) == []
-    assert fake.requests == []
+    assert sent_with(fake, login) == []
 
 
 @pytest.mark.parametrize("host", ["evil.example:8081", "evil.example", "10.1.2.3:8081"])
 def test_a_request_for_another_host_is_refused_even_with_the_token(
     fake: FakeAnthropic, start: Callable[..., Runtime], host: str
 ) -> None:
-    runtime = start(env=NO_POOL)
+    runtime, login = start_with_own_login(start)
 
     response = post(runtime, {"authorization": f"Bearer {runtime.token}", "host": host})
 
     assert response.status_code == 421
     assert "loopback" in response.json()["message"]
     assert claude_processes(runtime.process.pid) == []
-    assert fake.requests == []
+    assert sent_with(fake, login) == []
 
 
 @pytest.mark.parametrize("host", ["localhost:8081", "[::1]:8081", "127.0.0.1"])
