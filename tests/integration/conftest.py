@@ -24,6 +24,10 @@ def _fresh_fake(fake: FakeAnthropic) -> None:
     fake.clear()
 
 
+#: The refused runtime's own login: a test tells its upstream requests (there must be none) from stragglers.
+OTHERTOKEN_LOGIN = "sk-ant-oat01-othertoken-runtime"
+
+
 @pytest.fixture(scope="session")
 def runtimes(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Runtime]]:
     """Runtimes in the configurations the proxy routes to, by model prefix."""
@@ -39,7 +43,8 @@ def runtimes(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> I
     started: dict[str, Runtime] = {}
     try:
         for name, env in configs.items():
-            started[name] = start_runtime(fake, tmp_path_factory.mktemp(f"runtime-{name}"), env=env)
+            login = {"oauth-token": OTHERTOKEN_LOGIN} if name == "othertoken" else None
+            started[name] = start_runtime(fake, tmp_path_factory.mktemp(f"runtime-{name}"), env=env, login=login)
         yield started
     finally:
         for runtime in started.values():

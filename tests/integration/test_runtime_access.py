@@ -12,6 +12,7 @@ import httpx
 import openai
 import pytest
 from tests.fakes.anthropic_api import FakeAnthropic, TextReply
+from tests.integration.conftest import OTHERTOKEN_LOGIN
 from tests.stack import Runtime, cli_env
 from tests.support import VENV_BIN, claude_processes
 
@@ -95,7 +96,7 @@ def test_a_runtime_with_another_token_is_a_502_naming_the_setting(fake: FakeAnth
 
     assert caught.value.status_code == 502
     assert "CLAUDE_RUNTIME_TOKEN" in caught.value.message
-    assert fake.requests == []
+    assert sent_with(fake, OTHERTOKEN_LOGIN) == []
 
 
 def test_the_runtime_refuses_to_start_without_a_token(fake: FakeAnthropic, tmp_path: Path) -> None:
