@@ -187,16 +187,25 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...: poll until COMMAND succe
   done
 }
 
+# What the running cluster was made from: a cluster made from an older kwok.yaml or fake-node.yaml
+# lacks what the tests now rely on (e.g. port-forward), so `up` recreates it.
+config_stamp() {
+  cat "$HERE/kwok.yaml" "$HERE/fake-node.yaml" | sha256sum | cut -d' ' -f1
+}
+
 up() {
   if healthy; then
-    log "cluster $CLUSTER_NAME is already up"
-    echo "export KUBECONFIG=$KUBECONFIG_PATH"
-    return 0
+    if [[ -f $CACHE/.config-stamp && $(<"$CACHE/.config-stamp") == "$(config_stamp)" ]]; then
+      log "cluster $CLUSTER_NAME is already up"
+      echo "export KUBECONFIG=$KUBECONFIG_PATH"
+      return 0
+    fi
+    log "cluster $CLUSTER_NAME was made from another tests/cluster configuration: recreating it"
   fi
   build
   mkdir -p "$LOG_DIR"
   if [[ -d $CLUSTER_DIR ]]; then
-    log "cluster $CLUSTER_NAME exists but does not answer: recreating it"
+    log "removing the old cluster $CLUSTER_NAME"
     delete_cluster
   fi
   rm -f "$KUBECONFIG_PATH"
@@ -224,6 +233,7 @@ up() {
   wait_for 60 "node kwok-node-0 to be Ready" \
     kubectl_ wait --for=condition=Ready node/kwok-node-0 --timeout=5s
   wait_for 60 "the default ServiceAccount" kubectl_ get serviceaccount default -n default
+  config_stamp >"$CACHE/.config-stamp"
   log "cluster $CLUSTER_NAME up in $((SECONDS - start)) s"
   echo "export KUBECONFIG=$KUBECONFIG_PATH"
 }
