@@ -19,6 +19,10 @@ K8S_VERSION=v1.34.2
 ETCD_VERSION=v3.6.16
 KWOK_VERSION=v0.8.0
 HELM_VERSION=v3.19.5
+# Its CRDs only (ServiceMonitor, PodMonitor, PrometheusRule): the chart's monitoring objects are then
+# validated by the API server like everything else. Taken from the Go module, so from the module proxy.
+PROMETHEUS_OPERATOR_VERSION=v0.85.0
+PROMETHEUS_CRDS=(servicemonitors podmonitors prometheusrules)
 
 CACHE=${CLUSTER_CACHE:-$HOME/.cache/claude-code-operator}
 BIN_DIR=$CACHE/bin
@@ -105,6 +109,20 @@ build_helm() {
   stamp "$HELM_VERSION" helm
 }
 
+build_prometheus_crds() {
+  local dir=$CACHE/crds name src
+  [[ -f $dir/.version && $(<"$dir/.version") == "$PROMETHEUS_OPERATOR_VERSION" ]] && return 0
+  log "fetching the Prometheus Operator's CRDs $PROMETHEUS_OPERATOR_VERSION"
+  src=$("$GO" mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [[ -d $src ]] || die "go mod download gave no module directory for prometheus-operator"
+  mkdir -p "$dir"
+  for name in "${PROMETHEUS_CRDS[@]}"; do
+    install -m 0644 "$src/example/prometheus-operator-crd/monitoring.coreos.com_$name.yaml" "$dir/"
+  done
+  echo "$PROMETHEUS_OPERATOR_VERSION" >"$dir/.version"
+}
+
 build() {
   mkdir -p "$BIN_DIR"
   local start=$SECONDS
@@ -113,6 +131,7 @@ build() {
   build_etcd
   build_kwok
   build_helm
+  build_prometheus_crds
   log "binaries ready in $BIN_DIR ($((SECONDS - start)) s)"
 }
 
@@ -190,7 +209,7 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...: poll until COMMAND succe
 # What the running cluster was made from: a cluster made from an older kwok.yaml or fake-node.yaml
 # lacks what the tests now rely on (e.g. port-forward), so `up` recreates it.
 config_stamp() {
-  cat "$HERE/kwok.yaml" "$HERE/fake-node.yaml" | sha256sum | cut -d' ' -f1
+  { cat "$HERE/kwok.yaml" "$HERE/fake-node.yaml"; echo "$PROMETHEUS_OPERATOR_VERSION"; } | sha256sum | cut -d' ' -f1
 }
 
 up() {
@@ -230,6 +249,7 @@ up() {
   fi
   healthy || die "the apiserver does not answer after kwokctl create (logs: $CLUSTER_DIR/logs/)"
   kubectl_ apply -f "$HERE/fake-node.yaml" >&2
+  kubectl_ apply --server-side -f "$CACHE/crds/" >&2
   wait_for 60 "node kwok-node-0 to be Ready" \
     kubectl_ wait --for=condition=Ready node/kwok-node-0 --timeout=5s
   wait_for 60 "the default ServiceAccount" kubectl_ get serviceaccount default -n default
