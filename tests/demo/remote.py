@@ -40,6 +40,7 @@ from tests.demo.steps import (
     prepare_state_dir,
     probe_completion,
     remove_providers,
+    render_examples,
     say,
     service_account,
     wait_ready,
@@ -159,16 +160,7 @@ def render_usage(settings: Settings, cluster: Cluster, endpoint: Endpoint) -> st
 The endpoint, through `kubectl port-forward` on this machine (in the cluster: http://{PROVIDER}.{ns}.svc:4000/v1,
 open only to the clients spec.allowFrom names):
 
-  curl -s {endpoint.base_url}/chat/completions \\
-    -H "Authorization: Bearer {endpoint.api_key}" -H "Content-Type: application/json" \\
-    -d '{{"model": "sonnet", "messages": [{{"role": "user", "content": "Hello"}}]}}'
-
-  .venv/bin/python - <<'PY'
-  from openai import OpenAI
-  client = OpenAI(base_url="{endpoint.base_url}", api_key="{endpoint.api_key}")
-  reply = client.chat.completions.create(model="sonnet", messages=[{{"role": "user", "content": "Hello"}}])
-  print(reply.choices[0].message.content)
-  PY
+{render_examples(endpoint)}
 
 Look around (KUBECONFIG={cluster.kubeconfig}):
 

@@ -319,12 +319,9 @@ def probe_completion(endpoint: Endpoint) -> str:
     )
 
 
-def render_usage(settings: Settings, cluster: Cluster, endpoint: Endpoint) -> str:
-    ns = settings.namespace
-    return f"""
-The endpoint (OpenAI-compatible; here the pod's loopback IP, in a real cluster http://{PROVIDER}.{ns}.svc:4000/v1):
-
-  curl -s {endpoint.base_url}/chat/completions \\
+def render_examples(endpoint: Endpoint) -> str:
+    """A `curl` and a Python `openai` call against the endpoint, to paste as printed."""
+    return f"""  curl -s {endpoint.base_url}/chat/completions \\
     -H "Authorization: Bearer {endpoint.api_key}" -H "Content-Type: application/json" \\
     -d '{{"model": "sonnet", "messages": [{{"role": "user", "content": "Hello"}}]}}'
 
@@ -333,7 +330,15 @@ The endpoint (OpenAI-compatible; here the pod's loopback IP, in a real cluster h
   client = OpenAI(base_url="{endpoint.base_url}", api_key="{endpoint.api_key}")
   reply = client.chat.completions.create(model="sonnet", messages=[{{"role": "user", "content": "Hello"}}])
   print(reply.choices[0].message.content)
-  PY
+  PY"""
+
+
+def render_usage(settings: Settings, cluster: Cluster, endpoint: Endpoint) -> str:
+    ns = settings.namespace
+    return f"""
+The endpoint (OpenAI-compatible; here the pod's loopback IP, in a real cluster http://{PROVIDER}.{ns}.svc:4000/v1):
+
+{render_examples(endpoint)}
 
 Look around:
 
