@@ -21,10 +21,12 @@ import shutil
 import time
 from pathlib import Path
 
+import openai
 from kubernetes import client, config
 
 from tests.demo import processes
 from tests.demo.steps import (
+    COMPLETION_TIMEOUT,
     LOGIN_SECRET,
     PROVIDER,
     DemoError,
@@ -34,11 +36,11 @@ from tests.demo.steps import (
     apply_login_secret,
     apply_namespace,
     apply_provider,
+    complete,
     derive_login,
     helm,
     loudly,
     prepare_state_dir,
-    probe_completion,
     remove_providers,
     render_examples,
     say,
@@ -93,23 +95,47 @@ def install_chart(cluster: Cluster, settings: Settings) -> None:
     )  # fmt: skip
 
 
-def start_port_forward(cluster: Cluster, settings: Settings, core: client.CoreV1Api) -> Endpoint:
+def start_port_forward(cluster: Cluster, settings: Settings) -> tuple[processes.Record, int]:
     """`kubectl port-forward svc/<provider>` on a free local port, recorded for `down`."""
     argv = [
         cluster.tool("kubectl"), "--kubeconfig", str(cluster.kubeconfig), "port-forward", "-n", settings.namespace,
         f"svc/{PROVIDER}", ":4000", "--address", "127.0.0.1",
     ]  # fmt: skip
+    log = settings.state_dir / "port-forward.log"
+    offset = log.stat().st_size if log.is_file() else 0  # an earlier port-forward's lines come first
     record = processes.start_detached(settings.state_dir, "port-forward", argv, os.environ)
 
     def port() -> str | None:
-        found = _FORWARDING.search(Path(record.log).read_text(errors="replace"))
+        with log.open("rb") as lines:
+            lines.seek(offset)
+            found = _FORWARDING.search(lines.read().decode(errors="replace"))
         if found is None and not processes.is_running(record):
             raise DemoError(f"kubectl port-forward exited: {Path(record.log).read_text(errors='replace')[-2000:]}")
         return found.group(1) if found else None
 
-    forwarded = wait_until(port, timeout=PORT_FORWARD_TIMEOUT, interval=0.5, what="kubectl port-forward")
-    keys = core.read_namespaced_secret(f"{PROVIDER}-claude-code-keys", settings.namespace).data or {}
-    return Endpoint(f"http://127.0.0.1:{forwarded}/v1", base64.b64decode(keys["master-key"]).decode())
+    return record, int(wait_until(port, timeout=PORT_FORWARD_TIMEOUT, interval=0.5, what="kubectl port-forward"))
+
+
+def complete_through_port_forward(cluster: Cluster, settings: Settings, api_key: str) -> tuple[Endpoint, str]:
+    """A port-forward and one completion through it. kubectl port-forward exits when a forwarded connection
+    fails (LiteLLM not listening yet), so one that died is replaced until the completion works or time is up."""
+    forward: list[tuple[processes.Record, Endpoint]] = []
+
+    def attempt() -> tuple[Endpoint, str]:
+        if not forward or not processes.is_running(forward[-1][0]):
+            record, port = start_port_forward(cluster, settings)
+            forward.append((record, Endpoint(f"http://127.0.0.1:{port}/v1", api_key)))
+        endpoint = forward[-1][1]
+        return endpoint, complete(endpoint, "Say hello in one short sentence.")
+
+    try:
+        return wait_until(
+            attempt, timeout=COMPLETION_TIMEOUT, interval=1, what="a completion through kubectl port-forward",
+            ignore=(openai.APIConnectionError,),
+        )  # fmt: skip
+    except TimeoutError as exc:
+        said = Path(forward[-1][0].log).read_text(errors="replace")[-1500:] if forward else ""
+        raise DemoError(f"{exc}\nkubectl port-forward said:\n{said}") from None
 
 
 def up(settings: Settings) -> None:
@@ -122,7 +148,7 @@ def up(settings: Settings) -> None:
             "`claude setup-token`), or unset KUBECONFIG for the local demo."
         )
     cluster = remote_cluster(settings.kubeconfig)
-    progress = Progress(total=7)
+    progress = Progress(total=6)
     with config.new_client_from_config(config_file=settings.kubeconfig) as api:  # type: ignore[no-untyped-call]
         core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
         with progress.step(f"the cluster in KUBECONFIG ({settings.kubeconfig})"):
@@ -145,11 +171,12 @@ def up(settings: Settings) -> None:
         with progress.step(f"waiting for `kubectl get ccp {PROVIDER}` to show Ready (image pulls included)"):
             wait_ready(custom, settings, timeout=READY_TIMEOUT)
             say(cluster.kubectl("get", "ccp", "-n", settings.namespace).stdout.rstrip())
-        with progress.step(f"kubectl port-forward svc/{PROVIDER} (left running; `make demo-down` stops it)"):
-            endpoint = start_port_forward(cluster, settings, core)
-            say(f"    {endpoint.base_url}")
-        with progress.step("one completion through the endpoint"):
-            say(f"    reply: {probe_completion(endpoint)}")
+        with progress.step(f"one completion through kubectl port-forward svc/{PROVIDER} (left running)"):
+            keys = core.read_namespaced_secret(f"{PROVIDER}-claude-code-keys", settings.namespace).data or {}
+            endpoint, reply = complete_through_port_forward(
+                cluster, settings, base64.b64decode(keys["master-key"]).decode()
+            )
+            say(f"    {endpoint.base_url}\n    reply: {reply}")
     say(f"make demo: up in {time.monotonic() - progress.began:.0f} s")
     say(render_usage(settings, cluster, endpoint))
 

@@ -87,7 +87,7 @@ def test_demo_on_a_kubeconfig_cluster_installs_the_chart_and_answers_through_por
         assert re.search(r"^me\s+True\s+LoggedIn", output, re.MULTILINE), output
         # The operator is the chart's, not a demo process; only the port-forward is the demo's.
         recorded = json.loads((state_dir / "processes.json").read_text())
-        assert [r["name"] for r in recorded] == ["port-forward"]
+        assert {r["name"] for r in recorded} == {"port-forward"}
         deployments = cluster.kubectl("get", "deploy", "-n", operator_ns, "-o", "json").stdout
         assert [d["spec"]["replicas"] for d in json.loads(deployments)["items"]] == [1]
 
