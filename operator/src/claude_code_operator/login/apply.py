@@ -15,6 +15,7 @@ import httpx2
 import yaml
 from lightkube import ApiError, Client, ConfigError, KubeConfig, codecs
 from lightkube.resources.core_v1 import Secret
+from lightkube.types import PatchType
 
 from ..kube.api import ClaudeCodeProvider  # noqa: F401 - registers the resource with lightkube's codecs
 from .errors import ClusterError
@@ -150,3 +151,9 @@ class LoginApi:
         with self._calls(f"Writing {manifest['kind']} {meta['namespace']}/{meta['name']}", meta["namespace"]):
             applied: Any = self.client.apply(codecs.from_dict(manifest), field_manager=FIELD_MANAGER, force=True)
         return dict(applied.to_dict())
+
+    def remove_keys(self, namespace: str, name: str, keys: list[str]) -> None:
+        """Drop data keys another field manager owns (an apply cannot remove those)."""
+        patch = [{"op": "remove", "path": f"/data/{key.replace('~', '~0').replace('/', '~1')}"} for key in keys]
+        with self._calls(f"Updating Secret {namespace}/{name}", namespace):
+            self.client.patch(Secret, name, patch, namespace=namespace, patch_type=PatchType.JSON)

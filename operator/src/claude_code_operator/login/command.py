@@ -27,6 +27,7 @@ from .validate import (
     to_rfc3339,
 )
 
+LOGIN_KEYS = frozenset({names.CREDENTIALS_FILE, names.CLAUDE_JSON_FILE, names.OAUTH_TOKEN_FILE})
 DESCRIPTION = """\
 Copy this machine's Claude Code login into a Secret in the cluster (server-side apply through your
 kubeconfig) and, with --apply, write the ClaudeCodeProvider that serves it. The login is validated
@@ -161,7 +162,12 @@ def _run(args: argparse.Namespace, machine: Machine, now: datetime) -> None:
         if refusal:
             raise LoginRefused(refusal)
         applied = api.apply(render_login_secret(namespace, secret_name, login, _expiry(login, existing, now, err)))
-        _report_secret(namespace, secret_name, login, existing, readable, applied, out, err)
+        # Keys of another kind of login that another writer put there (the pod's write-back, kubectl)
+        # outlive the apply; the Secret must hold this login only, or the pod could keep the old one.
+        stale = sorted(LOGIN_KEYS & set(applied.get("data") or {}) - set(login.data))
+        if stale:
+            api.remove_keys(namespace, secret_name, stale)
+        _report_secret(namespace, secret_name, login, existing, readable, applied, stale, out)
         if args.apply:
             resource = api.apply(render_provider(namespace, args.name, secret_name, owner))
             _report_provider(resource, out)
@@ -196,8 +202,8 @@ def _report_secret(
     existing: ExistingSecret | None,
     readable: bool,
     applied: dict[str, Any],
+    removed: list[str],
     out: IO[str],
-    err: IO[str],
 ) -> None:
     version = applied["metadata"].get("resourceVersion")
     if not readable:
@@ -205,18 +211,10 @@ def _report_secret(
     elif existing is None:
         what = "created"
     else:
-        what = "unchanged" if existing.resource_version == version else "updated"
+        what = "unchanged" if existing.resource_version == version and not removed else "updated"
     print(f"Secret {namespace}/{name} {what} (keys: {', '.join(sorted(login.data))}).", file=out)
-    login_keys = {names.CREDENTIALS_FILE, names.CLAUDE_JSON_FILE, names.OAUTH_TOKEN_FILE}
-    others = sorted(login_keys & set(applied.get("data") or {}) - set(login.data))
-    if others:
-        removal = ",".join(f'{{"op":"remove","path":"/data/{key}"}}' for key in others)
-        print(
-            f"Warning: the Secret also holds {', '.join(others)} from another writer, which the pod may use "
-            f"instead. Remove what is stale: kubectl patch secret {name} -n {namespace} --type=json "
-            f"-p '[{removal}]'",
-            file=err,
-        )
+    if removed:
+        print(f"Removed the previous login's {', '.join(removed)} from it (written by another writer).", file=out)
 
 
 def _report_provider(resource: dict[str, Any], out: IO[str]) -> None:
