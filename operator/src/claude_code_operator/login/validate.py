@@ -12,8 +12,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from ..credentials import API_KEY_PREFIX
 from ..render.names import CLAUDE_JSON_FILE, CREDENTIALS_FILE, OAUTH_TOKEN_FILE
@@ -30,6 +31,7 @@ REFRESH_TOKEN_PREFIX = "sk-ant-ort"
 STATE_FIELDS = ("oauthAccount", "userID", "hasCompletedOnboarding")
 #: expiresAt is in milliseconds; below this it is seconds (or garbage): 10**11 ms is March 1973.
 _MIN_EXPIRES_MS = 10**11
+_JSON_OBJECT = TypeAdapter(dict[str, Any])
 API_KEY_REFUSAL = (
     "{where} holds an Anthropic API key (sk-ant-api...). This operator serves a Claude subscription login "
     "only; for an API key use LiteLLM's standard `anthropic/` provider (for example "
@@ -109,12 +111,11 @@ def _setup_token(found: LocalLogin, now: datetime, expires_at: datetime | None) 
     return Login("setup-token", found.source, {OAUTH_TOKEN_FILE: token.encode()}, expires_at)
 
 
-def _json_object(raw: bytes) -> dict[str, object] | None:
+def _json_object(raw: bytes) -> dict[str, Any] | None:
     try:
-        value = json.loads(raw)
-    except ValueError:
+        return _JSON_OBJECT.validate_json(raw)
+    except ValidationError:
         return None
-    return value if isinstance(value, dict) else None
 
 
 def _oauth(found: LocalLogin, now: datetime) -> Login:
