@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kubernetes import client
 
 from tests.e2e.harness import REPO, Cluster
@@ -212,7 +213,9 @@ def test_kubectl_claude_code_login_runs_as_a_kubectl_plugin(
     assert str(BIN / "kubectl-claude_code") in listed.stdout
 
 
+@pytest.mark.parametrize("kind", ["setup-token", "oauth"])
 def test_a_login_from_this_machine_reaches_a_working_endpoint_with_one_command(
+    kind: str,
     api: client.ApiClient,
     core: client.CoreV1Api,
     namespace: str,
@@ -225,16 +228,22 @@ def test_a_login_from_this_machine_reaches_a_working_endpoint_with_one_command(
     custom = client.CustomObjectsApi(api)
     operator.start()
     token = access_token()
+    if kind == "oauth":
+        write_laptop_login(tmp_path, token)  # a `claude login` on this machine; the pod gets its access token
     started = time.monotonic()
 
-    done = login(tmp_path, kubeconfig, "-n", namespace, "--name", "carol", "--apply", "--token-stdin", stdin=token)
+    stdin_token = ["--token-stdin"] if kind == "setup-token" else []
+    done = login(tmp_path, kubeconfig, "-n", namespace, "--name", "carol", "--apply", *stdin_token, stdin=token)
 
     assert done.returncode == 0, done.stderr
     pod = running_pod(core, pod_runner, namespace, "carol")
-    within(START, custom, namespace, "carol", "Ready", "True")
+    try:
+        within(START, custom, namespace, "carol", "Ready", "True")
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\nstatus: {get_ccp(custom, namespace, 'carol').get('status')}") from None
     ready_after = time.monotonic() - started
     fake_upstream.clear()
     fake_upstream.enqueue(TextReply(["Hello from ", "a laptop's login"]))
     assert chat(pod, keys(core, namespace, "carol")["master-key"]) == "Hello from a laptop's login"
     assert [r.bearer_token for r in fake_upstream.messages_requests] == [token]
-    print(f"login --apply to Ready: {ready_after:.1f} s")
+    print(f"{kind}: login --apply to Ready: {ready_after:.1f} s")

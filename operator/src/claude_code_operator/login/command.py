@@ -49,7 +49,7 @@ machine is signed out. An expired access token with a refresh token is still usa
 
 EPILOG = """\
 examples:
-  claude setup-token   # then paste the token it prints:
+  claude setup-token   # then paste the token it prints at the prompt (not echoed):
   claude-code-operator login -n team --name alice --apply --token-stdin
   kubectl claude-code login -n team --name alice --apply          # the same, as a kubectl plugin
   claude-code-operator login -n team --name alice --dry-run        # the manifests, values masked

@@ -112,7 +112,9 @@ def fetch_local_login(
 ) -> LocalLogin:
     """The first login found in the order of this module's docstring; `stdin` only with --token-stdin."""
     if stdin is not None:
-        return LocalLogin("setup-token", "standard input (--token-stdin)", stdin.read().encode())
+        # At a terminal: a prompt that does not echo the token; else whatever is piped in.
+        text = getpass.getpass("Token from `claude setup-token` (not shown): ") if stdin.isatty() else stdin.read()
+        return LocalLogin("setup-token", "standard input (--token-stdin)", text.encode())
     token = env.get(TOKEN_VARIABLE)
     if token:
         return LocalLogin("setup-token", f"the environment variable {TOKEN_VARIABLE}", token.encode())
