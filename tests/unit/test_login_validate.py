@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.unit.test_login_sources import FakeKeychain
+from tests.unit.test_login_sources import FakeKeychain, kubeconfig
 
 from claude_code_operator.api.spec import ClaudeCodeProviderSpec
 from claude_code_operator.cli import build_parser, build_plugin_parser
@@ -288,3 +288,15 @@ def test_help_states_the_order_of_sources_and_the_single_use_refresh_token(capsy
     assert positions == sorted(positions)
     assert "single-use" in text
     assert "kubectl claude-code login" in text
+
+
+def test_dry_run_namespace_defaults_to_the_kubeconfig_context_like_kubectl(tmp_path: Path) -> None:
+    config = tmp_path / "kubeconfig"
+    config.write_text(kubeconfig("https://127.0.0.1:1", "work", "ca.crt", namespace="team-a"))
+    m = machine(tmp_path, {"KUBECONFIG": str(config), "CLAUDE_CODE_OAUTH_TOKEN": SETUP_TOKEN})
+    args = build_parser().parse_args(["login", "--name", "dave", "--dry-run"])
+
+    assert run_login(args, m, NOW) == 0
+
+    (secret,) = yaml.safe_load_all(output(m)[0])
+    assert secret["metadata"]["namespace"] == "team-a"

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx2
 import yaml
-from lightkube import ApiError, Client, ConfigError, KubeConfig, codecs
+from lightkube import ApiError, Client, ConfigError, KubeConfig, SingleConfig, codecs
 from lightkube.resources.core_v1 import Secret
 from lightkube.types import PatchType
 
@@ -94,22 +94,22 @@ def _explain(error: ApiError, what: str, namespace: str) -> ClusterError:
     return ClusterError(f"{what}: {message} (HTTP {code}). {hint}")
 
 
+def fetch_context(kubeconfig: KubeConfig, context: str | None) -> SingleConfig:
+    """The named context, else the current one (its namespace is the default, as in kubectl)."""
+    try:
+        config = kubeconfig.get(context_name=context)
+    except ConfigError as error:
+        raise ClusterError(f"{error}. Name one of the kubeconfig's contexts with --context.") from None
+    assert config is not None  # get() without a default raises instead of returning None
+    return config
+
+
 class LoginApi:
-    """The user's cluster, through their kubeconfig and context."""
+    """The user's cluster, through their kubeconfig's context."""
 
-    def __init__(self, kubeconfig: KubeConfig, context: str | None) -> None:
-        try:
-            config = kubeconfig.get(context_name=context)
-        except ConfigError as error:
-            raise ClusterError(f"{error}. Name one of the kubeconfig's contexts with --context.") from None
-        assert config is not None  # get() without a default raises instead of returning None
-        self.config = config
-        self.server = self.config.cluster.server
-        self.client = Client(self.config, field_manager=FIELD_MANAGER, timeout=httpx2.Timeout(30.0))
-
-    @property
-    def namespace(self) -> str:
-        return str(self.config.namespace)
+    def __init__(self, config: SingleConfig) -> None:
+        self.server = config.cluster.server
+        self.client = Client(config, field_manager=FIELD_MANAGER, timeout=httpx2.Timeout(30.0))
 
     def close(self) -> None:
         self.client.close()

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from ..api.resource import Provider
 from ..render import names
-from .apply import LoginApi, fetch_kubeconfig
+from .apply import LoginApi, fetch_context, fetch_kubeconfig
 from .errors import ClusterError, LoginCommandError, LoginRefused
 from .labels import login_secret_name
 from .manifests import render_login_secret, render_masked_yaml, render_provider
@@ -145,7 +145,7 @@ def _run(args: argparse.Namespace, machine: Machine, now: datetime) -> None:
         print(f"Warning: {note}", file=err)
 
     if args.dry_run:
-        namespace = args.namespace or _namespace_or_default(args, machine)
+        namespace = args.namespace or _namespace_or_default(args, machine.env, machine.home)
         expires_at = _expiry(login, None, now, err)
         manifests = [render_login_secret(namespace, secret_name, login, expires_at)]
         if args.apply:
@@ -154,9 +154,10 @@ def _run(args: argparse.Namespace, machine: Machine, now: datetime) -> None:
         print("Dry run: nothing was written.", file=err)
         return
 
-    api = LoginApi(fetch_kubeconfig(args.kubeconfig, machine.env, machine.home), args.context)
+    context = fetch_context(fetch_kubeconfig(args.kubeconfig, machine.env, machine.home), args.context)
+    namespace = args.namespace or context.namespace
+    api = LoginApi(context)
     try:
-        namespace = args.namespace or api.namespace
         existing, readable = api.fetch_secret(namespace, secret_name)
         refusal = None if args.force else derive_overwrite_refusal(login, existing)
         if refusal:
@@ -188,9 +189,10 @@ def _expiry(login: Login, existing: ExistingSecret | None, now: datetime, err: I
     return expires_at
 
 
-def _namespace_or_default(args: argparse.Namespace, machine: Machine) -> str:
+def _namespace_or_default(args: argparse.Namespace, env: Mapping[str, str], home: Path) -> str:
+    """A dry run needs no cluster: without a usable kubeconfig, kubectl's default namespace."""
     try:
-        return LoginApi(fetch_kubeconfig(args.kubeconfig, machine.env, machine.home), args.context).namespace
+        return fetch_context(fetch_kubeconfig(args.kubeconfig, env, home), args.context).namespace
     except ClusterError:
         return "default"
 
