@@ -247,6 +247,12 @@ def test_dry_run_prints_masked_manifests_the_api_would_accept_and_contacts_nothi
     assert resource["metadata"] == {"name": "alice", "namespace": "team"}
     spec = ClaudeCodeProviderSpec.model_validate(resource["spec"])
     assert (spec.credentials.secret_name, spec.owner) == ("alice-login", "alice@example.com")
+    assert resource["spec"]["credentials"] == {
+        "secretName": "alice-login",
+        "credentialsKey": ".credentials.json",
+        "claudeJsonKey": ".claude.json",
+        "oauthTokenKey": "oauth-token",
+    }, "the key names the Secret uses, nothing else of spec.credentials"
     assert set(resource["spec"]) == {"credentials", "owner"}, "fields it does not own are left alone"
     assert "single-use" in stderr
     assert "nothing was written" in stderr

@@ -227,9 +227,9 @@ def _report_provider(resource: dict[str, Any], out: IO[str]) -> None:
         f"Next: kubectl get ccp {name} -n {namespace} -w   (READY turns True once the pod has checked the login)",
         file=out,
     )
+    print(f"Endpoint: {names.endpoint(provider)} (OpenAI-compatible, for the pods spec.allowFrom admits)", file=out)
     print(
-        f"Endpoint: {names.endpoint(provider)} (OpenAI-compatible; callable from pods that spec.allowFrom admits). "
-        f"API key: kubectl get secret {names.keys_secret_name(name)} -n {namespace} "
+        f"API key:  kubectl get secret {names.keys_secret_name(name)} -n {namespace} "
         "-o jsonpath='{.data.master-key}' | base64 -d",
         file=out,
     )

@@ -1,8 +1,8 @@
 """Pure: the login Secret and the ClaudeCodeProvider as manifests, and their masked YAML for --dry-run.
 
 The resource is built with the operator's own spec model, so it cannot drift from the CRD. The login
-command owns `spec.credentials` (all its keys: they must match the Secret it writes) and `spec.owner`;
-every other field is left to whoever else applies the resource.
+command owns `spec.credentials`' Secret name and key names (they must match the Secret it writes) and
+`spec.owner`; every other field is left to whoever else applies the resource.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ from .labels import (
     WRITTEN_BY_COMMAND,
 )
 from .validate import Login, to_rfc3339
+
+#: The fields of spec.credentials that must match the Secret this command writes; any other (write-back,
+#: expiry warnings, ...) stays with whoever set it.
+OWNED_CREDENTIALS_FIELDS = {"secret_name", "credentials_key", "claude_json_key", "oauth_token_key"}
 
 
 def render_login_secret(namespace: str, name: str, login: Login, expires_at: datetime) -> dict[str, Any]:
@@ -45,7 +49,9 @@ def render_login_secret(namespace: str, name: str, login: Login, expires_at: dat
 
 def render_provider(namespace: str, name: str, secret_name: str, owner: str | None) -> dict[str, Any]:
     spec = ClaudeCodeProviderSpec(credentials=Credentials(secret_name=secret_name), owner=owner)
-    fields: set[str] = {"credentials", "owner"} if owner else {"credentials"}
+    fields: dict[str, Any] = {"credentials": OWNED_CREDENTIALS_FIELDS}
+    if owner:
+        fields["owner"] = True
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": KIND,
