@@ -247,3 +247,21 @@ def test_a_login_from_this_machine_reaches_a_working_endpoint_with_one_command(
     assert chat(pod, keys(core, namespace, "carol")["master-key"]) == "Hello from a laptop's login"
     assert [r.bearer_token for r in fake_upstream.messages_requests] == [token]
     print(f"{kind}: login --apply to Ready: {ready_after:.1f} s")
+
+
+def test_a_user_who_may_write_secrets_but_not_read_them_still_logs_in(
+    cluster: Cluster, core: client.CoreV1Api, namespace: str, tmp_path: Path, sa_kubeconfig: Any
+) -> None:
+    cluster.kubectl("create", "role", "login-writer", "--verb=create,patch", "--resource=secrets", "-n", namespace)
+    cluster.kubectl(
+        "create", "rolebinding", "login-writer", "--role=login-writer", f"--serviceaccount={namespace}:default",
+        "-n", namespace,
+    )  # fmt: skip
+    token = access_token()
+
+    done = login(tmp_path, sa_kubeconfig(namespace, "default"), "--name", "erin", "--token-stdin", stdin=token)
+
+    assert done.returncode == 0, done.stderr
+    assert f"Secret {namespace}/erin-login applied" in done.stdout, "the context's namespace, as kubectl uses it"
+    assert "cannot be checked" in done.stderr
+    assert secret(core, namespace, "erin-login")[1] == {"oauth-token": token}

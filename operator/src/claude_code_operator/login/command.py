@@ -159,6 +159,12 @@ def _run(args: argparse.Namespace, machine: Machine, now: datetime) -> None:
     api = LoginApi(context)
     try:
         existing, readable = api.fetch_secret(namespace, secret_name)
+        if not readable:
+            print(
+                f"Note: you may not read Secret {namespace}/{secret_name}, so whether it holds a newer login (one the "
+                "pod refreshed) cannot be checked.",
+                file=err,
+            )
         refusal = None if args.force else derive_overwrite_refusal(login, existing)
         if refusal:
             raise LoginRefused(refusal)
