@@ -51,7 +51,7 @@ EPILOG = """\
 examples:
   claude setup-token   # then paste the token it prints at the prompt (not echoed):
   claude-code-operator login -n team --name alice --apply --token-stdin
-  kubectl claude-code login -n team --name alice --apply          # the same, as a kubectl plugin
+  kubectl claude-code login -n team --name alice --apply          # a `claude login` login, as a kubectl plugin
   claude-code-operator login -n team --name alice --dry-run        # the manifests, values masked
 """
 
