@@ -246,6 +246,8 @@ def test_a_login_from_this_machine_reaches_a_working_endpoint_with_one_command(
     fake_upstream.enqueue(TextReply(["Hello from ", "a laptop's login"]))
     assert chat(pod, keys(core, namespace, "carol")["master-key"]) == "Hello from a laptop's login"
     assert [r.bearer_token for r in fake_upstream.messages_requests] == [token]
+    for value in (token, *keys(core, namespace, "carol").values()):
+        assert value not in done.stdout + done.stderr, "the command printed a secret"
     print(f"{kind}: login --apply to Ready: {ready_after:.1f} s")
 
 
