@@ -1,11 +1,14 @@
-"""Warm Claude Code processes: started and connected ahead of time, one request each, then replaced.
+"""Warm Claude Code processes: parked spares started ahead of time, and processes kept after a request.
 
-Processes are kept per ``SessionKey`` (model, system prompt, output limit), for at most ``max_keys`` keys
-(least recently used first out; configured warm models are always kept). A key with a system prompt
-or output limit is kept warm from its second request on, so one-off option sets (a system prompt that
-changes every time) cost no process beyond their own. A process that died, outgrew ``max_rss_mb`` or sat
-unused for ``idle_seconds`` is retired; keys unused that long are dropped unless they are configured warm
-models.
+Spares are parked (``--await-claim``) per model and output limit, the options a CLI reads at start-up
+(a ``SessionKey`` without system prompt), for at most ``max_keys`` keys (least recently used first out;
+configured warm models are always kept); a request claims one with its own system prompt, so any system
+prompt is served warm. A model alone is kept warm from its first request, an output limit from its second,
+so one-off limits cost no process beyond their own. After a clean answer the engine rewinds the process
+to an empty conversation and gives it back (``give_back``): up to ``max_reusable`` such processes wait for
+the next request with exactly the same options, which then costs no start-up at all. A process that died,
+outgrew ``max_rss_mb`` or sat unused for ``idle_seconds`` is retired; keys unused that long are dropped
+unless they are configured warm models.
 Refills run in the background, at most two spawns at a time, and back off when spawning fails, so a
 broken CLI neither spins nor ever hands a request a process that is not alive.
 """
@@ -39,8 +42,9 @@ _MAX_SEEN = 256
 class PoolSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    size: int = Field(default=1, ge=0, description="warm processes per key; 0 turns the pool off")
+    size: int = Field(default=2, ge=0, description="parked spares per key; 0 turns the pool off")
     max_keys: int = Field(default=4, gt=0)
+    max_reusable: int = Field(default=4, ge=0, description="processes kept after a request for the next one")
     idle_seconds: float = Field(default=600.0, gt=0)
     max_rss_mb: int = Field(default=1024, gt=0)
     warm_models: tuple[str, ...] = Field(default=(), description="models kept warm from the start")
@@ -51,6 +55,7 @@ class PoolSettings(BaseModel):
         names = {
             "size": "CLAUDE_CODE_POOL_SIZE",
             "max_keys": "CLAUDE_CODE_POOL_MAX_KEYS",
+            "max_reusable": "CLAUDE_CODE_POOL_MAX_REUSABLE",
             "idle_seconds": "CLAUDE_CODE_POOL_IDLE_SECONDS",
             "max_rss_mb": "CLAUDE_CODE_POOL_MAX_RSS_MB",
         }
@@ -69,6 +74,8 @@ class WarmPool:
         self._spawn = spawn
         self._metrics = metrics
         self._ready: OrderedDict[SessionKey, deque[Session]] = OrderedDict()
+        # Processes that served a request, by the whole key they were claimed with, oldest first.
+        self._reusable: OrderedDict[SessionKey, deque[Session]] = OrderedDict()
         self._seen: OrderedDict[SessionKey, float] = OrderedDict()
         self._last_used: dict[SessionKey, float] = {}
         self._spawning: dict[SessionKey, set[asyncio.Task[None]]] = {}
@@ -94,9 +101,45 @@ class WarmPool:
             return False
 
     def take(self, key: SessionKey) -> Session | None:
-        """A live warm process for ``key``, or None; the key is refilled after the request (``wake``) or at
-        the next tick, so a replacement does not compete with the request for the CPU."""
-        bare = key.system is None and key.max_tokens is None  # a model alone: likely asked for again
+        """A live process for ``key``: one that served these options before (``claimed`` is set), else a
+        parked spare for the caller to claim, else None. A spare taken is replaced at once: back-to-back
+        requests would otherwise find none."""
+        reusable = self._reusable.get(key)
+        while reusable:
+            session = reusable.pop()  # the most recently used: the least likely to be near a limit
+            if not reusable:
+                del self._reusable[key]
+            if session.alive():
+                self._publish()
+                return session
+            self._retire(session)
+        spare = self._take_spare(key.parked())
+        if spare is not None:
+            self.wake()
+        return spare
+
+    def give_back(self, session: Session) -> None:
+        """Keep a process that answered cleanly and was rewound, for the next request with its options."""
+        key = session.claimed
+        if key is None or not session.alive() or self.settings.max_reusable == 0 or not self.usable():
+            self._retire(session)
+            return
+        session.idle_since = time.monotonic()
+        self._reusable.setdefault(key, deque()).append(session)
+        self._reusable.move_to_end(key)
+        while self.reusable_count() > self.settings.max_reusable:
+            oldest_key = next(iter(self._reusable))
+            oldest = self._reusable[oldest_key]
+            self._retire(oldest.popleft())
+            if not oldest:
+                del self._reusable[oldest_key]
+        self._publish()
+
+    def reusable_count(self) -> int:
+        return sum(len(q) for q in self._reusable.values())
+
+    def _take_spare(self, key: SessionKey) -> Session | None:
+        bare = key.max_tokens is None  # a model alone: likely asked for again
         if key not in self._ready and not bare and self._seen.pop(key, None) is None:
             self._seen[key] = time.monotonic()
             while len(self._seen) > _MAX_SEEN:
@@ -122,14 +165,16 @@ class WarmPool:
         """Retire every warm process, ready or starting (started with a login that is no longer current)."""
         for task in [task for tasks in self._spawning.values() for task in tasks]:
             task.cancel()
-        for ready in self._ready.values():
+        for ready in [*self._ready.values(), *self._reusable.values()]:
             while ready:
                 self._retire(ready.popleft())
+        self._reusable.clear()
         self._publish()
         self.wake()
 
     def ready_count(self) -> int:
-        return sum(len(q) for q in self._ready.values())
+        """Processes waiting for a request: parked spares and processes kept for reuse."""
+        return sum(len(q) for q in self._ready.values()) + self.reusable_count()
 
     async def close(self) -> None:
         if self._task is not None:
@@ -143,8 +188,9 @@ class WarmPool:
         for task in spawns:
             task.cancel()
         await asyncio.gather(*spawns, return_exceptions=True)
-        sessions = [s for q in self._ready.values() for s in q]
+        sessions = [s for q in [*self._ready.values(), *self._reusable.values()] for s in q]
         self._ready.clear()
+        self._reusable.clear()
         await asyncio.gather(*(s.close() for s in sessions), *self._closing, return_exceptions=True)
         self._publish()
 
@@ -197,6 +243,7 @@ class WarmPool:
             if now - seen > self.settings.idle_seconds:
                 del self._seen[key]
         cap = self.settings.max_rss_mb * 1024 * 1024
+        self._retire_reusable(now, cap)
         for key in list(self._ready):
             ready = self._ready[key]
             for session in list(ready):
@@ -221,6 +268,20 @@ class WarmPool:
                 spawning.add(asyncio.create_task(self._refill(key)))
                 self._spawning[key] = spawning
         self._publish()
+
+    def _retire_reusable(self, now: float, cap: int) -> None:
+        """Kept processes that died, outgrew the memory cap or waited too long go (no back-off: a spare of
+        the key takes over)."""
+        for key in list(self._reusable):
+            kept = self._reusable[key]
+            for session in list(kept):
+                rss = session.rss_bytes()
+                too_big = rss is not None and rss > cap
+                if not session.alive() or too_big or now - session.idle_since > self.settings.idle_seconds:
+                    kept.remove(session)
+                    self._retire(session)
+            if not kept:
+                del self._reusable[key]
 
     def _spawn_count(self) -> int:
         return sum(len(tasks) for tasks in self._spawning.values())
