@@ -121,7 +121,9 @@ class WarmPool:
     def give_back(self, session: Session) -> None:
         """Keep a process that answered cleanly and was rewound, for the next request with its options."""
         key = session.claimed
-        if key is None or not session.alive() or self.settings.max_reusable == 0 or not self.usable():
+        rss = session.rss_bytes()
+        too_big = rss is not None and rss > self.settings.max_rss_mb * 1024 * 1024
+        if key is None or too_big or not session.alive() or self.settings.max_reusable == 0 or not self.usable():
             self._retire(session)
             return
         session.idle_since = time.monotonic()
