@@ -70,11 +70,13 @@ def through(client: openai.OpenAI, model: str, messages: list[dict[str, str]] = 
     return Sample(time.perf_counter() - started, first)
 
 
-def varied(client: openai.OpenAI, prefix: str, index: int) -> Sample:
-    """A request with its own system prompt, one of two models and one of two output limits."""
+def varied(client: openai.OpenAI, prefix: str, index: int, recurring: bool = True) -> Sample:
+    """One of two models, one of two output limits and a system prompt: one of two (``recurring``, eight
+    option sets in all, as several apps or agents using one login) or a new one every time."""
     model = f"{prefix}/{('sonnet', 'haiku')[index % 2]}"
     limit = {"max_tokens": 256} if index % 4 >= 2 else {}
-    system = [{"role": "system", "content": f"You are assistant number {index}."}]
+    number = index // 4 % 2 if recurring else index
+    system = [{"role": "system", "content": f"You are assistant number {number}."}]
     return through(client, model, system + MESSAGES, **limit)
 
 
@@ -106,10 +108,10 @@ def row(name: str, samples: list[Sample]) -> tuple[str, float, float, float, flo
 
 
 def throughput(
-    client: openai.OpenAI, model: str, concurrency: int, count: int, vary: bool = False
+    client: openai.OpenAI, model: str, concurrency: int, count: int, vary: bool | None = None
 ) -> tuple[float, int, int]:
-    """Requests per second, failures, deliberate 429s; ``vary``: each request another system prompt, and
-    models and output limits taken in turn."""
+    """Requests per second, failures, deliberate 429s; ``vary`` (not None): options as ``varied`` takes
+    them, recurring or not."""
     failures = refused = 0
     counter = iter(range(count))
 
@@ -117,7 +119,7 @@ def throughput(
         nonlocal failures, refused
         index = next(counter)
         try:
-            varied(client, model, index) if vary else through(client, model)
+            varied(client, model, index, vary) if vary is not None else through(client, model)
         except openai.RateLimitError:
             refused += 1
         except Exception:
@@ -165,6 +167,15 @@ def chain_cpu(roots: list[psutil.Process]) -> float:
     return total
 
 
+def started_up(roots: list[psutil.Process]) -> bool:
+    """Whether every CLI of the chain is past its start-up (about 3 s of CPU work after it is spawned)."""
+    children = [child for root in roots for child in root.children(recursive=True)]
+    try:
+        return all(time.time() - child.create_time() > 3 for child in children)
+    except psutil.Error:
+        return False
+
+
 @dataclass
 class Series:
     mode: str
@@ -180,7 +191,8 @@ def main() -> None:
     args = parser.parse_args()
 
     pool = {
-        "CLAUDE_CODE_POOL_SIZE": "2",
+        "CLAUDE_CODE_POOL_SIZE": "1",
+        "CLAUDE_CODE_POOL_MAX_REUSABLE": "8",
         "CLAUDE_CODE_POOL_WARM_MODELS": "sonnet",
         "CLAUDE_RUNTIME_MAX_IN_FLIGHT": "4",
         "CLAUDE_RUNTIME_MAX_QUEUED": "64",
@@ -213,16 +225,17 @@ def main() -> None:
 def report(args: argparse.Namespace, fake: FakeAnthropic, proxy: Proxy, cold: Runtime, warm: Runtime) -> None:
     n = args.requests
     client = proxy.client()
-    roots = [psutil.Process(p.pid) for p in (proxy.process, warm.process)]  # the in-process CLIs are the proxy's
+    # The in-process CLIs are the proxy's children.
+    roots = [psutil.Process(p.pid) for p in (proxy.process, warm.process, cold.process)]
     through(client, "cold/sonnet")  # load the proxy's code paths once
-    settle(warm, 2)
+    settle(warm, 1)
     through(client, "warm/sonnet")
     through(client, "local/sonnet")
     load_before = os.getloadavg()
 
     def series(mode: str, pattern: str, run: Callable[[int], Sample], count: int, pause: float = 0.0) -> Series:
-        settle(warm, 2)
-        wait_until(lambda: psutil.cpu_percent(interval=0.2) < 150, timeout=30, what="the spares started")
+        settle(warm, 1)
+        wait_until(lambda: started_up(roots), timeout=60, what="every spare through its start-up")
         cpu = chain_cpu(roots)
         samples = []
         for index in range(count):
@@ -239,10 +252,11 @@ def report(args: argparse.Namespace, fake: FakeAnthropic, proxy: Proxy, cold: Ru
             series(mode, "spaced 1.5 s", lambda i, p=prefix: through(client, f"{p}/sonnet", BRIEF), n, 1.5),
             series(mode, "back-to-back", lambda i, p=prefix: through(client, f"{p}/sonnet", BRIEF), n),
             series(mode, "history back-to-back", lambda i, p=prefix: with_history(client, f"{p}/sonnet", i), n),
-            series(mode, "varied options back-to-back", lambda i, p=prefix: varied(client, p, i), n),
+            series(mode, "8 recurring option sets back-to-back", lambda i, p=prefix: varied(client, p, i), n),
+            series(mode, "new system prompt each, back-to-back", lambda i, p=prefix: varied(client, p, i, False), n),
         ]
     load_after = os.getloadavg()
-    settle(warm, 2)
+    settle(warm, 1)
     warm_rss = [rss_mb(pid) for pid in claude_processes(warm.process.pid)]
 
     print(f"## Chain benchmark, {time.strftime('%Y-%m-%d')}\n")
@@ -271,18 +285,25 @@ def report(args: argparse.Namespace, fake: FakeAnthropic, proxy: Proxy, cold: Ru
         "\n| runtime, varied system prompts/models/max_tokens | requests | req/s | failures | 429s | warm hit ratio |"
     )
     print("|---:|---:|---:|---:|---:|---:|")
-    for concurrency in (1, 4):
-        settle(warm, 2)
-        hits, misses = warm.metric("claude_code_pool_hits_total"), _misses(warm)
-        count = max(20, n)
-        rate, failures, refused = throughput(client, "warm", concurrency, count, vary=True)
-        took = warm.metric("claude_code_pool_hits_total") - hits
-        ratio = took / max(1, (_misses(warm) - misses) + took)
-        print(f"| concurrency {concurrency} | {count} | {rate:.1f} | {failures} | {refused} | {ratio:.2f} |")
+    for recurring in (True, False):
+        for concurrency in (1, 4):
+            settle(warm, 1)
+            throughput(client, "warm", concurrency, 16, vary=recurring)  # steady state: each set seen before
+            settle(warm, 1)
+            hits, misses = warm.metric("claude_code_pool_hits_total"), _misses(warm)
+            count = max(24, n)
+            rate, failures, refused = throughput(client, "warm", concurrency, count, vary=recurring)
+            took = warm.metric("claude_code_pool_hits_total") - hits
+            ratio = took / max(1, (_misses(warm) - misses) + took)
+            kind = "8 recurring option sets" if recurring else "new system prompt each"
+            print(
+                f"| {kind}, concurrency {concurrency} | {count} | {rate:.1f} | {failures} | {refused} | {ratio:.2f} |"
+            )
     print("\n| throughput at concurrency 4, same options | requests | req/s | failures | 429s |")
     print("|---|---:|---:|---:|---:|")
     for mode, model in (("runtime", "warm/sonnet"), ("in-process", "local/sonnet")):
-        settle(warm, 2)
+        settle(warm, 1)
+        throughput(client, model, 4, 16)  # steady state: four processes kept for these options
         rate, failures, refused = throughput(client, model, 4, max(40, n))
         print(f"| {mode} | {max(40, n)} | {rate:.1f} | {failures} | {refused} |")
     print("\nTargets: warm hit ratio >= 0.9; throughput at concurrency 4 >= 10 requests/s.")
@@ -290,17 +311,17 @@ def report(args: argparse.Namespace, fake: FakeAnthropic, proxy: Proxy, cold: Ru
     print(f"\nRuntime requests by path: {paths}")
 
     if args.soak:
-        settle(warm, 2)
+        settle(warm, 1)
         started = time.perf_counter()
         sequential = throughput(client, "warm/sonnet", 1, 1000)
         print(
             f"\nSoak: 1,000 sequential: {sequential[1]} failures, {sequential[2]} 429s, "
             f"{time.perf_counter() - started:.0f} s"
         )
-        settle(warm, 2)
+        settle(warm, 1)
         concurrent = throughput(client, "warm/sonnet", 200, 200)
         print(f"Soak: 200 concurrent: {concurrent[1]} failures, {concurrent[2]} deliberate 429s")
-    settle(warm, 2)
+    settle(warm, 1)
     serving = len(claude_processes(warm.process.pid)) - int(warm.metric("claude_code_pool_ready_processes"))
     print(f"\nClaude Code processes serving nothing but not in the pool, after the runs: {serving}")
     print(f"Upstream requests received: {len(fake.messages_requests)}")

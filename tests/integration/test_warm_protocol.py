@@ -99,6 +99,8 @@ def test_a_reused_process_carries_nothing_of_the_request_before(
 ) -> None:
     cold, warm = start(env=COLD), start(env=WARM)
     wait_warm(warm)
+    ask(warm, [{"role": "user", "content": "hello"}], system=SYSTEM)  # options asked for again are kept
+    wait_warm(warm)
     fake.enqueue(TextReply("the secret answer"))
     ask(warm, [*HISTORY, {"role": "user", "content": "the secret question"}], system=SYSTEM)
     wait_until(

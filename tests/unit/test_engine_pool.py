@@ -133,6 +133,8 @@ async def test_a_process_given_back_serves_only_requests_with_exactly_its_option
     pool.start()
     try:
         terse = SessionKey(model="haiku", system="Be terse.")
+        pool.take(terse)  # asked for before: worth keeping
+        pool.take(terse)
         used = StandIn(terse.parked())
         used.claimed = terse
         pool.give_back(used)  # type: ignore[arg-type]
@@ -140,6 +142,22 @@ async def test_a_process_given_back_serves_only_requests_with_exactly_its_option
         assert pool.take(SessionKey(model="haiku", system="Be verbose.")) is not used
         assert pool.take(terse) is used
         assert pool.take(terse) is not used
+    finally:
+        await pool.close()
+
+
+async def test_a_process_for_a_system_prompt_asked_for_once_is_not_kept() -> None:
+    pool = pool_of(Spawner(), size=1)
+    pool.start()
+    try:
+        once = SessionKey(model="haiku", system="It is 12:00:01.")
+        pool.take(once)
+        used = StandIn(once.parked())
+        used.claimed = once
+        pool.give_back(used)  # type: ignore[arg-type]
+        await settle(pool)
+        assert used.closed
+        assert pool.reusable_count() == 0
     finally:
         await pool.close()
 
@@ -152,6 +170,8 @@ async def test_at_most_max_reusable_processes_are_kept_and_dead_ones_never_hande
         for system in ("a", "b", "c"):
             session = StandIn(SessionKey(model="haiku"))
             session.claimed = SessionKey(model="haiku", system=system)
+            pool.take(session.claimed)
+            pool.take(session.claimed)
             pool.give_back(session)  # type: ignore[arg-type]
             kept.append(session)
         assert pool.reusable_count() == 2

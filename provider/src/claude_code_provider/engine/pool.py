@@ -76,6 +76,9 @@ class WarmPool:
         self._ready: OrderedDict[SessionKey, deque[Session]] = OrderedDict()
         # Processes that served a request, by the whole key they were claimed with, oldest first.
         self._reusable: OrderedDict[SessionKey, deque[Session]] = OrderedDict()
+        # How often each whole key was asked for (most recent last): a process is kept for reuse only when
+        # its key came before.
+        self._asked: OrderedDict[SessionKey, int] = OrderedDict()
         self._seen: OrderedDict[SessionKey, float] = OrderedDict()
         self._last_used: dict[SessionKey, float] = {}
         self._spawning: dict[SessionKey, set[asyncio.Task[None]]] = {}
@@ -104,6 +107,10 @@ class WarmPool:
         """A live process for ``key``: one that served these options before (``claimed`` is set), else a
         parked spare for the caller to claim, else None. A spare taken is replaced at once: back-to-back
         requests would otherwise find none."""
+        self._asked[key] = self._asked.get(key, 0) + 1
+        self._asked.move_to_end(key)
+        while len(self._asked) > _MAX_SEEN:
+            self._asked.popitem(last=False)
         reusable = self._reusable.get(key)
         while reusable:
             session = reusable.pop()  # the most recently used: the least likely to be near a limit
@@ -119,11 +126,14 @@ class WarmPool:
         return spare
 
     def give_back(self, session: Session) -> None:
-        """Keep a process that answered cleanly and was rewound, for the next request with its options."""
+        """Keep a process that answered cleanly and was rewound, for the next request with its options,
+        unless those options were new (a system prompt that changes every time would only push out
+        processes that are asked for again)."""
         key = session.claimed
         rss = session.rss_bytes()
-        too_big = rss is not None and rss > self.settings.max_rss_mb * 1024 * 1024
-        if key is None or too_big or not session.alive() or self.settings.max_reusable == 0 or not self.usable():
+        fit = session.alive() and (rss is None or rss <= self.settings.max_rss_mb * 1024 * 1024)
+        one_off = key is not None and key.system is not None and self._asked.get(key, 0) < 2
+        if key is None or one_off or not fit or not self.settings.max_reusable or not self.usable():
             self._retire(session)
             return
         session.idle_since = time.monotonic()
