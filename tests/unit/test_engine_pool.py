@@ -20,6 +20,7 @@ class StandIn:
         self.created = self.idle_since = time.monotonic()
         self.closed = False
         self.claimed: SessionKey | None = None
+        self.generation = 0
 
     def alive(self) -> bool:
         return not self.closed
@@ -157,6 +158,23 @@ async def test_a_process_for_a_system_prompt_asked_for_once_is_not_kept() -> Non
         pool.give_back(used)  # type: ignore[arg-type]
         await settle(pool)
         assert used.closed
+        assert pool.reusable_count() == 0
+    finally:
+        await pool.close()
+
+
+async def test_a_process_started_before_a_login_change_is_not_kept() -> None:
+    pool = pool_of(Spawner(), size=1)
+    pool.start()
+    try:
+        key = SessionKey(model="haiku")
+        pool.take(key)
+        serving = StandIn(key)
+        serving.claimed, serving.generation = key, pool.generation
+        pool.flush()  # a new login while it served
+        pool.give_back(serving)  # type: ignore[arg-type]
+        await settle(pool)
+        assert serving.closed
         assert pool.reusable_count() == 0
     finally:
         await pool.close()

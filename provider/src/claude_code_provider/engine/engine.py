@@ -131,7 +131,10 @@ class Engine:
             raise ClaudeCodeError(ErrorKind.CLI_CRASHED, f"Claude Code failed to start: {redact(str(error))}") from None
 
     async def _spawn_warm(self, key: SessionKey) -> Session:
-        return await self._start_session(key, [], park=True)
+        generation = self.pool.generation if self.pool is not None else 0
+        session = await self._start_session(key, [], park=True)
+        session.generation = generation
+        return session
 
     def _report(self, error: ClaudeCodeError | None) -> None:
         self.metrics.requests.labels(outcome="ok" if error is None else error.kind.value).inc()
@@ -186,7 +189,9 @@ class Engine:
                         return
                     finally:
                         self._finish_later(session)
+            generation = self.pool.generation if self.pool is not None else 0
             session = await self._start_session(SessionKey.of(request), request.history)
+            session.generation = generation
             if not request.history:
                 session.claimed = SessionKey.of(request)  # started with these options: as good as a claimed spare
             try:

@@ -87,6 +87,8 @@ class WarmPool:
         self._pinned = {SessionKey(model=m) for m in settings.warm_models}
         self._closing: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        # Bumped by ``flush``: a process started before (with a login no longer current) is never kept.
+        self.generation = 0
         self._task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -133,7 +135,8 @@ class WarmPool:
         rss = session.rss_bytes()
         fit = session.alive() and (rss is None or rss <= self.settings.max_rss_mb * 1024 * 1024)
         one_off = key is not None and key.system is not None and self._asked.get(key, 0) < 2
-        if key is None or one_off or not fit or not self.settings.max_reusable or not self.usable():
+        current = session.generation == self.generation
+        if key is None or one_off or not fit or not current or not self.settings.max_reusable or not self.usable():
             self._retire(session)
             return
         session.idle_since = time.monotonic()
@@ -175,6 +178,7 @@ class WarmPool:
 
     def flush(self) -> None:
         """Retire every warm process, ready or starting (started with a login that is no longer current)."""
+        self.generation += 1
         for task in [task for tasks in self._spawning.values() for task in tasks]:
             task.cancel()
         for ready in [*self._ready.values(), *self._reusable.values()]:

@@ -51,6 +51,7 @@ class Session:
         self.cwd: Path | None = None
         self.claimed: SessionKey | None = None  # the options a parked process was bound to
         self.served = 0  # requests answered
+        self.generation = 0  # the pool's generation when it started (see ``WarmPool.flush``)
         self.clean = False  # whether the last answer ended as the CLI ended it (no cut, no stop, no error)
         self._first: str | None = None  # the conversation's first message, where ``reset`` rewinds to
         self._prompt: str | None = None  # the last prompt sent, which the CLI wants named to rewind past it
