@@ -181,7 +181,9 @@ class Series:
     mode: str
     pattern: str
     samples: list[Sample]
+    direct: list[Sample]  # direct calls to the upstream right before and after the series
     cpu: float  # CPU seconds per request, whole chain
+    load: float  # 1-minute load average at the end (the machine is shared)
 
 
 def main() -> None:
@@ -233,26 +235,32 @@ def report(args: argparse.Namespace, fake: FakeAnthropic, proxy: Proxy, cold: Ru
     through(client, "local/sonnet")
     load_before = os.getloadavg()
 
-    def series(mode: str, pattern: str, run: Callable[[int], Sample], count: int, pause: float = 0.0) -> Series:
+    def series(
+        mode: str, pattern: str, run: Callable[[int], Sample], count: int, pause: float = 0.0, prime: int = 0
+    ) -> Series:
+        """``prime`` requests first (not measured) to reach the steady state of a recurring pattern."""
+        for index in range(prime):
+            run(index)
         settle(warm, 1)
         wait_until(lambda: started_up(roots), timeout=60, what="every spare through its start-up")
+        before = measure(lambda: direct(fake), max(5, count // 2))
         cpu = chain_cpu(roots)
         samples = []
-        for index in range(count):
+        for index in range(prime, prime + count):
             if pause:
                 time.sleep(pause)
             samples.append(run(index))
         spent = chain_cpu(roots) - cpu
-        return Series(mode, pattern, samples, spent / count)
+        after = measure(lambda: direct(fake), max(5, count // 2))
+        return Series(mode, pattern, samples, before + after, spent / count, os.getloadavg()[0])
 
-    direct_samples = measure(lambda: direct(fake), n)
     all_series = [series("runtime", "cold (no pool)", lambda i: through(client, "cold/sonnet"), max(10, n // 3))]
     for mode, prefix in (("runtime", "warm"), ("in-process", "local")):
         all_series += [
             series(mode, "spaced 1.5 s", lambda i, p=prefix: through(client, f"{p}/sonnet", BRIEF), n, 1.5),
             series(mode, "back-to-back", lambda i, p=prefix: through(client, f"{p}/sonnet", BRIEF), n),
             series(mode, "history back-to-back", lambda i, p=prefix: with_history(client, f"{p}/sonnet", i), n),
-            series(mode, "8 recurring option sets back-to-back", lambda i, p=prefix: varied(client, p, i), n),
+            series(mode, "8 recurring option sets back-to-back", lambda i, p=prefix: varied(client, p, i), n, prime=16),
             series(mode, "new system prompt each, back-to-back", lambda i, p=prefix: varied(client, p, i, False), n),
         ]
     load_after = os.getloadavg()
@@ -266,17 +274,20 @@ def report(args: argparse.Namespace, fake: FakeAnthropic, proxy: Proxy, cold: Ru
     print(f"Python {platform.python_version()}")
     print(f"Load average (1 min) before/after the latency series: {load_before[0]:.1f} / {load_after[0]:.1f}")
     print(f"Samples per series: {n}; upstream: fake Messages API on 127.0.0.1 answering at once (3 deltas).\n")
-    d50, d95 = percentile([s.total for s in direct_samples], 0.5), percentile([s.total for s in direct_samples], 0.95)
-    print(f"Direct call to the fake upstream: p50 {d50 * 1000:.1f} ms, p95 {d95 * 1000:.1f} ms.\n")
-    print("| mode | pattern | added p50 (ms) | added p95 (ms) | first token p50 (ms) | CPU per request (ms) |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("Added: the p50/p95 of a series minus those of direct calls to the fake right before and after it.\n")
+    print(
+        "| mode | pattern | direct p50 (ms) | added p50 (ms) | added p95 (ms) | first token p50 (ms) "
+        "| CPU per request (ms) | load |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for item in all_series:
         totals = [s.total for s in item.samples]
         firsts = [s.first_token for s in item.samples]
+        d50, d95 = (percentile([s.total for s in item.direct], q) for q in (0.5, 0.95))
         print(
-            f"| {item.mode} | {item.pattern} | {(percentile(totals, 0.5) - d50) * 1000:.0f} | "
+            f"| {item.mode} | {item.pattern} | {d50 * 1000:.0f} | {(percentile(totals, 0.5) - d50) * 1000:.0f} | "
             f"{(percentile(totals, 0.95) - d95) * 1000:.0f} | {percentile(firsts, 0.5) * 1000:.0f} | "
-            f"{item.cpu * 1000:.0f} |"
+            f"{item.cpu * 1000:.0f} | {item.load:.1f} |"
         )
     print("\nTargets (issue 12): back-to-back and history added p50 <= 100 ms, p95 <= 200 ms; CPU <= 60 ms.")
     print(f"\n- RSS per warm Claude Code process: {statistics.mean(warm_rss):.0f} MiB (n={len(warm_rss)})")
@@ -297,15 +308,16 @@ def report(args: argparse.Namespace, fake: FakeAnthropic, proxy: Proxy, cold: Ru
             ratio = took / max(1, (_misses(warm) - misses) + took)
             kind = "8 recurring option sets" if recurring else "new system prompt each"
             print(
-                f"| {kind}, concurrency {concurrency} | {count} | {rate:.1f} | {failures} | {refused} | {ratio:.2f} |"
+                f"| {kind}, concurrency {concurrency} | {count} | {rate:.1f} | {failures} | {refused} | {ratio:.2f} "
+                f"| {os.getloadavg()[0]:.1f} |"
             )
-    print("\n| throughput at concurrency 4, same options | requests | req/s | failures | 429s |")
-    print("|---|---:|---:|---:|---:|")
+    print("\n| throughput at concurrency 4, same options | requests | req/s | failures | 429s | load |")
+    print("|---|---:|---:|---:|---:|---:|")
     for mode, model in (("runtime", "warm/sonnet"), ("in-process", "local/sonnet")):
         settle(warm, 1)
         throughput(client, model, 4, 16)  # steady state: four processes kept for these options
         rate, failures, refused = throughput(client, model, 4, max(40, n))
-        print(f"| {mode} | {max(40, n)} | {rate:.1f} | {failures} | {refused} |")
+        print(f"| {mode} | {max(40, n)} | {rate:.1f} | {failures} | {refused} | {os.getloadavg()[0]:.1f} |")
     print("\nTargets: warm hit ratio >= 0.9; throughput at concurrency 4 >= 10 requests/s.")
     paths = {p: warm.metric("claude_code_request_paths_total", path=p) for p in ("reused", "spare", "cold", "resume")}
     print(f"\nRuntime requests by path: {paths}")
