@@ -223,14 +223,16 @@ class Engine:
             return
 
         async def give_back() -> None:
+            kept = False
             try:
                 await session.reset()
+                kept = pool.give_back(session)
             except (ProtocolError, CLIConnectionError, ProcessError) as error:
                 log.warning("Warm process would not rewind; stopping it", extra={"error": type(error).__name__})
-                await session.close()
-                pool.wake()
-                return
-            pool.give_back(session)
+            finally:
+                if not kept:  # also when cancelled: the loop is ending, the process must go with it
+                    await session.close()
+                    pool.wake()
 
         self._track(asyncio.get_running_loop().create_task(give_back()))
 

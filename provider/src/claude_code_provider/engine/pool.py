@@ -89,6 +89,7 @@ class WarmPool:
         self._wake = asyncio.Event()
         # Bumped by ``flush``: a process started before (with a login no longer current) is never kept.
         self.generation = 0
+        self._closed = False
         self._task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -127,18 +128,17 @@ class WarmPool:
             self.wake()
         return spare
 
-    def give_back(self, session: Session) -> None:
+    def give_back(self, session: Session) -> bool:
         """Keep a process that answered cleanly and was rewound, for the next request with its options,
         unless those options were new (a system prompt that changes every time would only push out
-        processes that are asked for again)."""
+        processes that are asked for again); False when not kept (the caller stops it)."""
         key = session.claimed
         rss = session.rss_bytes()
         fit = session.alive() and (rss is None or rss <= self.settings.max_rss_mb * 1024 * 1024)
         one_off = key is not None and key.system is not None and self._asked.get(key, 0) < 2
-        current = session.generation == self.generation
+        current = session.generation == self.generation and not self._closed
         if key is None or one_off or not fit or not current or not self.settings.max_reusable or not self.usable():
-            self._retire(session)
-            return
+            return False
         session.idle_since = time.monotonic()
         self._reusable.setdefault(key, deque()).append(session)
         self._reusable.move_to_end(key)
@@ -149,6 +149,7 @@ class WarmPool:
             if not oldest:
                 del self._reusable[oldest_key]
         self._publish()
+        return True
 
     def reusable_count(self) -> int:
         return sum(len(q) for q in self._reusable.values())
@@ -193,6 +194,7 @@ class WarmPool:
         return sum(len(q) for q in self._ready.values()) + self.reusable_count()
 
     async def close(self) -> None:
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
