@@ -293,9 +293,10 @@ def report(args: argparse.Namespace, fake: FakeAnthropic, proxy: Proxy, cold: Ru
     print(f"\n- RSS per warm Claude Code process: {statistics.mean(warm_rss):.0f} MiB (n={len(warm_rss)})")
 
     print(
-        "\n| runtime, varied system prompts/models/max_tokens | requests | req/s | failures | 429s | warm hit ratio |"
+        "\n| runtime, varied system prompt/model/max_tokens | requests | req/s | failures | 429s | warm hit ratio "
+        "| load |"
     )
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for recurring in (True, False):
         for concurrency in (1, 4):
             settle(warm, 1)
