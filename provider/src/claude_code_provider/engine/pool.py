@@ -260,19 +260,17 @@ class WarmPool:
         for key, seen in list(self._seen.items()):
             if now - seen > self.settings.idle_seconds:
                 del self._seen[key]
-        cap = self.settings.max_rss_mb * 1024 * 1024
-        self._retire_reusable(now, cap)
+        self._retire_reusable(now)
         for key in list(self._ready):
             ready = self._ready[key]
             for session in list(ready):
-                rss = session.rss_bytes()
-                too_big = rss is not None and rss > cap
-                if not session.alive() or too_big or now - session.created > self.settings.idle_seconds:
+                unfit = self._unfit(session, session.created, now)
+                if unfit:
                     ready.remove(session)
                     self._retire(session)
-                if too_big:
+                if unfit == "memory":
                     # An idle CLI already over the cap would be replaced forever: back off as for a failure.
-                    log.warning("Warm process over its memory cap", extra={"rss_bytes": rss, "model": key.model})
+                    log.warning("Warm process over its memory cap", extra={"model": key.model})
                     self._back_off(key)
             idle = now - self._last_used.get(key, now) > self.settings.idle_seconds
             if idle and key not in self._pinned:
@@ -287,19 +285,26 @@ class WarmPool:
                 self._spawning[key] = spawning
         self._publish()
 
-    def _retire_reusable(self, now: float, cap: int) -> None:
+    def _retire_reusable(self, now: float) -> None:
         """Kept processes that died, outgrew the memory cap or waited too long go (no back-off: a spare of
         the key takes over)."""
         for key in list(self._reusable):
             kept = self._reusable[key]
             for session in list(kept):
-                rss = session.rss_bytes()
-                too_big = rss is not None and rss > cap
-                if not session.alive() or too_big or now - session.idle_since > self.settings.idle_seconds:
+                if self._unfit(session, session.idle_since, now):
                     kept.remove(session)
                     self._retire(session)
             if not kept:
                 del self._reusable[key]
+
+    def _unfit(self, session: Session, since: float, now: float) -> str | None:
+        """Why a waiting process must go (dead, over the memory cap, waiting since ``since`` for too long)."""
+        rss = session.rss_bytes()
+        if not session.alive():
+            return "dead"
+        if rss is not None and rss > self.settings.max_rss_mb * 1024 * 1024:
+            return "memory"
+        return "idle" if now - since > self.settings.idle_seconds else None
 
     def _spawn_count(self) -> int:
         return sum(len(tasks) for tasks in self._spawning.values())
