@@ -1,7 +1,9 @@
-"""`make bench`: latency and throughput of the whole chain, in one run, against a fake upstream on 127.0.0.1.
+"""`make bench`: latency, CPU and throughput of the whole chain, in one run, against a fake upstream on 127.0.0.1.
 
-openai client -> LiteLLM proxy -> claude-code provider -> runtime -> Claude Code CLI -> fake Anthropic API.
-The upstream answers at once, so every figure is the chain's own cost. Prints a Markdown report.
+openai client -> LiteLLM proxy -> claude-code provider [-> runtime] -> Claude Code CLI -> fake Anthropic API,
+with the provider's engine in the proxy ("in-process") or in the runtime. The upstream answers at once, so
+every figure is the chain's own cost. Patterns: spaced (1.5 s apart), back-to-back, and back-to-back
+conversations with history (system prompt + three earlier turns). Prints a Markdown report.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import openai
+import psutil
 
 import tests.conftest  # noqa: F401  (network isolation for everything this process starts)
 from tests.fakes.anthropic_api import FakeAnthropic, TextReply, Usage
@@ -53,17 +56,41 @@ def direct(fake: FakeAnthropic) -> Sample:
     return Sample(time.perf_counter() - started, first)
 
 
-def through(client: openai.OpenAI, model: str) -> Sample:
+def through(client: openai.OpenAI, model: str, messages: list[dict[str, str]] = MESSAGES, **extra: object) -> Sample:
     started = time.perf_counter()
     first = 0.0
     text = ""
-    for chunk in client.chat.completions.create(model=model, messages=MESSAGES, stream=True):  # type: ignore[arg-type]
+    chunks = client.chat.completions.create(model=model, messages=messages, stream=True, **extra)  # type: ignore[call-overload]
+    for chunk in chunks:
         for choice in chunk.choices:
             if choice.delta.content:
                 first = first or time.perf_counter() - started
                 text += choice.delta.content
     assert text == "Hello, world.", text
     return Sample(time.perf_counter() - started, first)
+
+
+def varied(client: openai.OpenAI, prefix: str, index: int, recurring: bool = True) -> Sample:
+    """One of two models, one of two output limits and a system prompt: one of two (``recurring``, eight
+    option sets in all, as several apps or agents using one login) or a new one every time."""
+    model = f"{prefix}/{('sonnet', 'haiku')[index % 2]}"
+    limit = {"max_tokens": 256} if index % 4 >= 2 else {}
+    number = index // 4 % 2 if recurring else index
+    system = [{"role": "system", "content": f"You are assistant number {number}."}]
+    return through(client, model, system + MESSAGES, **limit)
+
+
+BRIEF = [{"role": "system", "content": "Answer briefly."}, *MESSAGES]
+
+
+def with_history(client: openai.OpenAI, model: str, index: int) -> Sample:
+    """A chat client's later turn: system prompt and three earlier turns, new words every time."""
+    messages = [{"role": "system", "content": "Answer briefly."}]
+    for turn in range(3):
+        messages.append({"role": "user", "content": f"Question {turn} of conversation {index}."})
+        messages.append({"role": "assistant", "content": f"Answer {turn}."})
+    messages.append({"role": "user", "content": f"Last question of conversation {index}."})
+    return through(client, model, messages)
 
 
 def measure(run: Callable[[], Sample], count: int, before: Callable[[], None] = lambda: None) -> list[Sample]:
@@ -80,14 +107,19 @@ def row(name: str, samples: list[Sample]) -> tuple[str, float, float, float, flo
     return (name, percentile(totals, 0.5), percentile(totals, 0.95), percentile(firsts, 0.5), percentile(firsts, 0.95))
 
 
-def throughput(client: openai.OpenAI, model: str, concurrency: int, count: int) -> tuple[float, int, int]:
-    """Requests per second, failures, deliberate 429s."""
+def throughput(
+    client: openai.OpenAI, model: str, concurrency: int, count: int, vary: bool | None = None
+) -> tuple[float, int, int]:
+    """Requests per second, failures, deliberate 429s; ``vary`` (not None): options as ``varied`` takes
+    them, recurring or not."""
     failures = refused = 0
+    counter = iter(range(count))
 
     def one() -> None:
         nonlocal failures, refused
+        index = next(counter)
         try:
-            through(client, model)
+            varied(client, model, index, vary) if vary is not None else through(client, model)
         except openai.RateLimitError:
             refused += 1
         except Exception:
@@ -118,38 +150,72 @@ def settle(runtime: Runtime, ready: int) -> None:
     )
 
 
+def chain_cpu(roots: list[psutil.Process]) -> float:
+    """CPU seconds of the chain so far: the given processes, their reaped children and every live descendant."""
+    total = 0.0
+    seen: set[int] = set()
+    for root in roots:
+        for process in [root, *root.children(recursive=True)]:
+            if process.pid in seen:
+                continue
+            seen.add(process.pid)
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def started_up(roots: list[psutil.Process]) -> bool:
+    """Whether every CLI of the chain is past its start-up (about 3 s of CPU work after it is spawned)."""
+    children = [child for root in roots for child in root.children(recursive=True)]
+    try:
+        return all(time.time() - child.create_time() > 3 for child in children)
+    except psutil.Error:
+        return False
+
+
+@dataclass
+class Series:
+    mode: str
+    pattern: str
+    samples: list[Sample]
+    direct: list[Sample]  # direct calls to the upstream right before and after the series
+    cpu: float  # CPU seconds per request, whole chain
+    load: float  # 1-minute load average at the end (the machine is shared)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=40, help="samples per latency series")
+    parser.add_argument("--requests", type=int, default=30, help="samples per latency series")
     parser.add_argument("--soak", action="store_true", help="also 1,000 sequential and 200 concurrent requests")
     args = parser.parse_args()
 
+    pool = {
+        "CLAUDE_CODE_POOL_SIZE": "1",
+        "CLAUDE_CODE_POOL_MAX_REUSABLE": "8",
+        "CLAUDE_CODE_POOL_WARM_MODELS": "sonnet",
+        "CLAUDE_RUNTIME_MAX_IN_FLIGHT": "4",
+        "CLAUDE_RUNTIME_MAX_QUEUED": "64",
+        "CLAUDE_RUNTIME_QUEUE_TIMEOUT": "120",
+    }
     with (
         tempfile.TemporaryDirectory(prefix="claude-code-bench-", ignore_cleanup_errors=True) as tmp,
         FakeAnthropic(default_reply=REPLY) as fake,
     ):
         root = Path(tmp)
         cold = start_runtime(fake, root / "cold", env={"CLAUDE_CODE_POOL_SIZE": "0"})
-        warm = start_runtime(
-            fake,
-            root / "warm",
-            env={
-                "CLAUDE_CODE_POOL_SIZE": "4",
-                "CLAUDE_CODE_POOL_WARM_MODELS": "sonnet",
-                "CLAUDE_RUNTIME_MAX_IN_FLIGHT": "4",
-                "CLAUDE_RUNTIME_MAX_QUEUED": "64",
-                "CLAUDE_RUNTIME_QUEUE_TIMEOUT": "120",
-            },
-        )
+        warm = start_runtime(fake, root / "warm", env=pool)
         models = [
             {"model_name": f"{name}/*", "litellm_params": {"model": "claude-code/*", "api_base": runtime.api_url}}
             for name, runtime in (("cold", cold), ("warm", warm))
         ]
+        models.append({"model_name": "local/*", "litellm_params": {"model": "claude-code/*"}})
         proxy: Proxy | None = None
         try:
-            proxy = start_proxy(fake, root / "proxy", write_proxy_config(root / "litellm.yaml", models))
-            client = proxy.client()
-            report(args, fake, client, cold, warm)
+            proxy = start_proxy(fake, root / "proxy", write_proxy_config(root / "litellm.yaml", models), env=pool)
+            report(args, fake, proxy, cold, warm)
         finally:
             for process in (proxy.process if proxy else None, cold.process, warm.process):
                 if process is not None:
@@ -158,17 +224,47 @@ def main() -> None:
         print(f"\nClaude Code processes left after shutdown: {len(left)}")
 
 
-def report(args: argparse.Namespace, fake: FakeAnthropic, client: openai.OpenAI, cold: Runtime, warm: Runtime) -> None:
+def report(args: argparse.Namespace, fake: FakeAnthropic, proxy: Proxy, cold: Runtime, warm: Runtime) -> None:
     n = args.requests
+    client = proxy.client()
+    # The in-process CLIs are the proxy's children.
+    roots = [psutil.Process(p.pid) for p in (proxy.process, warm.process, cold.process)]
     through(client, "cold/sonnet")  # load the proxy's code paths once
-    settle(warm, 4)
+    settle(warm, 1)
     through(client, "warm/sonnet")
-    rows = [
-        row("direct upstream", measure(lambda: direct(fake), n)),
-        row("cold chain", measure(lambda: through(client, "cold/sonnet"), n)),
-        row("warm chain", measure(lambda: through(client, "warm/sonnet"), n, before=lambda: settle(warm, 4))),
-    ]
-    settle(warm, 4)
+    through(client, "local/sonnet")
+    load_before = os.getloadavg()
+
+    def series(
+        mode: str, pattern: str, run: Callable[[int], Sample], count: int, pause: float = 0.0, prime: int = 0
+    ) -> Series:
+        """``prime`` requests first (not measured) to reach the steady state of a recurring pattern."""
+        for index in range(prime):
+            run(index)
+        settle(warm, 1)
+        wait_until(lambda: started_up(roots), timeout=60, what="every spare through its start-up")
+        before = measure(lambda: direct(fake), max(5, count // 2))
+        cpu = chain_cpu(roots)
+        samples = []
+        for index in range(prime, prime + count):
+            if pause:
+                time.sleep(pause)
+            samples.append(run(index))
+        spent = chain_cpu(roots) - cpu
+        after = measure(lambda: direct(fake), max(5, count // 2))
+        return Series(mode, pattern, samples, before + after, spent / count, os.getloadavg()[0])
+
+    all_series = [series("runtime", "cold (no pool)", lambda i: through(client, "cold/sonnet"), max(10, n // 3))]
+    for mode, prefix in (("runtime", "warm"), ("in-process", "local")):
+        all_series += [
+            series(mode, "spaced 1.5 s", lambda i, p=prefix: through(client, f"{p}/sonnet", BRIEF), n, 1.5),
+            series(mode, "back-to-back", lambda i, p=prefix: through(client, f"{p}/sonnet", BRIEF), n),
+            series(mode, "history back-to-back", lambda i, p=prefix: with_history(client, f"{p}/sonnet", i), n),
+            series(mode, "8 recurring option sets back-to-back", lambda i, p=prefix: varied(client, p, i), n, prime=16),
+            series(mode, "new system prompt each, back-to-back", lambda i, p=prefix: varied(client, p, i, False), n),
+        ]
+    load_after = os.getloadavg()
+    settle(warm, 1)
     warm_rss = [rss_mb(pid) for pid in claude_processes(warm.process.pid)]
 
     print(f"## Chain benchmark, {time.strftime('%Y-%m-%d')}\n")
@@ -176,45 +272,69 @@ def report(args: argparse.Namespace, fake: FakeAnthropic, client: openai.OpenAI,
     cpu = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), "?")
     print(f"Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}")
     print(f"Python {platform.python_version()}")
+    print(f"Load average (1 min) before/after the latency series: {load_before[0]:.1f} / {load_after[0]:.1f}")
     print(f"Samples per series: {n}; upstream: fake Messages API on 127.0.0.1 answering at once (3 deltas).\n")
-    print("| series | p50 total (ms) | p95 total (ms) | p50 first token (ms) | p95 first token (ms) |")
-    print("|---|---:|---:|---:|---:|")
-    for name, p50, p95, f50, f95 in rows:
-        print(f"| {name} | {p50 * 1000:.0f} | {p95 * 1000:.0f} | {f50 * 1000:.0f} | {f95 * 1000:.0f} |")
-    (_, d50, d95, df50, _), (_, c50, c95, _, _), (_, w50, w95, wf50, _) = rows
-    print()
+    print("Added: the p50/p95 of a series minus those of direct calls to the fake right before and after it.\n")
     print(
-        f"- warm chain added latency over direct: p50 {(w50 - d50) * 1000:.0f} ms (target <= 150), "
-        f"p95 {(w95 - d95) * 1000:.0f} ms (target <= 300)"
+        "| mode | pattern | direct p50 (ms) | added p50 (ms) | added p95 (ms) | first token p50 (ms) "
+        "| CPU per request (ms) | load |"
     )
-    print(f"- cold/warm ratio: p50 {c50 / w50:.1f}x, p95 {c95 / w95:.1f}x (target >= 3)")
-    print(f"- warm first token after the upstream's first delta: p50 {(wf50 - df50) * 1000:.0f} ms (target <= 150)")
-    print(f"- RSS per warm Claude Code process: {statistics.mean(warm_rss):.0f} MiB (n={len(warm_rss)})")
-
-    print("\n| concurrency | requests | req/s | failures | 429s | warm hit ratio |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for concurrency in (1, 4, 16):
-        settle(warm, 4)
-        hits, misses = warm.metric("claude_code_pool_hits_total"), _misses(warm)
-        count = max(20, 2 * n)
-        rate, failures, refused = throughput(client, "warm/sonnet", concurrency, count)
-        ratio = (warm.metric("claude_code_pool_hits_total") - hits) / max(
-            1, (_misses(warm) - misses) + warm.metric("claude_code_pool_hits_total") - hits
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for item in all_series:
+        totals = [s.total for s in item.samples]
+        firsts = [s.first_token for s in item.samples]
+        d50, d95 = (percentile([s.total for s in item.direct], q) for q in (0.5, 0.95))
+        print(
+            f"| {item.mode} | {item.pattern} | {d50 * 1000:.0f} | {(percentile(totals, 0.5) - d50) * 1000:.0f} | "
+            f"{(percentile(totals, 0.95) - d95) * 1000:.0f} | {percentile(firsts, 0.5) * 1000:.0f} | "
+            f"{item.cpu * 1000:.0f} | {item.load:.1f} |"
         )
-        print(f"| {concurrency} | {count} | {rate:.1f} | {failures} | {refused} | {ratio:.2f} |")
+    print("\nTargets (issue 12): back-to-back and history added p50 <= 100 ms, p95 <= 200 ms; CPU <= 60 ms.")
+    print(f"\n- RSS per warm Claude Code process: {statistics.mean(warm_rss):.0f} MiB (n={len(warm_rss)})")
+
+    print(
+        "\n| runtime, varied system prompt/model/max_tokens | requests | req/s | failures | 429s | warm hit ratio "
+        "| load |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for recurring in (True, False):
+        for concurrency in (1, 4):
+            settle(warm, 1)
+            throughput(client, "warm", concurrency, 16, vary=recurring)  # steady state: each set seen before
+            settle(warm, 1)
+            hits, misses = warm.metric("claude_code_pool_hits_total"), _misses(warm)
+            count = max(24, n)
+            rate, failures, refused = throughput(client, "warm", concurrency, count, vary=recurring)
+            took = warm.metric("claude_code_pool_hits_total") - hits
+            ratio = took / max(1, (_misses(warm) - misses) + took)
+            kind = "8 recurring option sets" if recurring else "new system prompt each"
+            print(
+                f"| {kind}, concurrency {concurrency} | {count} | {rate:.1f} | {failures} | {refused} | {ratio:.2f} "
+                f"| {os.getloadavg()[0]:.1f} |"
+            )
+    print("\n| throughput at concurrency 4, same options | requests | req/s | failures | 429s | load |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for mode, model in (("runtime", "warm/sonnet"), ("in-process", "local/sonnet")):
+        settle(warm, 1)
+        throughput(client, model, 4, 16)  # steady state: four processes kept for these options
+        rate, failures, refused = throughput(client, model, 4, max(40, n))
+        print(f"| {mode} | {max(40, n)} | {rate:.1f} | {failures} | {refused} | {os.getloadavg()[0]:.1f} |")
+    print("\nTargets: warm hit ratio >= 0.9; throughput at concurrency 4 >= 10 requests/s.")
+    paths = {p: warm.metric("claude_code_request_paths_total", path=p) for p in ("reused", "spare", "cold", "resume")}
+    print(f"\nRuntime requests by path: {paths}")
 
     if args.soak:
-        settle(warm, 4)
+        settle(warm, 1)
         started = time.perf_counter()
         sequential = throughput(client, "warm/sonnet", 1, 1000)
         print(
             f"\nSoak: 1,000 sequential: {sequential[1]} failures, {sequential[2]} 429s, "
             f"{time.perf_counter() - started:.0f} s"
         )
-        settle(warm, 4)
+        settle(warm, 1)
         concurrent = throughput(client, "warm/sonnet", 200, 200)
         print(f"Soak: 200 concurrent: {concurrent[1]} failures, {concurrent[2]} deliberate 429s")
-    settle(warm, 4)
+    settle(warm, 1)
     serving = len(claude_processes(warm.process.pid)) - int(warm.metric("claude_code_pool_ready_processes"))
     print(f"\nClaude Code processes serving nothing but not in the pool, after the runs: {serving}")
     print(f"Upstream requests received: {len(fake.messages_requests)}")

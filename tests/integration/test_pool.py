@@ -1,4 +1,4 @@
-"""Warm Claude Code processes in the runtime: one request each, refilled, bounded, observable."""
+"""Warm Claude Code processes in the runtime: parked spares and reused processes, refilled, bounded, observable."""
 
 from __future__ import annotations
 
@@ -38,30 +38,28 @@ def scratch_of(fake: FakeAnthropic, index: int) -> str:
     return found.group(1)
 
 
-def test_a_warm_process_serves_one_request_and_is_replaced(fake: FakeAnthropic, start: Callable[..., Runtime]) -> None:
-    runtime = start(env=WARM)
+def test_a_process_whose_answer_was_cut_is_never_used_again(fake: FakeAnthropic, start: Callable[..., Runtime]) -> None:
+    runtime = start(env={**WARM, "CLAUDE_CODE_POOL_SIZE": "1"})
     wait_ready(runtime)
-    warm = set(claude_processes(runtime.process.pid))
-    fake.enqueue(TextReply("first answer"), TextReply("second answer"))
+    (first,) = claude_processes(runtime.process.pid)
+    fake.enqueue(TextReply(["first answer", " STOP here"]), TextReply("second answer"))
 
-    assert ask(runtime, "first question").status_code == 200
+    assert ask(runtime, "first question", stop=["STOP"]).status_code == 200
+    wait_until(lambda: first not in claude_processes(runtime.process.pid), timeout=30, what="the cut process gone")
     wait_ready(runtime)
     assert ask(runtime, "second question").status_code == 200
 
-    assert runtime.metric("claude_code_pool_hits_total") == 2
-    # The process that was warm before the first request served it and is gone; the second request
-    # went to its replacement, which started fresh: it never saw the first conversation.
-    assert not warm & set(claude_processes(runtime.process.pid))
+    assert runtime.metric("claude_code_request_paths_total", path="spare") == 2
+    assert runtime.metric("claude_code_request_paths_total", path="reused") == 0
     second = json.dumps(fake.messages_requests[1].chat_messages)
     assert "second question" in second
     assert "first" not in second
-    wait_ready(runtime)
 
 
-def test_history_and_new_options_take_the_cold_path_then_warm_up(
+def test_history_and_any_system_prompt_are_served_warm_and_a_new_output_limit_cold(
     fake: FakeAnthropic, start: Callable[..., Runtime]
 ) -> None:
-    runtime = start(env=WARM)
+    runtime = start(env={**WARM, "CLAUDE_CODE_POOL_MAX_REUSABLE": "0"})
     wait_ready(runtime)
     history = [
         {"role": "user", "content": "a"},
@@ -69,17 +67,20 @@ def test_history_and_new_options_take_the_cold_path_then_warm_up(
         {"role": "user", "content": "c"},
     ]
 
-    assert runtime.complete({"model": "sonnet", "messages": history}).is_success
-    # A new option set is served cold; only when it comes again is it worth a warm process.
-    assert ask(runtime, "q", system="Be terse.").is_success
-    assert ask(runtime, "q", system="Be terse.").is_success
-    wait_until(lambda: runtime.metric("claude_code_pool_ready_processes") == 2, timeout=60, what="a second key warm")
-    assert ask(runtime, "q", system="Be terse.").is_success
+    assert runtime.complete({"model": "sonnet", "messages": history, "system": "Be terse."}).is_success
+    wait_ready(runtime)
+    assert ask(runtime, "q", system="Something else.").is_success
+    # A new output limit is served cold; only when it comes again is it worth a spare of its own.
+    assert ask(runtime, "q", max_tokens=100).is_success
+    assert ask(runtime, "q", max_tokens=100).is_success
+    wait_ready(runtime, 2)
+    assert ask(runtime, "q", max_tokens=100, system="Be brief.").is_success
 
-    assert runtime.metric("claude_code_pool_misses_total", reason="history") == 1
     assert runtime.metric("claude_code_pool_misses_total", reason="empty") == 2
-    assert runtime.metric("claude_code_pool_hits_total") == 1
-    assert runtime.metric("claude_code_pool_hit_ratio") == 1 / 4
+    assert runtime.metric("claude_code_pool_hits_total") == 3
+    assert runtime.metric("claude_code_request_paths_total", path="spare") == 3
+    assert runtime.metric("claude_code_request_paths_total", path="cold") == 2
+    assert runtime.metric("claude_code_pool_hit_ratio") == 3 / 5
 
 
 def test_a_crashed_warm_process_is_never_handed_out_and_is_replaced(
@@ -96,21 +97,18 @@ def test_a_crashed_warm_process_is_never_handed_out_and_is_replaced(
     assert json.loads(response.text.splitlines()[-1])["type"] == "finish"
     wait_ready(runtime)
 
-    # The CLI that served the request may still be on its way out.
-    def one_left() -> list[int] | None:
-        alive = claude_processes(runtime.process.pid)
-        return alive if len(alive) == 1 else None
-
-    (replacement,) = wait_until(one_left, timeout=30, what="one warm CLI left")
-    assert replacement != victim
+    wait_until(lambda: victim not in claude_processes(runtime.process.pid), timeout=30, what="the victim reaped")
+    assert runtime.metric("claude_code_request_paths_total", path="cold") == 1
 
 
 def test_the_pool_keeps_at_most_max_keys_option_sets(fake: FakeAnthropic, start: Callable[..., Runtime]) -> None:
-    runtime = start(env={"CLAUDE_CODE_POOL_SIZE": "1", "CLAUDE_CODE_POOL_MAX_KEYS": "2"})
+    runtime = start(
+        env={"CLAUDE_CODE_POOL_SIZE": "1", "CLAUDE_CODE_POOL_MAX_KEYS": "2", "CLAUDE_CODE_POOL_MAX_REUSABLE": "0"}
+    )
 
-    for system in ("one", "two", "three"):
+    for limit in (100, 200, 300):
         for _ in range(2):  # asked for twice: worth keeping warm
-            assert ask(runtime, "q", system=system).is_success
+            assert ask(runtime, "q", max_tokens=limit).is_success
             wait_until(lambda: not runtime.metric("claude_code_requests_in_flight"), timeout=30, what="idle")
 
     wait_ready(runtime, 2)
@@ -120,10 +118,10 @@ def test_the_pool_keeps_at_most_max_keys_option_sets(fake: FakeAnthropic, start:
 def test_always_warm_models_stay_warm_whatever_else_is_asked(
     fake: FakeAnthropic, start: Callable[..., Runtime]
 ) -> None:
-    runtime = start(env={**WARM, "CLAUDE_CODE_POOL_MAX_KEYS": "1"})
+    runtime = start(env={**WARM, "CLAUDE_CODE_POOL_MAX_KEYS": "1", "CLAUDE_CODE_POOL_MAX_REUSABLE": "0"})
     wait_ready(runtime)
-    for system in ("one", "one", "two", "two"):
-        assert ask(runtime, "q", system=system).is_success
+    for limit in (100, 100, 200, 200):
+        assert ask(runtime, "q", max_tokens=limit).is_success
 
     wait_ready(runtime)
     assert ask(runtime, "q").is_success

@@ -9,7 +9,7 @@ from pathlib import Path
 from claude_agent_sdk import ClaudeAgentOptions, project_key_for_directory
 from pydantic import SecretStr
 
-from claude_code_provider.engine.history import render_transcript, transcript_path, write_transcript
+from claude_code_provider.engine.history import can_feed, render_transcript, transcript_path, write_transcript
 from claude_code_provider.engine.options import SessionKey, render_options
 from claude_code_provider.engine.settings import EngineSettings
 from claude_code_provider.protocol import ChatTurn, CompletionRequest
@@ -149,3 +149,24 @@ def test_engine_settings_from_env(tmp_path: Path) -> None:
     assert settings.request_timeout == 30.0
     assert settings.idle_timeout == 120.0
     assert settings.oauth_token is None
+
+
+def test_only_a_history_of_alternating_turns_from_the_user_is_fed_to_a_warm_process() -> None:
+    user, assistant = ChatTurn(role="user", content="u"), ChatTurn(role="assistant", content="a")
+    assert can_feed([])
+    assert can_feed([user, assistant, user, assistant])
+    # Anything else resumes a transcript, as the CLI would take it from a file.
+    assert not can_feed([assistant, user])
+    assert not can_feed([user, user, assistant])
+    assert not can_feed([user, assistant, assistant])
+
+
+def test_a_parked_process_waits_for_its_claim_and_keeps_only_what_is_read_at_start_up() -> None:
+    key = SessionKey.of(request(max_tokens=256, system="Be terse.")).parked()
+    parked = render_options(
+        key, EngineSettings(), cwd=Path("/tmp/scratch/x"), resume=None, park=True, stderr=lambda _l: None, environ={}
+    )
+    assert "await-claim" in parked.extra_args
+    assert parked.system_prompt == ""  # the claim brings the request's
+    assert parked.env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] == "256"
+    assert "await-claim" not in options(request()).extra_args

@@ -1,4 +1,5 @@
-"""The warm pool's bookkeeping with stand-in processes: which keys stay warm, and what it starts."""
+"""The warm pool's bookkeeping with stand-in processes: which keys stay warm, what it starts, and which
+processes it keeps for reuse."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ class StandIn:
 
     def __init__(self, key: SessionKey) -> None:
         self.key = key
-        self.created = time.monotonic()
+        self.created = self.idle_since = time.monotonic()
         self.closed = False
+        self.claimed: SessionKey | None = None
+        self.generation = 0
 
     def alive(self) -> bool:
         return not self.closed
@@ -56,23 +59,24 @@ def pool_of(spawner: Spawner, **settings: object) -> WarmPool:
 SONNET = SessionKey(model="sonnet")
 
 
-async def test_a_one_off_option_set_starts_no_warm_process_but_a_repeated_one_does() -> None:
+async def test_any_system_prompt_takes_the_models_spare_and_a_repeated_output_limit_gets_its_own() -> None:
     spawner = Spawner()
     pool = pool_of(spawner, size=1, warm_models=("sonnet",))
     pool.start()
     try:
         await settle(pool)
-        one_off = SessionKey(model="sonnet", system="Today is 12:00:01")
-        assert pool.take(one_off) is None
+        assert pool.take(SessionKey(model="sonnet", system="Today is 12:00:01")) is not None
         await settle(pool)
-        assert spawner.started[one_off] == 0
+        assert spawner.started[SONNET] == 2  # the spare taken was replaced at once
 
-        repeated = SessionKey(model="sonnet", system="Be terse.")
-        assert pool.take(repeated) is None
-        assert pool.take(repeated) is None
+        limited = SessionKey(model="sonnet", max_tokens=100)
+        assert pool.take(limited) is None  # a one-off limit: no process beyond its own
         await settle(pool)
-        assert spawner.started[repeated] == 1
-        assert pool.take(repeated) is not None
+        assert spawner.started[limited] == 0
+        assert pool.take(SessionKey(model="sonnet", system="other", max_tokens=100)) is None
+        await settle(pool)
+        assert spawner.started[limited] == 1
+        assert pool.take(SessionKey(model="sonnet", system="a third", max_tokens=100)) is not None
     finally:
         await pool.close()
 
@@ -82,7 +86,7 @@ async def test_a_model_alone_is_kept_warm_from_its_first_request() -> None:
     pool = pool_of(spawner, size=1)
     pool.start()
     try:
-        assert pool.take(SessionKey(model="haiku")) is None
+        assert pool.take(SessionKey(model="haiku", system="any")) is None
         await settle(pool)
         assert spawner.started[SessionKey(model="haiku")] == 1
     finally:
@@ -95,8 +99,8 @@ async def test_always_warm_models_are_never_evicted_by_other_keys() -> None:
     pool.start()
     try:
         await settle(pool)
-        for system in ("a", "b", "c"):
-            key = SessionKey(model="sonnet", system=system)
+        for limit in (10, 20, 30):
+            key = SessionKey(model="sonnet", max_tokens=limit)
             pool.take(key)
             pool.take(key)
             await settle(pool)
@@ -113,8 +117,8 @@ async def test_finished_starts_leave_no_bookkeeping_behind() -> None:
     pool = pool_of(spawner, size=1, max_keys=2)
     pool.start()
     try:
-        for system in ("a", "b", "c", "d"):
-            key = SessionKey(model="haiku", system=system)
+        for limit in (10, 20, 30, 40):
+            key = SessionKey(model="haiku", max_tokens=limit)
             pool.take(key)
             pool.take(key)
             await settle(pool)
@@ -122,3 +126,87 @@ async def test_finished_starts_leave_no_bookkeeping_behind() -> None:
         assert pool.ready_count() == 2
     finally:
         await pool.close()
+
+
+async def test_a_process_given_back_serves_only_requests_with_exactly_its_options() -> None:
+    spawner = Spawner()
+    pool = pool_of(spawner, size=1)
+    pool.start()
+    try:
+        terse = SessionKey(model="haiku", system="Be terse.")
+        pool.take(terse)  # asked for before: worth keeping
+        pool.take(terse)
+        used = StandIn(terse.parked())
+        used.claimed = terse
+        assert pool.give_back(used)  # type: ignore[arg-type]
+
+        assert pool.take(SessionKey(model="haiku", system="Be verbose.")) is not used
+        assert pool.take(terse) is used
+        assert pool.take(terse) is not used
+    finally:
+        await pool.close()
+
+
+async def test_a_process_for_a_system_prompt_asked_for_once_is_not_kept() -> None:
+    pool = pool_of(Spawner(), size=1)
+    pool.start()
+    try:
+        once = SessionKey(model="haiku", system="It is 12:00:01.")
+        pool.take(once)
+        used = StandIn(once.parked())
+        used.claimed = once
+        assert not pool.give_back(used)  # type: ignore[arg-type]
+        assert pool.reusable_count() == 0
+    finally:
+        await pool.close()
+
+
+async def test_a_process_started_before_a_login_change_is_not_kept() -> None:
+    pool = pool_of(Spawner(), size=1)
+    pool.start()
+    try:
+        key = SessionKey(model="haiku")
+        pool.take(key)
+        serving = StandIn(key)
+        serving.claimed, serving.generation = key, pool.generation
+        pool.flush()  # a new login while it served
+        assert not pool.give_back(serving)  # type: ignore[arg-type]
+        assert pool.reusable_count() == 0
+    finally:
+        await pool.close()
+
+
+async def test_at_most_max_reusable_processes_are_kept_and_dead_ones_never_handed_out() -> None:
+    pool = pool_of(Spawner(), size=1, max_reusable=2)
+    pool.start()
+    try:
+        kept = []
+        for system in ("a", "b", "c"):
+            session = StandIn(SessionKey(model="haiku"))
+            session.claimed = SessionKey(model="haiku", system=system)
+            pool.take(session.claimed)
+            pool.take(session.claimed)
+            pool.give_back(session)  # type: ignore[arg-type]
+            kept.append(session)
+        assert pool.reusable_count() == 2
+        await settle(pool)
+        assert kept[0].closed  # the oldest went
+        kept[1].closed = True  # died while waiting
+        assert pool.take(SessionKey(model="haiku", system="b")) is not kept[1]
+        assert pool.take(SessionKey(model="haiku", system="c")) is kept[2]
+        pool.give_back(kept[2])  # type: ignore[arg-type]
+    finally:
+        await pool.close()
+    assert kept[2].closed  # what the pool held is stopped with it
+
+
+async def test_a_closed_pool_keeps_nothing() -> None:
+    pool = pool_of(Spawner(), size=1)
+    pool.start()
+    key = SessionKey(model="haiku")
+    pool.take(key)
+    await pool.close()
+    late = StandIn(key)
+    late.claimed = key
+    assert not pool.give_back(late)  # type: ignore[arg-type]
+    assert pool.reusable_count() == 0

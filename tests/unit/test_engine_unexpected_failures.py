@@ -58,12 +58,13 @@ async def test_a_message_the_sdk_cannot_parse_is_a_crashed_cli_and_counted(
         raise MessageParseError("Unknown message type: brand_new")
         yield  # an async generator
 
-    async def query(_prompt: str) -> None:
+    async def write(_frame: str) -> None:
         return None
 
     async def started(*_args: object, **_kwargs: object) -> Session:
         session = Session(SessionKey(model="sonnet"), Metrics())
-        session.client = SimpleNamespace(query=query, receive_response=receive)  # type: ignore[assignment]
+        transport = SimpleNamespace(write=write)
+        session.client = SimpleNamespace(_transport=transport, receive_response=receive)  # type: ignore[assignment]
         return session
 
     monkeypatch.setattr(Session, "start", started)

@@ -35,6 +35,14 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.paths = Counter(
+            "claude_code_request_paths_total",
+            "Answered requests by how they were served: reused (a process kept from an earlier request with "
+            "the same options), spare (a parked process claimed), cold (a process of its own), resume (a process "
+            "of its own resuming the history from a transcript).",
+            ["path"],
+            registry=r,
+        )
         self.pool_hit_ratio = Gauge(
             "claude_code_pool_hit_ratio", "Warm hits over all requests since start.", registry=r
         )

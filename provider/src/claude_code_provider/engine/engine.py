@@ -1,8 +1,12 @@
 """Run one request through a Claude Code CLI process and stream its events.
 
-A request without history takes a warm process from the pool when one is ready for its options;
-otherwise it starts its own. Either way the process serves this request alone and is always stopped
-and cleaned up afterwards, also when the consumer stops listening half-way.
+A request takes a warm process from the pool when there is one for its model and output limit: one kept
+from an earlier request with the same options, or a parked spare it claims with its system prompt. Earlier
+turns are fed into that process without a model call, so the upstream gets the same single request a
+resumed CLI would send. Otherwise (no warm process, or a history the frames cannot carry) the request starts
+a process of its own, resuming the history from a transcript. After a clean answer a warm process is
+rewound to an empty conversation and given back; after anything else, and always for a cold one that
+resumed a transcript, it is stopped and cleaned up, also when the consumer stops listening half-way.
 """
 
 from __future__ import annotations
@@ -28,11 +32,11 @@ from ..auth.login import Login
 from ..errors import ClaudeCodeError, ErrorKind
 from ..metrics import Metrics
 from ..protocol import ChatTurn, CompletionRequest, Finish, TextDelta
-from .history import remove_stale_transcripts
+from .history import can_feed, remove_stale_transcripts
 from .options import SessionKey
 from .pool import PoolSettings, WarmPool
 from .scratch import ScratchSlots
-from .session import Session
+from .session import ProtocolError, Session
 from .settings import EngineSettings
 from .stops import StopText
 from .translate import TurnState, judge_result, redact, to_usage
@@ -100,12 +104,13 @@ class Engine:
         if self.pool is not None and self.pool.usable():
             self.pool.flush()
 
-    async def _start_session(self, key: SessionKey, history: list[ChatTurn]) -> Session:
+    async def _start_session(self, key: SessionKey, history: list[ChatTurn], *, park: bool = False) -> Session:
         try:
             async with asyncio.timeout(self.settings.idle_timeout):
                 return await Session.start(
                     key,
                     history,
+                    park=park,
                     settings=self.settings,
                     slots=self._slots,
                     metrics=self.metrics,
@@ -126,7 +131,10 @@ class Engine:
             raise ClaudeCodeError(ErrorKind.CLI_CRASHED, f"Claude Code failed to start: {redact(str(error))}") from None
 
     async def _spawn_warm(self, key: SessionKey) -> Session:
-        return await self._start_session(key, [])
+        generation = self.pool.generation if self.pool is not None else 0
+        session = await self._start_session(key, [], park=True)
+        session.generation = generation
+        return session
 
     def _report(self, error: ClaudeCodeError | None) -> None:
         self.metrics.requests.labels(outcome="ok" if error is None else error.kind.value).inc()
@@ -138,12 +146,26 @@ class Engine:
     def _take_warm(self, request: CompletionRequest) -> Session | None:
         if self.pool is None or not self.pool.usable():
             return None
-        if request.history:
+        if not can_feed(request.history):
             self.metrics.record_take(False, "history")
             return None
         session = self.pool.take(SessionKey.of(request))
         self.metrics.record_take(session is not None, "" if session is not None else "empty")
         return session
+
+    async def _prepare_warm(self, session: Session, request: CompletionRequest) -> bool:
+        """Claim a spare for the request's options and feed it the earlier turns; False (the process
+        is stopped) when it would not: nothing has reached the model yet, so a cold start costs nothing."""
+        try:
+            async with asyncio.timeout(self.settings.idle_timeout):
+                if session.claimed is None:
+                    await session.claim(SessionKey.of(request))
+                await session.feed(request.history)
+        except (ProtocolError, TimeoutError, CLIConnectionError, ProcessError) as error:
+            log.warning("Warm process refused the request; starting a fresh one", extra={"error": type(error).__name__})
+            self._close_later(session)
+            return False
+        return True
 
     async def complete(self, request: CompletionRequest) -> AsyncIterator[TextDelta | Finish]:
         """Text deltas as the model writes them, then one finish; failures raise ``ClaudeCodeError``."""
@@ -152,25 +174,31 @@ class Engine:
             refuse_api_keys(find_api_key_sources(self.settings.config_dir))
             session = self._take_warm(request)
             if session is not None:
-                try:
-                    async for event in self._serve(session, request, started, "warm"):
-                        yield event
-                except ClaudeCodeError as error:
-                    # A warm process that was already dead when the request came costs the request
-                    # nothing: start a fresh one. Once the CLI has spoken, retrying could bill twice.
-                    if session.heard_from or error.kind is not ErrorKind.CLI_CRASHED:
-                        raise
-                    log.warning("Warm process was dead; starting a fresh one")
-                else:
-                    return
-                finally:
-                    self._close_later(session)
+                path = "reused" if session.claimed is not None else "spare"
+                if await self._prepare_warm(session, request):
+                    try:
+                        async for event in self._serve(session, request, started, path):
+                            yield event
+                    except ClaudeCodeError as error:
+                        # A warm process that was already dead when the request came costs the request
+                        # nothing: start a fresh one. Once the CLI has spoken, retrying could bill twice.
+                        if session.heard_from or error.kind is not ErrorKind.CLI_CRASHED:
+                            raise
+                        log.warning("Warm process was dead; starting a fresh one")
+                    else:
+                        return
+                    finally:
+                        self._finish_later(session)
+            generation = self.pool.generation if self.pool is not None else 0
             session = await self._start_session(SessionKey.of(request), request.history)
+            session.generation = generation
+            if not request.history:
+                session.claimed = SessionKey.of(request)  # started with these options: as good as a claimed spare
             try:
-                async for event in self._serve(session, request, started, "cold"):
+                async for event in self._serve(session, request, started, "resume" if request.history else "cold"):
                     yield event
             finally:
-                self._close_later(session)
+                self._finish_later(session)
         except ClaudeCodeError as error:
             self._report(error)
             log.warning("Request failed", extra={"kind": error.kind.value, "model": request.model})
@@ -186,6 +214,28 @@ class Engine:
             self._report(failure)
             raise failure from None
 
+    def _finish_later(self, session: Session) -> None:
+        """Off the request's path: rewind a process that answered cleanly and give it back to the pool;
+        stop any other (one that misbehaved once is never used again)."""
+        pool = self.pool
+        if not session.clean or session.claimed is None or pool is None or not pool.usable():
+            self._close_later(session)
+            return
+
+        async def give_back() -> None:
+            kept = False
+            try:
+                await session.reset()
+                kept = pool.give_back(session)
+            except (ProtocolError, CLIConnectionError, ProcessError) as error:
+                log.warning("Warm process would not rewind; stopping it", extra={"error": type(error).__name__})
+            finally:
+                if not kept:  # also when cancelled: the loop is ending, the process must go with it
+                    await session.close()
+                    pool.wake()
+
+        self._track(asyncio.get_running_loop().create_task(give_back()))
+
     def _close_later(self, session: Session) -> None:
         """Stop a finished session off the request's path (the response need not wait for the CLI to exit),
         then let the pool refill: starting a replacement while a request runs would compete with it."""
@@ -195,7 +245,9 @@ class Engine:
             if self.pool is not None and self.pool.usable():
                 self.pool.wake()
 
-        task = asyncio.get_running_loop().create_task(close())
+        self._track(asyncio.get_running_loop().create_task(close()))
+
+    def _track(self, task: asyncio.Task[None]) -> None:
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
@@ -210,7 +262,7 @@ class Engine:
         try:
             try:
                 async with asyncio.timeout(self.settings.idle_timeout):
-                    await session.client.query(request.prompt)
+                    await session.send(request.prompt)
             except TimeoutError:
                 raise self._timed_out(self.settings.idle_timeout) from None
             stream = session.client.receive_response().__aiter__()
@@ -229,7 +281,9 @@ class Engine:
                     text, stopped = stops.feed(event.text)
                     if text:
                         if first:
-                            self.metrics.first_token.labels(path=path).observe(time.monotonic() - started)
+                            self.metrics.first_token.labels(path=_latency_path(path)).observe(
+                                time.monotonic() - started
+                            )
                             first = False
                         yield TextDelta(text=text)
                     if not stopped:
@@ -243,8 +297,12 @@ class Engine:
                 finish = event or judge_result(message, state)  # type: ignore[arg-type]
                 if held := stops.flush():
                     yield TextDelta(text=held)
+                # Only an answer the CLI itself ended leaves a process fit to serve again.
+                session.clean = event is None and not message.is_error  # type: ignore[union-attr]
+                session.served += 1
                 self._report(None)
-                self.metrics.latency.labels(path=path).observe(time.monotonic() - started)
+                self.metrics.paths.labels(path=path).inc()
+                self.metrics.latency.labels(path=_latency_path(path)).observe(time.monotonic() - started)
                 log.info(
                     "Request finished",
                     extra={"model": request.model, "path": path, "seconds": round(time.monotonic() - started, 3)},
@@ -260,6 +318,11 @@ class Engine:
             f"Claude Code gave no answer within {wait:.0f} s (request time-out "
             f"{self.settings.request_timeout:.0f} s, idle time-out {self.settings.idle_timeout:.0f} s).",
         )
+
+
+def _latency_path(path: str) -> str:
+    """The latency histograms keep their two labels: warm (reused or spare) and cold (cold or resume)."""
+    return "warm" if path in ("reused", "spare") else "cold"
 
 
 def _describe(error: Exception) -> str:

@@ -1,4 +1,5 @@
-"""Earlier turns of a conversation as a Claude Code session transcript, to be resumed.
+"""Earlier turns of a conversation as a Claude Code session transcript, to be resumed (the cold path;
+a warm process takes them as input frames instead, see ``Session.feed``).
 
 Streaming earlier turns to the CLI as user messages would make one model call per turn. Instead the
 history is written as the JSONL transcript the CLI itself keeps under
@@ -21,6 +22,12 @@ from claude_agent_sdk import project_key_for_directory
 
 from ..protocol import ChatTurn
 from .scratch import SCRATCH_PREFIX
+
+
+def can_feed(history: list[ChatTurn]) -> bool:
+    """Pure: whether a warm process can take ``history`` as input frames: turns alternating from a user
+    turn, as a conversation the CLI itself would have had (anything else resumes a transcript)."""
+    return all(turn.role == ("user" if index % 2 == 0 else "assistant") for index, turn in enumerate(history))
 
 
 def render_transcript(history: list[ChatTurn], *, session_id: str, cwd: Path, model: str) -> str:

@@ -25,6 +25,10 @@ class SessionKey:
     def of(cls, request: CompletionRequest) -> SessionKey:
         return cls(model=request.model, system=request.system, max_tokens=request.max_tokens)
 
+    def parked(self) -> SessionKey:
+        """What a parked process must be started with; the system prompt comes with its claim."""
+        return SessionKey(model=self.model, max_tokens=self.max_tokens)
+
 
 def render_env(key: SessionKey, settings: EngineSettings, environ: Mapping[str, str]) -> dict[str, str]:
     """``options.env`` for the CLI: the allowed part of ``environ`` (every other variable blanked, as the SDK
@@ -45,6 +49,7 @@ def render_options(
     *,
     cwd: Path,
     resume: str | None,
+    park: bool = False,
     stderr: Callable[[str], None],
     environ: Mapping[str, str],
 ) -> ClaudeAgentOptions:
@@ -66,7 +71,8 @@ def render_options(
         cli_path=settings.cli_path,
         resume=resume,
         env=render_env(key, settings, environ),
-        # The transcript of a request is throw-away; only a resumed history file is read.
-        extra_args={"no-session-persistence": None},
+        # The transcript of a request is throw-away; only a resumed history file is read. A parked process
+        # waits for a claim_session that gives it its system prompt (the one above is then replaced).
+        extra_args={"no-session-persistence": None, **({"await-claim": None} if park else {})},
         stderr=stderr,
     )

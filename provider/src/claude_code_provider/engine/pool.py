@@ -1,11 +1,14 @@
-"""Warm Claude Code processes: started and connected ahead of time, one request each, then replaced.
+"""Warm Claude Code processes: parked spares started ahead of time, and processes kept after a request.
 
-Processes are kept per ``SessionKey`` (model, system prompt, output limit), for at most ``max_keys`` keys
-(least recently used first out; configured warm models are always kept). A key with a system prompt
-or output limit is kept warm from its second request on, so one-off option sets (a system prompt that
-changes every time) cost no process beyond their own. A process that died, outgrew ``max_rss_mb`` or sat
-unused for ``idle_seconds`` is retired; keys unused that long are dropped unless they are configured warm
-models.
+Spares are parked (``--await-claim``) per model and output limit, the options a CLI reads at start-up
+(a ``SessionKey`` without system prompt), for at most ``max_keys`` keys (least recently used first out;
+configured warm models are always kept); a request claims one with its own system prompt, so any system
+prompt is served warm. A model alone is kept warm from its first request, an output limit from its second,
+so one-off limits cost no process beyond their own. After a clean answer the engine rewinds the process
+to an empty conversation and gives it back (``give_back``): up to ``max_reusable`` such processes wait for
+the next request with exactly the same options, which then costs no start-up at all. A process that died,
+outgrew ``max_rss_mb`` or sat unused for ``idle_seconds`` is retired; keys unused that long are dropped
+unless they are configured warm models.
 Refills run in the background, at most two spawns at a time, and back off when spawning fails, so a
 broken CLI neither spins nor ever hands a request a process that is not alive.
 """
@@ -39,8 +42,9 @@ _MAX_SEEN = 256
 class PoolSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    size: int = Field(default=1, ge=0, description="warm processes per key; 0 turns the pool off")
+    size: int = Field(default=2, ge=0, description="parked spares per key; 0 turns the pool off")
     max_keys: int = Field(default=4, gt=0)
+    max_reusable: int = Field(default=4, ge=0, description="processes kept after a request for the next one")
     idle_seconds: float = Field(default=600.0, gt=0)
     max_rss_mb: int = Field(default=1024, gt=0)
     warm_models: tuple[str, ...] = Field(default=(), description="models kept warm from the start")
@@ -51,6 +55,7 @@ class PoolSettings(BaseModel):
         names = {
             "size": "CLAUDE_CODE_POOL_SIZE",
             "max_keys": "CLAUDE_CODE_POOL_MAX_KEYS",
+            "max_reusable": "CLAUDE_CODE_POOL_MAX_REUSABLE",
             "idle_seconds": "CLAUDE_CODE_POOL_IDLE_SECONDS",
             "max_rss_mb": "CLAUDE_CODE_POOL_MAX_RSS_MB",
         }
@@ -69,6 +74,11 @@ class WarmPool:
         self._spawn = spawn
         self._metrics = metrics
         self._ready: OrderedDict[SessionKey, deque[Session]] = OrderedDict()
+        # Processes that served a request, by the whole key they were claimed with, oldest first.
+        self._reusable: OrderedDict[SessionKey, deque[Session]] = OrderedDict()
+        # How often each whole key was asked for (most recent last): a process is kept for reuse only when
+        # its key came before.
+        self._asked: OrderedDict[SessionKey, int] = OrderedDict()
         self._seen: OrderedDict[SessionKey, float] = OrderedDict()
         self._last_used: dict[SessionKey, float] = {}
         self._spawning: dict[SessionKey, set[asyncio.Task[None]]] = {}
@@ -77,6 +87,9 @@ class WarmPool:
         self._pinned = {SessionKey(model=m) for m in settings.warm_models}
         self._closing: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        # Bumped by ``flush``: a process started before (with a login no longer current) is never kept.
+        self.generation = 0
+        self._closed = False
         self._task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -94,9 +107,55 @@ class WarmPool:
             return False
 
     def take(self, key: SessionKey) -> Session | None:
-        """A live warm process for ``key``, or None; the key is refilled after the request (``wake``) or at
-        the next tick, so a replacement does not compete with the request for the CPU."""
-        bare = key.system is None and key.max_tokens is None  # a model alone: likely asked for again
+        """A live process for ``key``: one that served these options before (``claimed`` is set), else a
+        parked spare for the caller to claim, else None. A spare taken is replaced at once: back-to-back
+        requests would otherwise find none."""
+        self._asked[key] = self._asked.get(key, 0) + 1
+        self._asked.move_to_end(key)
+        while len(self._asked) > _MAX_SEEN:
+            self._asked.popitem(last=False)
+        reusable = self._reusable.get(key)
+        while reusable:
+            session = reusable.pop()  # the most recently used: the least likely to be near a limit
+            if not reusable:
+                del self._reusable[key]
+            if session.alive():
+                self._publish()
+                return session
+            self._retire(session)
+        spare = self._take_spare(key.parked())
+        if spare is not None:
+            self.wake()
+        return spare
+
+    def give_back(self, session: Session) -> bool:
+        """Keep a process that answered cleanly and was rewound, for the next request with its options,
+        unless those options were new (a system prompt that changes every time would only push out
+        processes that are asked for again); False when not kept (the caller stops it)."""
+        key = session.claimed
+        rss = session.rss_bytes()
+        fit = session.alive() and (rss is None or rss <= self.settings.max_rss_mb * 1024 * 1024)
+        one_off = key is not None and key.system is not None and self._asked.get(key, 0) < 2
+        current = session.generation == self.generation and not self._closed
+        if key is None or one_off or not fit or not current or not self.settings.max_reusable or not self.usable():
+            return False
+        session.idle_since = time.monotonic()
+        self._reusable.setdefault(key, deque()).append(session)
+        self._reusable.move_to_end(key)
+        while self.reusable_count() > self.settings.max_reusable:
+            oldest_key = next(iter(self._reusable))
+            oldest = self._reusable[oldest_key]
+            self._retire(oldest.popleft())
+            if not oldest:
+                del self._reusable[oldest_key]
+        self._publish()
+        return True
+
+    def reusable_count(self) -> int:
+        return sum(len(q) for q in self._reusable.values())
+
+    def _take_spare(self, key: SessionKey) -> Session | None:
+        bare = key.max_tokens is None  # a model alone: likely asked for again
         if key not in self._ready and not bare and self._seen.pop(key, None) is None:
             self._seen[key] = time.monotonic()
             while len(self._seen) > _MAX_SEEN:
@@ -120,18 +179,22 @@ class WarmPool:
 
     def flush(self) -> None:
         """Retire every warm process, ready or starting (started with a login that is no longer current)."""
+        self.generation += 1
         for task in [task for tasks in self._spawning.values() for task in tasks]:
             task.cancel()
-        for ready in self._ready.values():
+        for ready in [*self._ready.values(), *self._reusable.values()]:
             while ready:
                 self._retire(ready.popleft())
+        self._reusable.clear()
         self._publish()
         self.wake()
 
     def ready_count(self) -> int:
-        return sum(len(q) for q in self._ready.values())
+        """Processes waiting for a request: parked spares and processes kept for reuse."""
+        return sum(len(q) for q in self._ready.values()) + self.reusable_count()
 
     async def close(self) -> None:
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -143,8 +206,9 @@ class WarmPool:
         for task in spawns:
             task.cancel()
         await asyncio.gather(*spawns, return_exceptions=True)
-        sessions = [s for q in self._ready.values() for s in q]
+        sessions = [s for q in [*self._ready.values(), *self._reusable.values()] for s in q]
         self._ready.clear()
+        self._reusable.clear()
         await asyncio.gather(*(s.close() for s in sessions), *self._closing, return_exceptions=True)
         self._publish()
 
@@ -196,18 +260,17 @@ class WarmPool:
         for key, seen in list(self._seen.items()):
             if now - seen > self.settings.idle_seconds:
                 del self._seen[key]
-        cap = self.settings.max_rss_mb * 1024 * 1024
+        self._retire_reusable(now)
         for key in list(self._ready):
             ready = self._ready[key]
             for session in list(ready):
-                rss = session.rss_bytes()
-                too_big = rss is not None and rss > cap
-                if not session.alive() or too_big or now - session.created > self.settings.idle_seconds:
+                unfit = self._unfit(session, session.created, now)
+                if unfit:
                     ready.remove(session)
                     self._retire(session)
-                if too_big:
+                if unfit == "memory":
                     # An idle CLI already over the cap would be replaced forever: back off as for a failure.
-                    log.warning("Warm process over its memory cap", extra={"rss_bytes": rss, "model": key.model})
+                    log.warning("Warm process over its memory cap", extra={"model": key.model})
                     self._back_off(key)
             idle = now - self._last_used.get(key, now) > self.settings.idle_seconds
             if idle and key not in self._pinned:
@@ -221,6 +284,27 @@ class WarmPool:
                 spawning.add(asyncio.create_task(self._refill(key)))
                 self._spawning[key] = spawning
         self._publish()
+
+    def _retire_reusable(self, now: float) -> None:
+        """Kept processes that died, outgrew the memory cap or waited too long go (no back-off: a spare of
+        the key takes over)."""
+        for key in list(self._reusable):
+            kept = self._reusable[key]
+            for session in list(kept):
+                if self._unfit(session, session.idle_since, now):
+                    kept.remove(session)
+                    self._retire(session)
+            if not kept:
+                del self._reusable[key]
+
+    def _unfit(self, session: Session, since: float, now: float) -> str | None:
+        """Why a waiting process must go (dead, over the memory cap, waiting since ``since`` for too long)."""
+        rss = session.rss_bytes()
+        if not session.alive():
+            return "dead"
+        if rss is not None and rss > self.settings.max_rss_mb * 1024 * 1024:
+            return "memory"
+        return "idle" if now - since > self.settings.idle_seconds else None
 
     def _spawn_count(self) -> int:
         return sum(len(tasks) for tasks in self._spawning.values())
