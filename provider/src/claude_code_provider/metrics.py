@@ -50,7 +50,7 @@ class Metrics:
         self.queued = Gauge("claude_code_requests_queued", "Requests waiting for a slot.", registry=r)
         self.login_write_backs = Counter(
             "claude_code_login_write_backs_total",
-            "Login write-backs to the Secret by outcome (written, stale, invalid, unchanged, gave_up, error) and each 409 conflict.",
+            "Login write-backs to the Secret by outcome (written, stale, invalid, ...), and 409 conflicts.",
             ["outcome"],
             registry=r,
         )
