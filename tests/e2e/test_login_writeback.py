@@ -104,8 +104,10 @@ def test_a_real_refresh_is_written_back_survives_a_pod_restart_and_does_not_rest
 ) -> None:
     core, custom, ns, fake = world.core, world.custom, world.namespace, world.fake_upstream
     proc = world.operator.start()
-    expired = oauth.issue(expires_in=-60)  # the CLI refreshes before its first request
+    expired = oauth.issue(expires_in=-60)  # the CLI refreshes at once (its warm processes start with it)
     core.create_namespaced_secret(ns, oauth_secret("carol-login", expired))
+    # No Secret event reconciles before the resource names the Secret: any later one is the write-back's.
+    before = reconciles(proc.metrics(), "secret")
     custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, provider("carol", "carol-login"))
     pod = running_pod(core, world.pod_runner, ns, "carol")
 
@@ -127,7 +129,6 @@ def test_a_real_refresh_is_written_back_survives_a_pod_restart_and_does_not_rest
     assert rotated_access not in (None, expired.access_token)
 
     # Written back by the pod itself, with the rotated refresh token.
-    before = reconciles(proc.metrics(), "secret")
 
     def written_back() -> tuple[dict[str, Any], dict[str, str]] | None:
         creds, annotations = secret_login(core, ns, "carol-login")
