@@ -178,7 +178,13 @@ def test_a_real_refresh_is_written_back_survives_a_pod_restart_and_does_not_rest
          "runtime logs": runtime_logs},
         tokens,
     )  # fmt: skip
-    assert '"Login written back"' in runtime_logs
+    written = [
+        json.loads(line) for line in pod.container("claude").output().splitlines() if '"Login written back"' in line
+    ]
+    assert len(written) == 1, "one refresh, one write"
+    latency = datetime.fromisoformat(written[0]["time"]).timestamp() - refreshes[0].at
+    print(f"refresh -> Secret written back: {latency:.2f} s")
+    assert 0 < latency < 15, "file events, not a slow poll"
 
 
 def test_an_in_pod_login_is_persisted_without_a_restart(
