@@ -3,8 +3,11 @@ annotations; and the Secret's older login never undoes the pod's refresh at (re)
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,8 @@ import pytest
 
 from claude_code_provider.auth.login import install_login
 from claude_code_provider.auth.oauth_login import derive_secret_patch, is_newer_login, parse_oauth_login
-from claude_code_provider.runtime.writeback import WriteBackSettings
+from claude_code_provider.metrics import Metrics
+from claude_code_provider.runtime.writeback import LoginWriter, WriteBackSettings
 
 KEYS = {"credentials_key": ".credentials.json", "claude_json_key": ".claude.json"}
 WRITER = "pod/1234-uid"
@@ -116,3 +120,67 @@ def test_reinstalling_an_older_secret_keeps_the_pods_newer_login(tmp_path: Path)
     (secret / ".credentials.json").write_bytes(login(3_000))
     install_login(secret, config)
     assert (config / ".credentials.json").read_bytes() == login(3_000)
+
+
+class _NoApi:
+    """A client factory for a pod without API access: every write-back attempt fails, and is counted."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> Any:
+        self.calls += 1
+        raise OSError("no ServiceAccount token")
+
+
+async def _until(predicate: Any, timeout: float) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.05)
+
+
+def _writer(config: Path, factory: _NoApi, retry_seconds: float) -> LoginWriter:
+    settings = WriteBackSettings(secret_name="s", namespace="ns", pod_uid="u", retry_seconds=retry_seconds)
+    return LoginWriter(settings, config, Metrics(), client_factory=factory)
+
+
+def test_a_replaced_credentials_file_triggers_a_write_back_at_once(tmp_path: Path) -> None:
+    """File events, not a poll: with the retry an hour away, replacing the file (as the CLI does) is what
+    makes the next attempt; other files in the directory do not."""
+    factory = _NoApi()
+    writer = _writer(tmp_path, factory, retry_seconds=3600)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(writer.run())
+        try:
+            await _until(lambda: factory.calls == 1, 5)  # the attempt at start
+            (tmp_path / "other.json").write_text("{}")
+            tmp = tmp_path / ".credentials.json.tmp"
+            tmp.write_bytes(login(2_000))
+            os.replace(tmp, tmp_path / ".credentials.json")
+            await _until(lambda: factory.calls == 2, 5)
+            await asyncio.sleep(0.5)
+            assert factory.calls == 2, "one write-back per change"
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    asyncio.run(scenario())
+    assert writer.status().last_result == "error"
+
+
+def test_a_failed_write_back_is_retried_without_a_change(tmp_path: Path) -> None:
+    factory = _NoApi()
+    writer = _writer(tmp_path, factory, retry_seconds=0.2)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(writer.run())
+        try:
+            await _until(lambda: factory.calls >= 3, 10)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    asyncio.run(scenario())

@@ -175,16 +175,20 @@ class LoginWriter:
         self._config_dir.mkdir(parents=True, exist_ok=True)
         failed = await self.write_back() in ("error", "gave_up")
         retry_ms = int(self.settings.retry_seconds * 1000)
-        async for changes in awatch(
-            self._config_dir,
-            watch_filter=_is_login_file,
-            recursive=False,
-            debounce=300,
-            rust_timeout=retry_ms,
-            yield_on_timeout=True,
-        ):
-            if changes or failed:
-                failed = await self.write_back() in ("error", "gave_up")
+        try:
+            async for changes in awatch(
+                self._config_dir,
+                watch_filter=_is_login_file,
+                recursive=False,
+                debounce=300,
+                rust_timeout=retry_ms,
+                yield_on_timeout=True,
+            ):
+                if changes or failed:
+                    failed = await self.write_back() in ("error", "gave_up")
+        except Exception as error:  # the pod keeps serving; /auth/status and the logs say write-back stopped
+            log.exception("Login write-back stopped", extra={"error": type(error).__name__})
+            self._status = self._status.model_copy(update={"last_result": "error", "last_at": datetime.now(UTC)})
 
 
 def _is_login_file(change: Change, path: str) -> bool:
