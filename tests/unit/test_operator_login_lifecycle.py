@@ -176,6 +176,7 @@ def test_a_hand_made_setup_token_secret_has_an_unknown_expiry() -> None:
     status, reason, message = expiring(s)
     assert (status, reason) == ("Unknown", "ExpiryUnknown")
     assert "claudecode.dev/login-expires-at" in message
+    assert "ExpiryUnknown" not in [e.reason for e in derive_transitions(ClaudeCodeProviderStatus(), s, None)]
 
 
 def test_no_token_in_status_or_events() -> None:

@@ -83,20 +83,14 @@ def _login_expiring(provider: Provider, auth: Auth, now: datetime) -> tuple[Cond
     fix = derive_fix(provider, auth.login_kind)
     end = auth.login_expires_at
     if auth.login_kind == "oauth" and end is None:
-        return (
-            "False",
-            "RefreshedInPod",
-            ("The access token (about 8 h) is refreshed in the pod and written back to the login Secret."),
-        )
+        message = "The access token (about 8 h) is refreshed in the pod and written back to the login Secret."
+        return "False", "RefreshedInPod", message
     if end is None:
-        return (
-            "Unknown",
-            "ExpiryUnknown",
-            (
-                "The login Secret does not say when its setup-token expires (annotation "
-                f"claudecode.dev/login-expires-at, set by `claude-code-operator login`). {fix}"
-            ),
+        message = (
+            "The login Secret does not say when its setup-token expires (annotation "
+            f"claudecode.dev/login-expires-at, set by `claude-code-operator login`). {fix}"
         )
+        return "Unknown", "ExpiryUnknown", message
     if end <= now:
         return "True", "LoginExpired", f"The login expired at {_time(end)}. {fix}"
     warning = timedelta(hours=provider.spec.credentials.expiry_warning_hours)
@@ -106,15 +100,11 @@ def _login_expiring(provider: Provider, auth: Auth, now: datetime) -> tuple[Cond
 
 
 def _write_back_failing(provider: Provider) -> tuple[ConditionStatus, str, str]:
-    return (
-        "True",
-        "WriteBackFailing",
-        (
-            "The pod could not write its refreshed login back to the login Secret (see the `claude` container's "
-            "logs and the pod's ServiceAccount); a new pod would start from a spent refresh token. "
-            + derive_fix(provider, "oauth")
-        ),
+    message = (
+        "The pod could not write its refreshed login back to the login Secret (see the `claude` container's "
+        "logs and the pod's ServiceAccount); a new pod would start from a spent refresh token. "
     )
+    return "True", "WriteBackFailing", message + derive_fix(provider, "oauth")
 
 
 def _auth_condition(provider: Provider, probe: ProbeFacts, kind: str | None) -> tuple[ConditionStatus, str, str]:
@@ -269,8 +259,8 @@ def derive_transitions(
         old = find_condition(previous.conditions, type_)
         if new is None or (old is not None and (old.status, old.reason) == (new.status, new.reason)):
             continue
-        if old is None and new.status == _GOOD[type_]:
-            continue  # the first good state of a fresh resource is not news
+        if old is None and (new.status == _GOOD[type_] or (type_ == "LoginExpiring" and new.status == "Unknown")):
+            continue  # the first good state of a fresh resource is not news, nor an expiry nobody wrote down
         kind = "Normal" if new.status == _GOOD[type_] else "Warning"
         out.append(Transition(type=kind, reason=new.reason, message=f"{type_} {new.status}: {new.message}{whose}"))
     return out
