@@ -19,6 +19,10 @@ K8S_VERSION=v1.34.2
 ETCD_VERSION=v3.6.16
 KWOK_VERSION=v0.8.0
 HELM_VERSION=v3.19.5
+# Its CRDs only (ServiceMonitor, PodMonitor, PrometheusRule): the chart's monitoring objects are then
+# validated by the API server like everything else. Taken from the Go module, so from the module proxy.
+PROMETHEUS_OPERATOR_VERSION=v0.85.0
+PROMETHEUS_CRDS=(servicemonitors podmonitors prometheusrules)
 
 CACHE=${CLUSTER_CACHE:-$HOME/.cache/claude-code-operator}
 BIN_DIR=$CACHE/bin
@@ -105,6 +109,20 @@ build_helm() {
   stamp "$HELM_VERSION" helm
 }
 
+build_prometheus_crds() {
+  local dir=$CACHE/crds name src
+  [[ -f $dir/.version && $(<"$dir/.version") == "$PROMETHEUS_OPERATOR_VERSION" ]] && return 0
+  log "fetching the Prometheus Operator's CRDs $PROMETHEUS_OPERATOR_VERSION"
+  src=$("$GO" mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [[ -d $src ]] || die "go mod download gave no module directory for prometheus-operator"
+  mkdir -p "$dir"
+  for name in "${PROMETHEUS_CRDS[@]}"; do
+    install -m 0644 "$src/example/prometheus-operator-crd/monitoring.coreos.com_$name.yaml" "$dir/"
+  done
+  echo "$PROMETHEUS_OPERATOR_VERSION" >"$dir/.version"
+}
+
 build() {
   mkdir -p "$BIN_DIR"
   local start=$SECONDS
@@ -113,6 +131,7 @@ build() {
   build_etcd
   build_kwok
   build_helm
+  build_prometheus_crds
   log "binaries ready in $BIN_DIR ($((SECONDS - start)) s)"
 }
 
@@ -187,16 +206,25 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...: poll until COMMAND succe
   done
 }
 
+# What the running cluster was made from: a cluster made from an older kwok.yaml or fake-node.yaml
+# lacks what the tests now rely on (e.g. port-forward), so `up` recreates it.
+config_stamp() {
+  { cat "$HERE/kwok.yaml" "$HERE/fake-node.yaml"; echo "$PROMETHEUS_OPERATOR_VERSION"; } | sha256sum | cut -d' ' -f1
+}
+
 up() {
   if healthy; then
-    log "cluster $CLUSTER_NAME is already up"
-    echo "export KUBECONFIG=$KUBECONFIG_PATH"
-    return 0
+    if [[ -f $CACHE/.config-stamp && $(<"$CACHE/.config-stamp") == "$(config_stamp)" ]]; then
+      log "cluster $CLUSTER_NAME is already up"
+      echo "export KUBECONFIG=$KUBECONFIG_PATH"
+      return 0
+    fi
+    log "cluster $CLUSTER_NAME was made from another tests/cluster configuration: recreating it"
   fi
   build
   mkdir -p "$LOG_DIR"
   if [[ -d $CLUSTER_DIR ]]; then
-    log "cluster $CLUSTER_NAME exists but does not answer: recreating it"
+    log "removing the old cluster $CLUSTER_NAME"
     delete_cluster
   fi
   rm -f "$KUBECONFIG_PATH"
@@ -221,9 +249,11 @@ up() {
   fi
   healthy || die "the apiserver does not answer after kwokctl create (logs: $CLUSTER_DIR/logs/)"
   kubectl_ apply -f "$HERE/fake-node.yaml" >&2
+  kubectl_ apply --server-side -f "$CACHE/crds/" >&2
   wait_for 60 "node kwok-node-0 to be Ready" \
     kubectl_ wait --for=condition=Ready node/kwok-node-0 --timeout=5s
   wait_for 60 "the default ServiceAccount" kubectl_ get serviceaccount default -n default
+  config_stamp >"$CACHE/.config-stamp"
   log "cluster $CLUSTER_NAME up in $((SECONDS - start)) s"
   echo "export KUBECONFIG=$KUBECONFIG_PATH"
 }

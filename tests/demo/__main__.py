@@ -1,4 +1,5 @@
-"""`python -m tests.demo up|down` (`make demo`, `make demo-down`); see tests/demo/steps.py."""
+"""`python -m tests.demo up|down` (`make demo`, `make demo-down`): the local control plane
+(tests/demo/steps.py), or the cluster KUBECONFIG names (tests/demo/remote.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from tests.demo.steps import DemoError, Settings, default_state_dir, down, has_login, loudly, up
+from tests.demo import remote, steps
+from tests.demo.steps import DemoError, Settings, default_state_dir, has_login, local_cluster, loudly
 
 
 def main() -> int:
@@ -20,8 +22,17 @@ def main() -> int:
     args = parser.parse_args()
     state_dir = (args.state_dir or default_state_dir()).resolve()
     if args.command == "down":
-        down(state_dir)
+        earlier = Settings.load(state_dir)
+        if earlier is not None and earlier.kubeconfig:
+            remote.down(earlier)
+        else:
+            steps.down(state_dir)
         return 0
+    try:
+        kubeconfig = remote.derive_remote_kubeconfig(os.environ.get("KUBECONFIG", ""), local_cluster().kubeconfig)
+    except DemoError as exc:
+        print(f"make demo FAILED: {exc}", file=sys.stderr)
+        return 1
     offline = os.environ.get("DEMO_OFFLINE", "") not in ("", "0") or not has_login(Path.home())
     if offline and not os.environ.get("DEMO_OFFLINE"):
         loudly(
@@ -31,10 +42,10 @@ def main() -> int:
         )
     settings = Settings(
         state_dir, namespace=args.namespace, operator_namespace=args.operator_namespace, release=args.release,
-        offline=offline,
+        offline=offline, kubeconfig=kubeconfig,
     )  # fmt: skip
     try:
-        up(settings)
+        (remote.up if kubeconfig else steps.up)(settings)
     except (DemoError, TimeoutError, AssertionError) as exc:
         print(f"make demo FAILED: {exc}\nWhat started is still running: `make demo-down` stops it.", file=sys.stderr)
         return 1

@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,10 @@ class Settings:
     offline: bool = False
     #: Set by `up`: `down` stops the cluster only when `up` started it.
     started_cluster: bool = False
+    #: A real cluster's kubeconfig (KUBECONFIG at `up`): real containers, no pod runner (tests/demo/remote.py).
+    kubeconfig: str | None = None
+    #: Namespaces `up` created, which `down` deletes (on a real cluster, never one that was there before).
+    created_namespaces: list[str] = field(default_factory=list)
 
     def save(self) -> None:
         data = {**asdict(self), "state_dir": str(self.state_dir)}
@@ -209,30 +213,38 @@ def apply_login_secret(core: client.CoreV1Api, namespace: str, data: dict[str, s
         core.replace_namespaced_secret(LOGIN_SECRET, namespace, body)
 
 
-def render_provider() -> dict[str, Any]:
+def render_provider(image: str | None = None) -> dict[str, Any]:
+    """The demo's resource; `image` (the provider image) replaces the default of both containers."""
+    spec: dict[str, Any] = {
+        "credentials": {"secretName": LOGIN_SECRET},
+        "owner": "you (make demo)",
+        "probe": {"intervalSeconds": 5, "timeoutSeconds": 4},
+    }
+    if image:
+        spec["runtime"] = {"image": image}
+        spec["litellm"] = {"image": image}
     return {
         "apiVersion": "claudecode.dev/v1alpha1",
         "kind": "ClaudeCodeProvider",
         "metadata": {"name": PROVIDER},
-        "spec": {
-            "credentials": {"secretName": LOGIN_SECRET},
-            "owner": "you (make demo)",
-            "probe": {"intervalSeconds": 5, "timeoutSeconds": 4},
-        },
+        "spec": spec,
     }
 
 
-def apply_namespace(core: client.CoreV1Api, namespace: str) -> None:
+def apply_namespace(core: client.CoreV1Api, namespace: str) -> bool:
+    """Create the namespace unless it exists; True when this call created it."""
     try:
         core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
     except ApiException as exc:
         if exc.status != 409:
             raise
+        return False
+    return True
 
 
-def apply_provider(cluster: Cluster, settings: Settings) -> None:
+def apply_provider(cluster: Cluster, settings: Settings, image: str | None = None) -> None:
     manifest = settings.state_dir / "provider.yaml"
-    manifest.write_text(yaml.safe_dump(render_provider()))
+    manifest.write_text(yaml.safe_dump(render_provider(image)))
     cluster.kubectl("apply", "-n", settings.namespace, "-f", str(manifest))
 
 
@@ -251,7 +263,7 @@ def derive_conditions(provider: dict[str, Any]) -> dict[str, str]:
     return {c["type"]: c["status"] for c in provider.get("status", {}).get("conditions", [])}
 
 
-def wait_ready(custom: client.CustomObjectsApi, settings: Settings) -> dict[str, Any]:
+def wait_ready(custom: client.CustomObjectsApi, settings: Settings, timeout: float = READY_TIMEOUT) -> dict[str, Any]:
     def ready() -> Any:
         found: Any = custom.get_namespaced_custom_object(
             "claudecode.dev", "v1alpha1", settings.namespace, "claudecodeproviders", PROVIDER
@@ -260,13 +272,15 @@ def wait_ready(custom: client.CustomObjectsApi, settings: Settings) -> dict[str,
 
     try:
         found: dict[str, Any] = wait_until(
-            ready, timeout=READY_TIMEOUT, interval=1, what=f"ClaudeCodeProvider {PROVIDER} Ready"
+            ready, timeout=timeout, interval=1, what=f"ClaudeCodeProvider {PROVIDER} Ready"
         )
     except TimeoutError as exc:
-        raise DemoError(
-            f"{exc}\nlook at: {settings.state_dir}/operator.log, {settings.state_dir}/pod-runner.log, "
-            f"kubectl describe ccp {PROVIDER} -n {settings.namespace}"
-        ) from None
+        where = (
+            f"kubectl logs -n {settings.operator_namespace} deploy/{service_account(settings)}"
+            if settings.kubeconfig
+            else f"{settings.state_dir}/operator.log, {settings.state_dir}/pod-runner.log"
+        )
+        raise DemoError(f"{exc}\nlook at: {where}, kubectl describe ccp {PROVIDER} -n {settings.namespace}") from None
     return found
 
 
@@ -305,12 +319,9 @@ def probe_completion(endpoint: Endpoint) -> str:
     )
 
 
-def render_usage(settings: Settings, cluster: Cluster, endpoint: Endpoint) -> str:
-    ns = settings.namespace
-    return f"""
-The endpoint (OpenAI-compatible; here the pod's loopback IP, in a real cluster http://{PROVIDER}.{ns}.svc:4000/v1):
-
-  curl -s {endpoint.base_url}/chat/completions \\
+def render_examples(endpoint: Endpoint) -> str:
+    """A `curl` and a Python `openai` call against the endpoint, to paste as printed."""
+    return f"""  curl -s {endpoint.base_url}/chat/completions \\
     -H "Authorization: Bearer {endpoint.api_key}" -H "Content-Type: application/json" \\
     -d '{{"model": "sonnet", "messages": [{{"role": "user", "content": "Hello"}}]}}'
 
@@ -319,7 +330,15 @@ The endpoint (OpenAI-compatible; here the pod's loopback IP, in a real cluster h
   client = OpenAI(base_url="{endpoint.base_url}", api_key="{endpoint.api_key}")
   reply = client.chat.completions.create(model="sonnet", messages=[{{"role": "user", "content": "Hello"}}])
   print(reply.choices[0].message.content)
-  PY
+  PY"""
+
+
+def render_usage(settings: Settings, cluster: Cluster, endpoint: Endpoint) -> str:
+    ns = settings.namespace
+    return f"""
+The endpoint (OpenAI-compatible; here the pod's loopback IP, in a real cluster http://{PROVIDER}.{ns}.svc:4000/v1):
+
+{render_examples(endpoint)}
 
 Look around:
 
@@ -336,15 +355,23 @@ Stop everything: make demo-down
 """
 
 
-def up(settings: Settings) -> None:
+def prepare_state_dir(settings: Settings) -> Settings | None:
+    """Refuse while a demo runs; returns the settings of an earlier run that was not taken down."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     if any(processes.is_running(r) for r in processes.load_records(settings.state_dir)):
         raise DemoError(f"a demo is already running (state in {settings.state_dir}); `make demo-down` first")
     earlier = Settings.load(settings.state_dir)
+    if earlier is not None and earlier.kubeconfig != settings.kubeconfig:
+        raise DemoError(
+            f"an earlier demo on another cluster was not taken down ({settings.state_dir}): `make demo-down`"
+        )
+    return earlier
+
+
+def up(settings: Settings) -> None:
+    earlier = prepare_state_dir(settings)
     # A failed earlier run may have started the cluster: demo-down still owns stopping it.
     settings.started_cluster = earlier is not None and earlier.started_cluster
-    if os.environ.get("KUBECONFIG"):
-        say("note: KUBECONFIG is set, but make demo always uses the local control plane (tests/cluster)")
     if settings.offline:
         loudly("OFFLINE MODE: a fake Anthropic API on 127.0.0.1 answers; no real Claude is involved")
     progress = Progress(total=9)

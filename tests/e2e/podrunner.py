@@ -13,6 +13,8 @@ maps to a local one (the runtime `claude-code-runtime` and `litellm` from the re
   IP, `http://127.0.0.1:8081` reaches the sibling container), and `POD_IP`,
   `CLAUDE_RUNTIME_LISTEN_HOST` and `CLAUDE_RUNTIME_API_HOST` are set to it (see
   `default_pod_overrides`; the test's `pod_overrides` are applied last and never rewritten);
+- `kubectl port-forward` to the pod (or a Service over it) reaching those processes: a kwok
+  PortForward object per pod names the pod IP as the target of each declared container port;
 - the pod's Secret and ConfigMap volumes written once per pod to a temp dir (mode 0400 unless
   `items[].mode` / `defaultMode` say otherwise), emptyDir volumes as writable dirs shared by the
   containers that mount them, and every occurrence of a mountPath in the command, args, env
@@ -230,6 +232,7 @@ class PodRunner:
         base_dir: Path | None = None,
     ) -> None:
         self._core = client.CoreV1Api(api_client)
+        self._custom = client.CustomObjectsApi(api_client)
         self.namespace = namespace
         self.label_selector = label_selector
         self.namespace_selector = namespace_selector
@@ -365,6 +368,8 @@ class PodRunner:
                     self._running[uid] = started
                 else:
                     self._idle[uid] = f"{where}: no container runs here ({started.skipped})"
+            if started.containers:
+                self._apply_port_forward(pod)
 
     # ------------------------------------------------------------ start / stop
 
@@ -465,6 +470,27 @@ class PodRunner:
             argv,
         )
         return RunningContainer(container.name, argv, env, process, log_path, mounts)
+
+    def _apply_port_forward(self, pod: Any) -> None:
+        """`kubectl port-forward` to this pod: kwok forwards to whatever a PortForward object of the
+        pod's name names (tests/cluster/kwok.yaml enables them), here the pod IP the processes listen on."""
+        manifest = render_port_forward(pod)
+        if manifest is None:
+            return
+        try:
+            self._custom.create_namespaced_custom_object(
+                "kwok.x-k8s.io", "v1alpha1", pod.metadata.namespace, "portforwards", manifest, _request_timeout=10
+            )
+        except ApiException as exc:
+            if exc.status == 409:  # left by an earlier pod of that name (deleted with it, but not yet)
+                self._custom.patch_namespaced_custom_object(
+                    "kwok.x-k8s.io", "v1alpha1", pod.metadata.namespace, "portforwards", pod.metadata.name,
+                    manifest, _request_timeout=10,
+                )  # fmt: skip
+            elif exc.status == 404:
+                log.warning("no PortForward API in this cluster: kubectl port-forward will not reach its pods")
+            else:
+                raise
 
     def _stop_pod(self, pod: RunningPod, why: str) -> None:
         pod.stopped_because = why
@@ -633,6 +659,27 @@ class PodRunner:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def render_port_forward(pod: Any) -> dict[str, Any] | None:
+    """kwok's PortForward for a pod: each declared container port to the same port on the pod IP,
+    owned by the pod (the garbage collector removes it with the pod). None without ports."""
+    ports = sorted({p.container_port for c in pod.spec.containers for p in c.ports or []})
+    if not ports:
+        return None
+    meta = pod.metadata
+    return {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "PortForward",
+        "metadata": {
+            "name": meta.name,
+            "namespace": meta.namespace,
+            "ownerReferences": [{"apiVersion": "v1", "kind": "Pod", "name": meta.name, "uid": meta.uid}],
+        },
+        "spec": {
+            "forwards": [{"ports": [port], "target": {"port": port, "address": pod.status.pod_ip}} for port in ports]
+        },
+    }
 
 
 def default_pod_overrides(pod: Any) -> dict[str, str]:

@@ -18,9 +18,6 @@ from tests.e2e.harness import Cluster, service_account_kubeconfig, wait_until
 from tests.e2e.operator_process import CHART, CRD_NAME, OperatorProcess
 
 VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
-#: Kinds of the Prometheus Operator: its CRDs are not on the test cluster, so the API server cannot
-#: validate them; the test checks what it can (kind, JSON of the dashboard) and says so.
-PROMETHEUS_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 
 
 def render(cluster: Cluster, helm_home: Path, namespace: str, *args: str) -> list[dict[str, Any]]:
@@ -39,14 +36,12 @@ def test_every_values_file_lints_and_the_api_server_accepts_what_it_renders(
     docs = render(cluster, helm_home, namespace, "-f", str(values), "--set", f"watchNamespaces={{{namespace}}}")
     kinds = {d["kind"] for d in docs}
     assert {"Deployment", "ServiceAccount", "ClusterRole", "Role", "RoleBinding", "Service"} <= kinds, kinds
-    checkable = [d for d in docs if d["kind"] not in PROMETHEUS_KINDS]
+    # The Prometheus Operator's kinds too: tests/cluster installs its CRDs, whose schemas then judge them.
     manifest = tmp_path / "rendered.yaml"
-    manifest.write_text(yaml.safe_dump_all(checkable))
+    manifest.write_text(yaml.safe_dump_all(docs))
     checked = cluster.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", str(manifest))
-    assert checked.stdout.count("(server dry run)") == len(checkable), checked.stdout
+    assert checked.stdout.count("(server dry run)") == len(docs), checked.stdout
     for doc in docs:
-        if doc["kind"] in PROMETHEUS_KINDS:
-            assert doc["apiVersion"] == "monitoring.coreos.com/v1"
         if doc["kind"] == "ConfigMap" and "claude-code.json" in doc.get("data", {}):
             dashboard = json.loads(doc["data"]["claude-code.json"])
             assert doc["metadata"]["labels"]["grafana_dashboard"] == "1"
@@ -196,3 +191,17 @@ def test_install_upgrade_with_a_crd_change_reconcile_under_the_charts_rbac_and_u
     finally:
         cluster.helm("uninstall", release, "--namespace", namespace, helm_home=helm_home, check=False)
         cluster.kubectl("delete", "clusterrole,clusterrolebinding", fullname, "--ignore-not-found")
+
+
+def test_the_api_server_judges_the_monitoring_objects_by_the_prometheus_operators_schemas(
+    cluster: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    """Not only accepted: a rule the Prometheus Operator's CRD forbids (a `for` that is no duration) is refused."""
+    docs = render(cluster, tmp_path / "helm", namespace, "-f", str(CHART / "ci" / "observability-values.yaml"))
+    rule = next(d for d in docs if d["kind"] == "PrometheusRule")
+    rule["spec"]["groups"][0]["rules"][0]["for"] = "soon"
+    manifest = tmp_path / "bad-rule.yaml"
+    manifest.write_text(yaml.safe_dump(rule))
+    refused = cluster.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", str(manifest), check=False)
+    assert refused.returncode != 0
+    assert "spec.groups[0].rules[0].for" in refused.stderr, refused.stderr

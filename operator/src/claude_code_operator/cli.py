@@ -1,4 +1,6 @@
-"""`claude-code-operator run`: the operator process (KUBECONFIG or in-cluster config)."""
+"""`claude-code-operator run`: the operator process (KUBECONFIG or in-cluster config).
+`claude-code-operator login` (also `kubectl claude-code login`): this machine's Claude Code login into the
+cluster, see `login/`."""
 
 from __future__ import annotations
 
@@ -9,10 +11,9 @@ import os
 import secrets
 import sys
 
-import kopf
-from prometheus_client import start_http_server
-
 from .config import DEFAULT_OPERATOR_LABELS, OperatorConfig
+from .login.command import add_arguments as add_login_arguments
+from .login.command import local_machine, run_login
 
 
 def _labels(text: str) -> dict[str, str]:
@@ -54,11 +55,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--log-format", choices=["json", "plain"], default="json")
     run.add_argument("--verbose", action="store_true")
+    add_login_arguments(commands.add_parser("login", help="copy this machine's Claude Code login into the cluster"))
+    return parser
+
+
+def build_plugin_parser() -> argparse.ArgumentParser:
+    """`kubectl claude-code ...`: kubectl runs `kubectl-claude_code` (a dash in a plugin's command is an
+    underscore in its file name); it offers the commands meant for people, not `run`."""
+    parser = argparse.ArgumentParser(prog="kubectl claude-code", description="Claude Code logins for the cluster.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_login_arguments(commands.add_parser("login", help="copy this machine's Claude Code login into the cluster"))
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "login":
+        sys.exit(run_login(args, local_machine()))
+    run_operator(args)
+
+
+def kubectl_plugin(argv: list[str] | None = None) -> None:
+    args = build_plugin_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    sys.exit(run_login(args, local_machine()))
+
+
+def run_operator(args: argparse.Namespace) -> None:
+    # Only the operator needs kopf and the metrics server; `login` starts faster without them.
+    import kopf
+    from prometheus_client import start_http_server
+
     config = OperatorConfig(
         namespaces=tuple(args.namespaces or ()),
         operator_namespace=args.operator_namespace,
