@@ -191,3 +191,14 @@ def test_no_token_in_status_or_events() -> None:
     auth = find_condition(s.conditions, "Authenticated")
     assert auth is not None
     assert "claude-code-operator login --namespace team --name alice" in auth.message
+
+
+def test_the_fix_names_the_resources_own_secret_when_it_is_not_the_default() -> None:
+    p = Provider.from_body(
+        {
+            "metadata": {"name": "alice", "namespace": "team", "uid": "u", "generation": 1},
+            "spec": {"credentials": {"secretName": "alices-claude"}},
+        }
+    )
+    s = status_for(p, TOKEN, {"claudecode.dev/login-expires-at": "2026-01-03T00:00:00Z"}, T0)
+    assert "claude-code-operator login --namespace team --name alice --secret-name alices-claude" in expiring(s)[2]

@@ -23,9 +23,8 @@ from typing import Any
 
 from .api.spec import Credentials
 from .api.status import LoginKind
+from .login.labels import EXPIRES_AT_ANNOTATION, WRITTEN_BY_ANNOTATION
 
-EXPIRES_AT_ANNOTATION = "claudecode.dev/login-expires-at"
-WRITTEN_BY_ANNOTATION = "claudecode.dev/login-written-by"
 #: On the pod: the login it started with (a digest, an identity hash, the expiry), to judge Secret changes.
 POD_LOGIN_DIGEST = "claudecode.dev/login-digest"
 POD_LOGIN_IDENTITY = "claudecode.dev/login-identity"

@@ -22,6 +22,7 @@ from .api.status import (
     set_condition,
 )
 from .credentials import CredentialsCheck
+from .login.labels import login_secret_name
 from .observations import PodFacts, ProbeFacts
 from .render import names
 
@@ -69,8 +70,10 @@ def _time(value: datetime | None) -> str:
 
 def derive_fix(provider: Provider, kind: str | None) -> str:
     """The exact commands that give the resource a new login."""
-    ns, name = provider.namespace, provider.name
+    ns, name, secret = provider.namespace, provider.name, provider.spec.credentials.secret_name
     laptop = f"claude-code-operator login --namespace {ns} --name {name}"
+    if secret != login_secret_name(name):
+        laptop += f" --secret-name {secret}"
     setup_token = f"run `claude setup-token` on a laptop and pipe it to `{laptop} --token-stdin`"
     if kind == "setup-token":
         return f"To renew it, {setup_token}."
