@@ -137,6 +137,7 @@ def test_a_real_refresh_is_written_back_survives_a_pod_restart_and_does_not_rest
     creds, annotations = wait_until(written_back, timeout=30, what="the refreshed login in the Secret")
     assert annotations[WRITTEN_BY] == f"pod/{pod.uid}"
     assert creds["refreshToken"] != expired.refresh_token
+    assert oauth.usable(creds["refreshToken"]), "the Secret holds the live refresh token"
     expires = datetime.fromisoformat(annotations[EXPIRES_AT].replace("Z", "+00:00"))
     assert abs(expires.timestamp() * 1000 - creds["expiresAt"]) < 1000
     assert expires > datetime.now(UTC) + timedelta(hours=7)
@@ -161,6 +162,7 @@ def test_a_real_refresh_is_written_back_survives_a_pod_restart_and_does_not_rest
     assert chat(second, master_key) == "Refreshed and served"
     assert [r.bearer_token for r in fake.messages_requests] == [rotated_access]
     assert [r.accepted for r in oauth.refreshes] == [True], "no refresh token was ever used twice"
+    assert oauth.usable(secret_login(core, ns, "carol-login")[0]["refreshToken"])
 
     # A foreign change (a new login from a laptop) replaces the pod; the new pod serves the new login.
     fresh = oauth.issue()

@@ -95,6 +95,11 @@ class FakeOAuthServer:
             self._valid.add(login.refresh_token)
         return login
 
+    def usable(self, refresh_token: str) -> bool:
+        """The refresh token was issued here and not spent yet: it is the login's live one."""
+        with self._lock:
+            return refresh_token in self._valid
+
     def accepted(self) -> list[Refresh]:
         with self._lock:
             return [r for r in self.refreshes if r.accepted]
