@@ -20,9 +20,10 @@ maps to a local one (the runtime `claude-code-runtime` and `litellm` from the re
   containers that mount them, and every occurrence of a mountPath in the command, args, env
   values and workingDir rewritten to the local dir;
 - a pod with `automountServiceAccountToken: true` gets `KUBECONFIG` (every container) naming a file
-  with a TokenRequest token of its ServiceAccount, bound to the pod, for the cluster of the runner's
-  client: there is no in-cluster mount here, and the code in the pod runs with exactly that account's
-  RBAC (contracts.md);
+  with a TokenRequest token of its ServiceAccount for the cluster of the runner's client: there is no
+  in-cluster mount here, and the code in the pod runs with exactly that account's RBAC (contracts.md).
+  The token is not bound to the pod: kwok removes a deleted pod at once, where a kubelet keeps it (and
+  its bound token valid) until the containers have stopped, which a pod's last API call needs;
 - the program named by the command mapped by `resolve_program`: an explicit `programs` mapping
   first, then the repository's `.venv/bin/`. Nothing else runs: a container without a command
   or whose program has no local counterpart (a `pause` image, `sh`) is skipped and reported.
@@ -511,17 +512,11 @@ class PodRunner:
     # ------------------------------------------------------------ pod contents
 
     def _service_account_kubeconfig(self, pod: Any, path: Path) -> Path:
-        """A kubeconfig with a token of the pod's ServiceAccount (TokenRequest, bound to the pod)."""
+        """A kubeconfig with a token of the pod's ServiceAccount (TokenRequest; see the module doc)."""
         meta = pod.metadata
         account = pod.spec.service_account_name or "default"
         request = client.AuthenticationV1TokenRequest(
-            spec=client.V1TokenRequestSpec(
-                audiences=[],
-                expiration_seconds=3600,
-                bound_object_ref=client.V1BoundObjectReference(
-                    api_version="v1", kind="Pod", name=meta.name, uid=meta.uid
-                ),
-            )
+            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
         )
         try:
             answer = self._core.create_namespaced_service_account_token(

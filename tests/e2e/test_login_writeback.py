@@ -189,6 +189,45 @@ def test_a_real_refresh_is_written_back_survives_a_pod_restart_and_does_not_rest
     assert 0 < latency < 15, "file events, not a slow poll"
 
 
+def test_a_login_refreshed_again_and_again_stays_live_across_a_restart(
+    world: World,  # noqa: F811
+    oauth: FakeOAuthServer,
+) -> None:
+    """Access tokens of 200 s: the CLI (which refreshes within 5 minutes of expiry) refreshes at nearly
+    every request, in both pods. Every refresh must be accepted: the next pod refreshes with the token the
+    previous one wrote back, and no refresh token is ever spent twice."""
+    core, custom, ns = world.core, world.custom, world.namespace
+    world.operator.start()
+    oauth.access_seconds = 200
+    core.create_namespaced_secret(ns, oauth_secret("gus-login", oauth.issue(expires_in=-60)))
+    custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, provider("gus", "gus-login"))
+    pod = running_pod(core, world.pod_runner, ns, "gus")
+    master_key = keys(core, ns, "gus")["master-key"]
+    for _ in range(3):
+        assert chat(pod, master_key) == TextReply().full_text
+
+    wait_until(caught_up_for(core, ns, oauth, pod.uid), timeout=30, what="the Secret to hold the live refresh token")
+    before_restart = len(oauth.refreshes)
+    assert before_restart >= 1
+    core.delete_namespaced_pod("gus-claude-code", ns)
+    second = running_pod(core, world.pod_runner, ns, "gus", old_uid=pod.uid)
+    assert chat(second, master_key) == TextReply().full_text
+    wait_until(lambda: len(oauth.refreshes) > before_restart, timeout=30, what="the new pod to refresh")
+    assert all(r.accepted for r in oauth.refreshes), oauth.refreshes
+    wait_until(caught_up_for(core, ns, oauth, second.uid), timeout=30, what="the new pod's write-back")
+    print(f"refreshes, all accepted: {before_restart} in the first pod, {len(oauth.refreshes) - before_restart} after")
+
+
+def caught_up_for(core: client.CoreV1Api, ns: str, oauth: FakeOAuthServer, uid: str) -> Any:
+    """The Secret holds the live refresh token, written by the pod `uid`."""
+
+    def check() -> bool:
+        creds, annotations = secret_login(core, ns, "gus-login")
+        return oauth.usable(creds["refreshToken"]) and annotations.get(WRITTEN_BY) == f"pod/{uid}"
+
+    return check
+
+
 def test_an_in_pod_login_is_persisted_without_a_restart(
     world: World,  # noqa: F811
     oauth: FakeOAuthServer,

@@ -25,6 +25,7 @@ from .settings import RuntimeSettings
 from .writeback import LoginWriter, WriteBackSettings
 
 log = logging.getLogger("claude_code_provider.runtime")
+FINAL_WRITE_BACK_SECONDS = 10.0
 
 
 class _Server(uvicorn.Server):
@@ -102,6 +103,11 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await writing
         await engine.close()
+        if writer is not None:
+            # A refresh the CLIs made just before they stopped is saved now, or the next pod would start
+            # from a spent refresh token (bounded: the kubelet's grace period is 30 s).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(writer.write_back(), FINAL_WRITE_BACK_SECONDS)
         log.info("Runtime stopped")
 
 
