@@ -19,6 +19,11 @@ maps to a local one (the runtime `claude-code-runtime` and `litellm` from the re
   `items[].mode` / `defaultMode` say otherwise), emptyDir volumes as writable dirs shared by the
   containers that mount them, and every occurrence of a mountPath in the command, args, env
   values and workingDir rewritten to the local dir;
+- a pod with `automountServiceAccountToken: true` gets `KUBECONFIG` (every container) naming a file
+  with a TokenRequest token of its ServiceAccount for the cluster of the runner's client: there is no
+  in-cluster mount here, and the code in the pod runs with exactly that account's RBAC (contracts.md).
+  The token is not bound to the pod: kwok removes a deleted pod at once, where a kubelet keeps it (and
+  its bound token valid) until the containers have stopped, which a pod's last API call needs;
 - the program named by the command mapped by `resolve_program`: an explicit `programs` mapping
   first, then the repository's `.venv/bin/`. Nothing else runs: a container without a command
   or whose program has no local counterpart (a `pause` image, `sh`) is skipped and reported.
@@ -38,6 +43,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import ipaddress
+import json
 import logging
 import os
 import re
@@ -394,6 +400,8 @@ class PodRunner:
             return started
         volumes = self._materialise_volumes(pod, [c for c, _ in plans], workdir / "volumes")
         overrides = {**default_pod_overrides(pod), **(self.pod_overrides(pod) if self.pod_overrides else {})}
+        if spec.automount_service_account_token is True:
+            overrides["KUBECONFIG"] = str(self._service_account_kubeconfig(pod, workdir / "kubeconfig"))
         try:
             # Each container's environment is resolved before anything starts: a missing key fails the pod.
             ready = [(container, program, self._container_env(pod, container)) for container, program in plans]
@@ -502,6 +510,35 @@ class PodRunner:
             stop_process(container.process, self.stop_timeout)
 
     # ------------------------------------------------------------ pod contents
+
+    def _service_account_kubeconfig(self, pod: Any, path: Path) -> Path:
+        """A kubeconfig with a token of the pod's ServiceAccount (TokenRequest; see the module doc)."""
+        meta = pod.metadata
+        account = pod.spec.service_account_name or "default"
+        request = client.AuthenticationV1TokenRequest(
+            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
+        )
+        try:
+            answer = self._core.create_namespaced_service_account_token(
+                account, meta.namespace, request, _request_timeout=10
+            )
+        except ApiException as exc:
+            raise PodRunnerError(f"ServiceAccount {meta.namespace}/{account}: {exc.status} {exc.reason}") from exc
+        conf = self._core.api_client.configuration
+        cluster: dict[str, Any] = {"server": conf.host}
+        if conf.ssl_ca_cert:
+            cluster["certificate-authority"] = str(conf.ssl_ca_cert)
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "pod", "cluster": cluster}],
+            "users": [{"name": account, "user": {"token": answer.status.token}}],
+            "contexts": [{"name": "pod", "context": {"cluster": "pod", "user": account, "namespace": meta.namespace}}],
+            "current-context": "pod",
+        }
+        path.write_text(json.dumps(config))  # JSON is YAML
+        path.chmod(0o600)
+        return path
 
     def _container_env(self, pod: Any, container: Any) -> dict[str, str]:
         ns = pod.metadata.namespace

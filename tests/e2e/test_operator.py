@@ -133,19 +133,24 @@ def test_resource_gets_owned_children_status_and_events(
     )
     uid = created["metadata"]["uid"]
     pod = wait_until(lambda: read_pod(core, namespace, "alice-claude-code"), timeout=DEADLINE, what="the pod")
-    net = client.NetworkingV1Api(api)
+    net, rbac = client.NetworkingV1Api(api), client.RbacAuthorizationV1Api(api)
     children = {
         "pod": pod,
         "service": core.read_namespaced_service("alice", namespace),
         "configmap": core.read_namespaced_config_map("alice-litellm", namespace),
         "keys": core.read_namespaced_secret("alice-claude-code-keys", namespace),
         "networkpolicy": net.read_namespaced_network_policy("alice-claude-code", namespace),
+        # A .credentials.json login: the pod writes its refreshes back with an account of its own.
+        "serviceaccount": core.read_namespaced_service_account("alice-claude-code", namespace),
+        "role": rbac.read_namespaced_role("alice-claude-code", namespace),
+        "rolebinding": rbac.read_namespaced_role_binding("alice-claude-code", namespace),
     }
     for kind, child in children.items():
         refs = child.metadata.owner_references or []
         assert [(r.kind, r.uid, r.controller) for r in refs] == [("ClaudeCodeProvider", uid, True)], kind
     assert sorted(children["keys"].data) == ["master-key", "runtime-token"]
-    assert pod.spec.automount_service_account_token is False
+    assert (pod.spec.service_account_name, pod.spec.automount_service_account_token) == ("alice-claude-code", True)
+    assert [(r.resource_names, r.verbs) for r in children["role"].rules] == [(["alice-login"], ["get", "patch"])]
     assert [c.name for c in pod.spec.containers] == ["claude", "litellm"]
     assert "claude-code/sonnet" in children["configmap"].data["config.yaml"]
 

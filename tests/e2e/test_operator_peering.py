@@ -45,7 +45,8 @@ def test_only_the_highest_priority_replica_works_and_the_other_takes_over(
 
     custom = client.CustomObjectsApi(api)
     first = create_with_login(core, custom, namespace, "peer", "peer-login")
-    assert "Created pod" in high.logs()
+    # The pod can be read a moment before the replica that created it has logged so.
+    wait_until(lambda: "Created pod" in high.logs(), timeout=10, what="the high replica's log of the pod")
     assert "Created pod" not in low.logs(), "a paused replica must not act"
 
     high.stop()

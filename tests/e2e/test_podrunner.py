@@ -6,10 +6,10 @@ import base64
 import urllib.error
 import urllib.request
 
-from kubernetes import client
+from kubernetes import client, config
 
 from tests.e2e.harness import wait_until
-from tests.e2e.podrunner import RUNTIME_PROGRAM, PodRunner, is_loopback, runtime_available
+from tests.e2e.podrunner import RUNTIME_PROGRAM, PodRunner, RunningPod, is_loopback, runtime_available
 
 SECRET_BYTES = b"token-\x00\xff-" + base64.b64encode(b"not a real credential")
 PORT = 8080
@@ -202,3 +202,49 @@ def test_pod_runner_runs_the_real_runtime_on_the_pod_ip(
 
     core.delete_namespaced_pod("runtime-0", namespace)
     wait_until(running.stopped, timeout=60, what="the runtime to stop after the pod was deleted")
+
+
+def _standin_pod(name: str, service_account: str | None, automount: bool) -> client.V1Pod:
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1PodSpec(
+            service_account_name=service_account,
+            automount_service_account_token=automount,
+            containers=[
+                client.V1Container(
+                    name="main",
+                    image="example.invalid/standin:never-pulled",
+                    command=["e2e-standin-server"],
+                    env=[client.V1EnvVar(name="PORT", value=str(PORT)), client.V1EnvVar(name="SERVE_FILE", value="/")],
+                )
+            ],
+        ),
+    )
+
+
+def test_a_pod_with_a_service_account_token_gets_a_kubeconfig_for_that_account_alone(
+    core: client.CoreV1Api, namespace: str, pod_runner: PodRunner
+) -> None:
+    """No in-cluster mount here: the runner's KUBECONFIG carries a TokenRequest token of the pod's
+    ServiceAccount, so code in the pod has exactly that account's RBAC."""
+    core.create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="writer"))
+    )
+    core.create_namespaced_pod(namespace, _standin_pod("with-token", "writer", automount=True))
+    core.create_namespaced_pod(namespace, _standin_pod("without-token", None, automount=False))
+
+    def started(name: str) -> RunningPod | None:
+        return next((p for p in pod_runner.running().values() if (p.namespace, p.name) == (namespace, name)), None)
+
+    with_token = wait_until(lambda: started("with-token"), timeout=60, what="the pod with a token to run")
+    without = wait_until(lambda: started("without-token"), timeout=60, what="the pod without a token to run")
+    assert "KUBECONFIG" not in without.container("main").env
+    kubeconfig = with_token.container("main").env["KUBECONFIG"]
+    pod_api = config.new_client_from_config(config_file=kubeconfig)
+    try:
+        review = client.AuthenticationV1Api(pod_api).create_self_subject_review(
+            client.V1SelfSubjectReview(metadata=client.V1ObjectMeta())
+        )
+        assert review.status.user_info.username == f"system:serviceaccount:{namespace}:writer"
+    finally:
+        pod_api.close()

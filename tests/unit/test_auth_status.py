@@ -128,11 +128,14 @@ def test_json_uses_camel_case_keys_and_never_a_token() -> None:
         "authMethod",
         "subscriptionType",
         "tokenExpiresAt",
+        "refreshable",
+        "writeBack",
         "cliVersion",
         "lastRequest",
         "rateLimitedUntil",
         "reason",
     } == set(data)
+    assert data["refreshable"] is True
     assert data["loggedIn"] is True
     assert data["cliVersion"] == "2.1.0 (Claude Code)"
     assert data["lastRequest"]["result"] == "rate_limited"

@@ -65,6 +65,7 @@ def test_schema_is_structural_and_declares_every_status_field() -> None:
     assert set(status) == {"phase", "conditions", "endpoint", "auth", "podName", "observedGeneration"}
     assert set(status["auth"]["properties"]) == {
         "loggedIn", "method", "subscriptionType", "expiresAt", "rateLimitedUntil", "message",
+        "loginKind", "loginExpiresAt", "writeBack",
     }  # fmt: skip
     condition = status["conditions"]["items"]
     assert set(condition["properties"]) == {

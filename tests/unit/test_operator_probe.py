@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from claude_code_operator.probe import probe_auth_status, to_auth_report
-from claude_code_provider.auth.status import Outcome, TokenInfo, derive_auth_status
+from claude_code_provider.auth.status import Outcome, TokenInfo, WriteBack, derive_auth_status
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
 CLI = {"loggedIn": True, "authMethod": "claude.ai", "subscriptionType": "max"}
@@ -61,3 +61,14 @@ async def test_probe_outcomes_without_a_network() -> None:
         outcome, report, detail = await probe_auth_status(client, "127.100.0.9", 1)
     assert (outcome, report) == ("bad_response", None)
     assert detail == "HTTP 503", "response bodies never reach status or logs"
+
+
+def test_the_pods_write_back_outcome_reaches_the_operator() -> None:
+    status = derive_auth_status(
+        cli=CLI, login_problem=None, token=TokenInfo(expires_at=NOW, refreshable=True), outcome=None,
+        cli_version="2.1.0", now=NOW, write_back=WriteBack(last_result="error", last_at=NOW),
+    )  # fmt: skip
+    report = to_auth_report(httpx.Response(200, content=status.model_dump_json()).json())
+    assert report is not None
+    assert report.write_back_result == "error"
+    assert to_auth_report(runtime_json(None)).write_back_result is None  # type: ignore[union-attr]

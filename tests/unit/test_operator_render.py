@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from claude_code_operator.api.resource import Provider
+from claude_code_operator.render.access import render_write_back_access
 from claude_code_operator.render.keys import render_keys_secret
 from claude_code_operator.render.litellm import render_config_map
 from claude_code_operator.render.network import render_network_policy, render_service
@@ -68,6 +69,12 @@ def test_pod_follows_the_contract() -> None:
         "CLAUDE_RUNTIME_MAX_IN_FLIGHT": "4",
         "CLAUDE_RUNTIME_MAX_QUEUED": "16",
         "CLAUDE_RUNTIME_QUEUE_TIMEOUT": "30",
+        # A .credentials.json login: the runtime writes refreshed logins back to this Secret.
+        "CLAUDE_LOGIN_SECRET": "alice-login",
+        "CLAUDE_LOGIN_SECRET_NAMESPACE": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+        "CLAUDE_LOGIN_CREDENTIALS_KEY": ".credentials.json",
+        "CLAUDE_LOGIN_CLAUDE_JSON_KEY": ".claude.json",
+        "CLAUDE_POD_UID": {"fieldRef": {"fieldPath": "metadata.uid"}},
     }
     assert claude["ports"] == [{"name": "health", "containerPort": 8080, "protocol": "TCP"}]
     assert claude["livenessProbe"]["httpGet"]["path"] == "/healthz"
@@ -104,7 +111,6 @@ def test_pod_follows_the_contract() -> None:
 def test_pod_meets_restricted_pod_security() -> None:
     pod = render_pod(provider(), LOGIN)
     spec = pod["spec"]
-    assert spec["automountServiceAccountToken"] is False
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     for c in spec["containers"]:
@@ -116,6 +122,32 @@ def test_pod_meets_restricted_pod_security() -> None:
     assert writable == {"/var/lib/claude", "/home/claude", "/tmp"}
 
 
+def test_only_a_pod_that_writes_back_gets_a_service_account_token() -> None:
+    oauth = render_pod(provider(), LOGIN)["spec"]
+    assert (oauth["automountServiceAccountToken"], oauth["serviceAccountName"]) == (True, "alice-claude-code")
+    token = render_pod(provider(), {"oauth-token": b"sk-ant-oat01-abc"})
+    assert token["spec"]["automountServiceAccountToken"] is False
+    assert "serviceAccountName" not in token["spec"]
+    assert not any(e["name"].startswith("CLAUDE_LOGIN_SECRET") for e in container(token, "claude")["env"])
+    off = render_pod(provider(credentials={"secretName": "alice-login", "writeBack": False}), LOGIN)["spec"]
+    assert off["automountServiceAccountToken"] is False
+    assert "serviceAccountName" not in off
+
+
+def test_write_back_access_allows_get_and_patch_on_the_login_secret_only() -> None:
+    account, role, binding = render_write_back_access(provider())
+    assert (account["kind"], account["metadata"]["name"], account["automountServiceAccountToken"]) == (
+        "ServiceAccount", "alice-claude-code", False,
+    )  # fmt: skip
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["alice-login"], "verbs": ["get", "patch"]}
+    ]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "alice-claude-code"}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "alice-claude-code", "namespace": "team"}]
+    for manifest in (account, role, binding):
+        assert manifest["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+
+
 def test_setup_token_login_mounts_the_token_under_the_runtime_file_name() -> None:
     p = provider(credentials={"secretName": "alice-login", "oauthTokenKey": "token"})
     pod = render_pod(p, {"token": b"sk-ant-oat01-abc"})
@@ -123,12 +155,19 @@ def test_setup_token_login_mounts_the_token_under_the_runtime_file_name() -> Non
     assert login["secret"]["items"] == [{"key": "token", "path": "oauth-token"}]
 
 
-def test_hash_changes_with_the_login_and_the_pod_but_not_with_operator_side_settings() -> None:
+def test_hash_changes_with_the_pod_but_not_with_the_login_or_operator_side_settings() -> None:
+    """A new login is judged apart (login_facts.derive_pod_has_login): the pod's own write-back must not
+    replace it."""
     base = pod_hash(render_pod(provider(), LOGIN))
     assert base
     assert pod_hash(render_pod(provider(), LOGIN)) == base, "rendering is deterministic"
     rotated = {**LOGIN, ".credentials.json": b'{"claudeAiOauth": {"accessToken": "sk-ant-oat01-y"}}'}
-    assert pod_hash(render_pod(provider(), rotated)) != base
+    assert pod_hash(render_pod(provider(), rotated)) == base
+    digest = "claudecode.dev/login-digest"
+    assert (
+        render_pod(provider(), rotated)["metadata"]["annotations"][digest]
+        != (render_pod(provider(), LOGIN)["metadata"]["annotations"][digest])
+    )
     assert pod_hash(render_pod(provider(), {**LOGIN, "unrelated": b"x"})) == base
     assert pod_hash(render_pod(provider(runtime={"image": "example/other:1"}), LOGIN)) != base
     assert pod_hash(render_pod(provider(admission={"maxInFlight": 8}), LOGIN)) != base

@@ -38,6 +38,8 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
   resources: [claudecodeproviders/status]
   verbs: [patch]
 # Login Secrets are watched (never polled) and read; the generated keys Secret is created by apply.
+# Holding get and patch on secrets is also what lets the operator grant a pod get and patch on its own
+# login Secret (RBAC allows granting only what one holds).
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list, watch, create, patch]
@@ -45,9 +47,13 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch, create, patch, delete]
-# The other children are written by server-side apply only.
+# The other children are written by server-side apply only; the ServiceAccount, Role and RoleBinding
+# let a pod write its refreshed login back to its login Secret (that one Secret, get and patch).
 - apiGroups: [""]
-  resources: [services, configmaps]
+  resources: [services, configmaps, serviceaccounts]
+  verbs: [create, patch]
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [roles, rolebindings]
   verbs: [create, patch]
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .api.spec import Credentials
+from .login_facts import LoginFacts, LoginSecret, derive_login_facts
 
 API_KEY_PREFIX = "sk-ant-api"
 _HOW = (
@@ -25,6 +26,8 @@ class CredentialsCheck:
     valid: bool
     reason: str
     message: str
+    #: What the Secret says of its login (kind, expiry, writer); None when there is no Secret.
+    login: LoginFacts | None = None
 
 
 def _bad(reason: str, message: str) -> CredentialsCheck:
@@ -40,8 +43,18 @@ def _json_object(raw: bytes) -> dict[str, object] | None:
 
 
 def derive_credentials_check(
-    creds: Credentials, namespace: str, secret_data: Mapping[str, bytes] | None
+    creds: Credentials,
+    namespace: str,
+    secret_data: Mapping[str, bytes] | None,
+    annotations: Mapping[str, str] | None = None,
 ) -> CredentialsCheck:
+    check = _check(creds, namespace, secret_data)
+    if secret_data is None:
+        return check
+    return replace(check, login=derive_login_facts(creds, LoginSecret(secret_data, annotations or {})))
+
+
+def _check(creds: Credentials, namespace: str, secret_data: Mapping[str, bytes] | None) -> CredentialsCheck:
     secret = f"Secret {namespace}/{creds.secret_name}"
     how = _HOW.format(secret=creds.secret_name, ns=namespace, creds=creds.credentials_key, token=creds.oauth_token_key)
     if secret_data is None:

@@ -35,6 +35,8 @@ class AuthReport:
     rate_limited_until: datetime | None
     last_result: str | None
     reason: str
+    #: How the pod's last write-back of a refreshed login ended (None: write-back off or not tried yet).
+    write_back_result: str | None = None
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ def to_auth_report(payload: Any) -> AuthReport | None:
     if not isinstance(payload, dict) or not isinstance(payload.get("loggedIn"), bool):
         return None
     last = payload.get("lastRequest")
+    write_back = payload.get("writeBack")
     return AuthReport(
         logged_in=payload["loggedIn"],
         method=_text(payload.get("authMethod")),
@@ -37,6 +38,7 @@ def to_auth_report(payload: Any) -> AuthReport | None:
         rate_limited_until=_time(payload.get("rateLimitedUntil")),
         last_result=_text(last.get("result")) if isinstance(last, dict) else None,
         reason=_text(payload.get("reason")) or "",
+        write_back_result=_text(write_back.get("lastResult")) if isinstance(write_back, dict) else None,
     )
 
 

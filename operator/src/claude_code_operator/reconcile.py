@@ -19,9 +19,11 @@ from lightkube import ApiError
 
 from .api.resource import Provider
 from .credentials import CredentialsCheck, derive_credentials_check
+from .login_facts import LoginFacts, derive_pod_has_login
 from .metrics import RECONCILE_SECONDS, STATUS_WRITES
 from .observations import PodFacts, PodState
 from .render import names
+from .render.access import render_write_back_access
 from .render.keys import render_keys_secret
 from .render.litellm import render_config_map
 from .render.network import render_network_policy, render_service
@@ -68,18 +70,22 @@ async def _converge(state: State, provider: Provider, users: LoginUsers) -> tupl
             ),
         )
         return check, await _remove_pod(state, provider, "withheld")
-    data = await state.kube.fetch_secret_data(provider.namespace, secret_name)
-    check = derive_credentials_check(provider.spec.credentials, provider.namespace, data)
+    secret = await state.kube.fetch_login_secret(provider.namespace, secret_name)
+    data, annotations = (secret.data, secret.annotations) if secret is not None else (None, None)
+    check = derive_credentials_check(provider.spec.credentials, provider.namespace, data, annotations)
+    login = check.login
     await _apply_children(state, provider)
+    for manifest in render_write_back_access(provider) if login is not None and login.write_back else []:
+        await state.kube.apply_manifest(manifest)
     if provider.spec.suspend:
         return check, await _remove_pod(state, provider, "suspended")
-    if not check.valid or data is None:
+    if not check.valid or data is None or login is None:
         return check, await _remove_pod(state, provider, "withheld")
     others = [u for u in login_users_of(users, provider.namespace, secret_name) if u != provider.name]
     for other in others:  # a previous holder's pod must be gone before ours starts
         if await state.kube.fetch_pod(provider.namespace, names.pod_name(other)) is not None:
             return check, PodFacts("pending", names.pod_name(provider.name), detail=f"Waiting for {other}'s pod to go.")
-    return check, await _ensure_pod(state, provider, data)
+    return check, await _ensure_pod(state, provider, data, login)
 
 
 async def _apply_children(state: State, provider: Provider) -> None:
@@ -120,8 +126,8 @@ def _owned(pod: Mapping[str, Any], provider: Provider) -> bool:
     return any(ref.get("uid") == provider.uid for ref in pod["metadata"].get("ownerReferences") or [])
 
 
-async def _ensure_pod(state: State, provider: Provider, login: Mapping[str, bytes]) -> PodFacts:
-    desired = render_pod(provider, login)
+async def _ensure_pod(state: State, provider: Provider, data: Mapping[str, bytes], login: LoginFacts) -> PodFacts:
+    desired = render_pod(provider, data, login)
     name = desired["metadata"]["name"]
     existing = await state.kube.fetch_pod(provider.namespace, name)
     if existing is None:
@@ -139,7 +145,7 @@ async def _ensure_pod(state: State, provider: Provider, login: Mapping[str, byte
         await state.kube.delete_pod(provider.namespace, name)
         log.info("Deleted stopped pod %s/%s", provider.namespace, name, extra={"pod_phase": status.get("phase")})
         return PodFacts("failed", name, detail=str(detail))
-    if pod_hash(existing) != pod_hash(desired):
+    if pod_hash(existing) != pod_hash(desired) or not derive_pod_has_login(existing, login):
         await state.kube.delete_pod(provider.namespace, name)
         log.info("Replacing pod %s/%s: its spec or login changed", provider.namespace, name)
         return PodFacts("replacing", name)

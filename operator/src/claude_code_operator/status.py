@@ -8,7 +8,7 @@ caller writes only when something changed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from .api.resource import Provider
 from .api.status import (
@@ -22,6 +22,7 @@ from .api.status import (
     set_condition,
 )
 from .credentials import CredentialsCheck
+from .login.labels import login_secret_name
 from .observations import PodFacts, ProbeFacts
 from .render import names
 
@@ -36,14 +37,17 @@ _POD_REASONS: dict[str, tuple[ConditionStatus, str, str]] = {
     "absent": ("False", "PodMissing", "The pod is being created."),
 }
 #: Conditions whose changes post an Event (Ready summarises them and would only repeat them).
-_EVENTFUL: tuple[ConditionType, ...] = ("CredentialsValid", "PodReady", "Authenticated", "RateLimited")
+_EVENTFUL: tuple[ConditionType, ...] = ("CredentialsValid", "PodReady", "Authenticated", "RateLimited", "LoginExpiring")
 _GOOD: dict[ConditionType, ConditionStatus] = {
     "CredentialsValid": "True",
     "PodReady": "True",
     "Authenticated": "True",
     "RateLimited": "False",
+    "LoginExpiring": "False",
     "Ready": "True",
 }
+#: Write-back outcomes of the runtime that mean a refreshed login is not in the Secret.
+_WRITE_BACK_FAILED = ("error", "gave_up")
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,49 @@ def _time(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else "an unknown time"
 
 
-def _auth_condition(probe: ProbeFacts) -> tuple[ConditionStatus, str, str]:
+def derive_fix(provider: Provider, kind: str | None) -> str:
+    """The exact commands that give the resource a new login."""
+    ns, name, secret = provider.namespace, provider.name, provider.spec.credentials.secret_name
+    laptop = f"claude-code-operator login --namespace {ns} --name {name}"
+    if secret != login_secret_name(name):
+        laptop += f" --secret-name {secret}"
+    setup_token = f"run `claude setup-token` on a laptop and pipe it to `{laptop} --token-stdin`"
+    if kind == "setup-token":
+        return f"To renew it, {setup_token}."
+    in_pod = f"kubectl exec -it {names.pod_name(name)} -n {ns} -c claude -- claude login"
+    fix = f"Log in again from a laptop with `{laptop}`, or in the pod with `{in_pod}`"
+    return f"{fix}." if kind == "oauth" else f"{fix}; for a setup-token login, {setup_token}."
+
+
+def _login_expiring(provider: Provider, auth: Auth, now: datetime) -> tuple[ConditionStatus, str, str]:
+    fix = derive_fix(provider, auth.login_kind)
+    end = auth.login_expires_at
+    if auth.login_kind == "oauth" and end is None:
+        message = "The access token (about 8 h) is refreshed in the pod and written back to the login Secret."
+        return "False", "RefreshedInPod", message
+    if end is None:
+        message = (
+            "The login Secret does not say when its setup-token expires (annotation "
+            f"claudecode.dev/login-expires-at, set by `claude-code-operator login`). {fix}"
+        )
+        return "Unknown", "ExpiryUnknown", message
+    if end <= now:
+        return "True", "LoginExpired", f"The login expired at {_time(end)}. {fix}"
+    warning = timedelta(hours=provider.spec.credentials.expiry_warning_hours)
+    if end - warning <= now:
+        return "True", "LoginExpiresSoon", f"The login expires at {_time(end)}. {fix}"
+    return "False", "NotExpiringSoon", f"The login expires at {_time(end)}."
+
+
+def _write_back_failing(provider: Provider) -> tuple[ConditionStatus, str, str]:
+    message = (
+        "The pod could not write its refreshed login back to the login Secret (see the `claude` container's "
+        "logs and the pod's ServiceAccount); a new pod would start from a spent refresh token. "
+    )
+    return "True", "WriteBackFailing", message + derive_fix(provider, "oauth")
+
+
+def _auth_condition(provider: Provider, probe: ProbeFacts, kind: str | None) -> tuple[ConditionStatus, str, str]:
     report = probe.report
     if report is None:
         return (
@@ -82,11 +128,7 @@ def _auth_condition(probe: ProbeFacts) -> tuple[ConditionStatus, str, str]:
         reason = "LoginRejected"
     else:
         reason = "NotLoggedIn"
-    return (
-        "False",
-        reason,
-        f"{report.reason} Log in again (`claude login` or `claude setup-token`) and update the login Secret.",
-    )
+    return "False", reason, f"{report.reason} {derive_fix(provider, kind)}"
 
 
 def _rate_condition(probe: ProbeFacts) -> tuple[ConditionStatus, str, str]:
@@ -146,6 +188,9 @@ def derive_status(
     conditions = list(previous.conditions)
     auth = previous.auth
     pod_name = previous.pod_name
+    previous_expiring = find_condition(previous.conditions, "LoginExpiring")
+    # Kept between probes: a write-back failure is reported until a probe shows a success.
+    write_back_failed = previous_expiring is not None and previous_expiring.reason == "WriteBackFailing"
 
     def put(type_: ConditionType, triple: tuple[ConditionStatus, str, str]) -> None:
         nonlocal conditions
@@ -154,6 +199,15 @@ def derive_status(
     if facts.credentials is not None:
         check = facts.credentials
         put("CredentialsValid", ("True" if check.valid else "False", check.reason, check.message))
+        if check.login is not None:
+            login = check.login
+            auth = (auth or Auth()).model_copy(
+                update={
+                    "login_kind": login.kind,
+                    "login_expires_at": login.login_expires_at,
+                    "write_back": login.write_back,
+                }
+            )
     if facts.pod is not None:
         pod = facts.pod
         template = _POD_REASONS[pod.state]
@@ -163,18 +217,25 @@ def derive_status(
         if pod.state in ("suspended", "withheld"):
             put("Authenticated", ("Unknown", "NoPod", "No pod runs, so the login is not checked."))
     if facts.probe is not None:
-        put("Authenticated", _auth_condition(facts.probe))
+        put("Authenticated", _auth_condition(provider, facts.probe, auth.login_kind if auth else None))
         report = facts.probe.report
         if report is not None:
             put("RateLimited", _rate_condition(facts.probe))
-            auth = Auth(
-                logged_in=report.logged_in,
-                method=report.method,
-                subscription_type=report.subscription_type,
-                expires_at=report.expires_at,
-                rate_limited_until=report.rate_limited_until,
-                message=report.reason,
+            auth = (auth or Auth()).model_copy(
+                update={
+                    "logged_in": report.logged_in,
+                    "method": report.method,
+                    "subscription_type": report.subscription_type,
+                    "expires_at": report.expires_at,
+                    "rate_limited_until": report.rate_limited_until,
+                    "message": report.reason,
+                }
             )
+            write_back_failed = report.write_back_result in _WRITE_BACK_FAILED
+    if auth is not None and auth.login_kind is not None:
+        # Derived at every status derivation (each probe): an expiry approaches without any event.
+        failing = auth.write_back and auth.login_expires_at is None and write_back_failed
+        put("LoginExpiring", _write_back_failing(provider) if failing else _login_expiring(provider, auth, now))
     if find_condition(conditions, "RateLimited") is None:
         put("RateLimited", ("False", "WithinLimits", "No usage limit in effect."))
     if find_condition(conditions, "Authenticated") is None:
@@ -201,8 +262,8 @@ def derive_transitions(
         old = find_condition(previous.conditions, type_)
         if new is None or (old is not None and (old.status, old.reason) == (new.status, new.reason)):
             continue
-        if old is None and new.status == _GOOD[type_]:
-            continue  # the first good state of a fresh resource is not news
+        if old is None and (new.status == _GOOD[type_] or (type_ == "LoginExpiring" and new.status == "Unknown")):
+            continue  # the first good state of a fresh resource is not news, nor an expiry nobody wrote down
         kind = "Normal" if new.status == _GOOD[type_] else "Warning"
         out.append(Transition(type=kind, reason=new.reason, message=f"{type_} {new.status}: {new.message}{whose}"))
     return out

@@ -56,6 +56,17 @@ class Metrics:
         )
         self.in_flight = Gauge("claude_code_requests_in_flight", "Requests being served.", registry=r)
         self.queued = Gauge("claude_code_requests_queued", "Requests waiting for a slot.", registry=r)
+        self.login_write_backs = Counter(
+            "claude_code_login_write_backs_total",
+            "Login write-backs to the Secret by outcome (written, stale, invalid, ...), and 409 conflicts.",
+            ["outcome"],
+            registry=r,
+        )
+        self.login_expires_at = Gauge(
+            "claude_code_login_written_expires_at_seconds",
+            "Expiry (Unix time) of the access token last written back to the login Secret.",
+            registry=r,
+        )
         self._hits = 0
         self._total = 0
 

@@ -65,6 +65,15 @@ class Credentials(Model):
         default="oauth-token", min_length=1, max_length=253, pattern=SECRET_KEY,
         description="key holding a `claude setup-token` token",
     )  # fmt: skip
+    write_back: bool | None = Field(
+        default=None,
+        description="let the pod write refreshed logins back to this Secret (a ServiceAccount allowed to get and "
+        "patch it alone); default: on for `.credentials.json` logins, off for setup-token logins",
+    )
+    expiry_warning_hours: int = Field(
+        default=168, ge=1, le=8760,
+        description="LoginExpiring turns True this long before a login that is not refreshed expires",
+    )  # fmt: skip
 
 
 class Resources(Model):

@@ -10,10 +10,13 @@ from pydantic import Field
 
 from .spec import Model
 
-ConditionType = Literal["Ready", "Authenticated", "PodReady", "CredentialsValid", "RateLimited"]
+ConditionType = Literal["Ready", "Authenticated", "PodReady", "CredentialsValid", "RateLimited", "LoginExpiring"]
 ConditionStatus = Literal["True", "False", "Unknown"]
 Phase = Literal["Pending", "Ready", "RateLimited", "Unauthenticated", "Degraded", "Invalid", "Suspended"]
-CONDITION_TYPES: tuple[ConditionType, ...] = ("Ready", "Authenticated", "PodReady", "CredentialsValid", "RateLimited")
+CONDITION_TYPES: tuple[ConditionType, ...] = (
+    *("Ready", "Authenticated", "PodReady", "CredentialsValid", "RateLimited", "LoginExpiring"),
+)
+LoginKind = Literal["oauth", "setup-token"]
 
 
 class Condition(Model):
@@ -26,14 +29,21 @@ class Condition(Model):
 
 
 class Auth(Model):
-    """What the runtime's /auth/status said; never a token."""
+    """What the runtime's /auth/status said, and what the login Secret says of the login; never a token."""
 
     logged_in: bool | None = None
     method: str | None = None
     subscription_type: str | None = None
-    expires_at: datetime | None = None
+    expires_at: datetime | None = Field(default=None, description="the pod's current access token")
     rate_limited_until: datetime | None = None
     message: str | None = None
+    login_kind: LoginKind | None = Field(default=None, description="oauth (a claude login) or setup-token")
+    login_expires_at: datetime | None = Field(
+        default=None,
+        description="when the login itself ends: a setup-token's expiry, or the access token's for an OAuth login "
+        "that is not refreshed; null for an OAuth login that the pod refreshes and writes back",
+    )
+    write_back: bool | None = Field(default=None, description="the pod writes refreshed logins to the Secret")
 
 
 class ClaudeCodeProviderStatus(Model):

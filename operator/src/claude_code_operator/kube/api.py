@@ -15,6 +15,7 @@ from lightkube.resources.core_v1 import Pod, Secret
 from lightkube.types import PatchType
 
 from ..api.spec import GROUP, KIND, PLURAL, VERSION
+from ..login_facts import LoginSecret
 
 FIELD_MANAGER = "claude-code-operator"
 ClaudeCodeProvider = create_namespaced_resource(GROUP, VERSION, KIND, PLURAL)
@@ -49,6 +50,14 @@ class Kube:
         if secret is None:
             return None
         return {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
+
+    async def fetch_login_secret(self, namespace: str, name: str) -> LoginSecret | None:
+        """The login Secret's data and annotations (who wrote it, when its login expires)."""
+        secret = await self._get(Secret, namespace, name)
+        if secret is None:
+            return None
+        data = {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
+        return LoginSecret(data, dict((secret.metadata and secret.metadata.annotations) or {}))
 
     async def fetch_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
         pod = await self._get(Pod, namespace, name)

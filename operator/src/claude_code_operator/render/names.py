@@ -44,6 +44,11 @@ def keys_secret_name(name: str) -> str:
     return f"{name}-claude-code-keys"
 
 
+def service_account_name(name: str) -> str:
+    """The pod's ServiceAccount, Role and RoleBinding when it writes refreshed logins back."""
+    return f"{name}-claude-code"
+
+
 def network_policy_name(name: str) -> str:
     return f"{name}-claude-code"
 

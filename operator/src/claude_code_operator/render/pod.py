@@ -1,7 +1,9 @@
 """The provider pod (contracts.md): the runtime holding the login, and the LiteLLM sidecar.
 
-Restricted Pod Security throughout. The pod carries a hash of everything whose change must replace
-it, including a digest of the login Secret's relevant data, so the reconciler can compare one value.
+Restricted Pod Security throughout. The pod carries a hash of everything in its spec whose change must
+replace it, and the login it started with (`login_facts`), which the reconciler compares apart: a
+Secret change the pod wrote itself does not replace it. With write-back on, the pod runs as its own
+ServiceAccount (token mounted) and the runtime is told which Secret and keys to write.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from ..api.resource import Provider
 from ..api.spec import Container
+from ..login_facts import LoginFacts, LoginSecret, derive_login_facts, render_pod_login_annotations
 from . import names
 
 _SECURITY_CONTEXT = {
@@ -66,18 +69,6 @@ def login_items(provider: Provider, present_keys: set[str]) -> list[dict[str, st
     return [{"key": key, "path": path} for key, path in wanted if key in present_keys]
 
 
-def derive_login_digest(provider: Provider, secret_data: Mapping[str, bytes]) -> str:
-    """sha256 over the spec's keys of the login Secret; a change means a new login, so a new pod."""
-    creds = provider.spec.credentials
-    digest = hashlib.sha256()
-    for key in (creds.credentials_key, creds.claude_json_key, creds.oauth_token_key):
-        value = secret_data.get(key)
-        if value is not None:
-            digest.update(f"{key}\0{len(value)}\0".encode())
-            digest.update(value)
-    return digest.hexdigest()
-
-
 def master_key_ref(provider: Provider) -> tuple[str, str]:
     given = provider.spec.master_key_secret
     if given is not None:
@@ -85,7 +76,23 @@ def master_key_ref(provider: Provider) -> tuple[str, str]:
     return names.keys_secret_name(provider.name), names.MASTER_KEY_KEY
 
 
-def _claude_container(provider: Provider) -> dict[str, Any]:
+def _field_env(name: str, path: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
+
+
+def _write_back_env(provider: Provider) -> list[dict[str, Any]]:
+    """What the runtime's write-back needs (claude_code_provider.runtime.writeback)."""
+    creds = provider.spec.credentials
+    return [
+        {"name": "CLAUDE_LOGIN_SECRET", "value": creds.secret_name},
+        _field_env("CLAUDE_LOGIN_SECRET_NAMESPACE", "metadata.namespace"),
+        {"name": "CLAUDE_LOGIN_CREDENTIALS_KEY", "value": creds.credentials_key},
+        {"name": "CLAUDE_LOGIN_CLAUDE_JSON_KEY", "value": creds.claude_json_key},
+        _field_env("CLAUDE_POD_UID", "metadata.uid"),
+    ]
+
+
+def _claude_container(provider: Provider, write_back: bool) -> dict[str, Any]:
     spec = provider.spec
     keys = names.keys_secret_name(provider.name)
     return {
@@ -102,6 +109,7 @@ def _claude_container(provider: Provider) -> dict[str, Any]:
             {"name": "CLAUDE_RUNTIME_MAX_IN_FLIGHT", "value": str(spec.admission.max_in_flight)},
             {"name": "CLAUDE_RUNTIME_MAX_QUEUED", "value": str(spec.admission.max_queued)},
             {"name": "CLAUDE_RUNTIME_QUEUE_TIMEOUT", "value": str(spec.admission.queue_timeout_seconds)},
+            *(_write_back_env(provider) if write_back else []),
         ],
         "ports": [{"name": "health", "containerPort": names.HEALTH_PORT, "protocol": "TCP"}],
         "livenessProbe": _http_probe("/healthz", "health", period=10),
@@ -145,10 +153,11 @@ def _litellm_container(provider: Provider) -> dict[str, Any]:
     }
 
 
-def _pod_without_hash(provider: Provider, present_keys: set[str]) -> dict[str, Any]:
+def _pod_without_hash(provider: Provider, present_keys: set[str], write_back: bool) -> dict[str, Any]:
     placement = provider.spec.placement
     spec: dict[str, Any] = {
-        "automountServiceAccountToken": False,
+        # A token only for write-back, and then one that may get and patch the login Secret alone.
+        "automountServiceAccountToken": write_back,
         "enableServiceLinks": False,
         "restartPolicy": "Always",
         "terminationGracePeriodSeconds": 30,
@@ -159,7 +168,7 @@ def _pod_without_hash(provider: Provider, present_keys: set[str]) -> dict[str, A
             "fsGroup": RUN_AS_USER,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [_claude_container(provider), _litellm_container(provider)],
+        "containers": [_claude_container(provider, write_back), _litellm_container(provider)],
         "volumes": [
             {
                 "name": "login",
@@ -176,6 +185,8 @@ def _pod_without_hash(provider: Provider, present_keys: set[str]) -> dict[str, A
             _empty_dir("litellm-tmp"),
         ],
     }
+    if write_back:
+        spec["serviceAccountName"] = names.service_account_name(provider.name)
     if placement.node_selector:
         spec["nodeSelector"] = dict(placement.node_selector)
     if placement.tolerations:
@@ -192,11 +203,16 @@ def _pod_without_hash(provider: Provider, present_keys: set[str]) -> dict[str, A
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
 
 
-def render_pod(provider: Provider, secret_data: Mapping[str, bytes]) -> dict[str, Any]:
-    """The pod for a login whose Secret holds `secret_data` (already validated)."""
-    pod = _pod_without_hash(provider, set(secret_data))
-    material = json.dumps(pod, sort_keys=True) + derive_login_digest(provider, secret_data)
-    pod["metadata"]["annotations"][names.SPEC_HASH_ANNOTATION] = hashlib.sha256(material.encode()).hexdigest()[:32]
+def render_pod(provider: Provider, secret_data: Mapping[str, bytes], login: LoginFacts | None = None) -> dict[str, Any]:
+    """The pod for a login whose Secret holds `secret_data` (already validated); `login`: its facts, when
+    already derived with the Secret's annotations."""
+    if login is None:
+        login = derive_login_facts(provider.spec.credentials, LoginSecret(secret_data))
+    pod = _pod_without_hash(provider, set(secret_data), login.write_back)
+    material = json.dumps(pod, sort_keys=True)
+    annotations = pod["metadata"]["annotations"]
+    annotations[names.SPEC_HASH_ANNOTATION] = hashlib.sha256(material.encode()).hexdigest()[:32]
+    annotations.update(render_pod_login_annotations(login))
     return pod
 
 

@@ -2,8 +2,9 @@
 
 The CLI rewrites ``.claude.json`` at every start and replaces ``.credentials.json`` when it refreshes
 its token, so it cannot work from a read-only Secret mount. Files are copied with mode 0600 and only
-when the Secret changed since the last copy: a container restart keeps the CLI's refreshed token
-instead of going back to the (already used) refresh token in the Secret.
+when the Secret changed since the last copy, and never over a newer login: a container restart, or the
+Secret updated by the pod's own write-back, keeps the CLI's refreshed token instead of going back to an
+(already used) refresh token.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import SecretStr
+
+from .oauth_login import is_newer_login
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +101,21 @@ def install_login(source: Path, config_dir: Path) -> Login:
     digest = hashlib.sha256(b"".join(p.name.encode() + b"\0" + p.read_bytes() for p in present)).hexdigest()
     marker = config_dir / _MARKER
     changed = not marker.is_file() or marker.read_text().strip() != digest
+    # The pod's own refresh (or in-pod login), written back or not yet, is never undone by an older Secret.
+    installed = config_dir / CREDENTIALS_FILE
+    keep = (
+        credentials in present
+        and installed.is_file()
+        and is_newer_login(installed.read_bytes(), credentials.read_bytes())
+    )
     for path in (credentials, state):
         target = config_dir / path.name
-        if path in present and (changed or not target.exists()):
+        if path in present and not keep and (changed or not target.exists()):
             _write_private(target, path.read_bytes())
     if changed:
         _write_private(marker, digest.encode())
     log.info(
         "Login installed",
-        extra={"method": "oauth_token" if token else "credentials_file", "source_changed": changed},
+        extra={"method": "oauth_token" if token else "credentials_file", "source_changed": changed, "kept_newer": keep},
     )
     return Login(method="oauth_token" if token else "credentials_file", oauth_token=token)

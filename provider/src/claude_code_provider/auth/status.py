@@ -52,6 +52,15 @@ class TokenInfo(_Model):
     refreshable: bool = False
 
 
+class WriteBack(_Model):
+    """The pod's write-back of refreshed logins to its Secret (absent when off)."""
+
+    last_result: str | None = Field(default=None, alias="lastResult")
+    last_at: datetime | None = Field(default=None, alias="lastAt")
+    last_written_at: datetime | None = Field(default=None, alias="lastWrittenAt")
+    written_expires_at: datetime | None = Field(default=None, alias="writtenExpiresAt")
+
+
 class AuthStatus(_Model):
     """The JSON of ``/auth/status``; never a token."""
 
@@ -59,6 +68,8 @@ class AuthStatus(_Model):
     auth_method: str | None = Field(alias="authMethod")
     subscription_type: str | None = Field(alias="subscriptionType")
     token_expires_at: datetime | None = Field(alias="tokenExpiresAt")
+    refreshable: bool = Field(default=False, description="the CLI renews the access token itself")
+    write_back: WriteBack | None = Field(default=None, alias="writeBack")
     cli_version: str | None = Field(alias="cliVersion")
     last_request: Outcome | None = Field(alias="lastRequest")
     rate_limited_until: datetime | None = Field(alias="rateLimitedUntil")
@@ -73,6 +84,7 @@ def derive_auth_status(
     outcome: Outcome | None,
     cli_version: str | None,
     now: datetime,
+    write_back: WriteBack | None = None,
 ) -> AuthStatus:
     cli = cli or {}
     method = cli.get("authMethod") if isinstance(cli.get("authMethod"), str) else None
@@ -104,6 +116,8 @@ def derive_auth_status(
         auth_method=method,
         subscription_type=cli.get("subscriptionType") if isinstance(cli.get("subscriptionType"), str) else None,
         token_expires_at=token.expires_at,
+        refreshable=token.refreshable,
+        write_back=write_back,
         cli_version=cli_version,
         last_request=outcome,
         rate_limited_until=limited_until,

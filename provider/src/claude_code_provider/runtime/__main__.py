@@ -22,8 +22,10 @@ from ..runtime_token import RuntimeTokenError, apply_runtime_token
 from .app import build_api_app, build_health_app
 from .monitor import LoginMonitor
 from .settings import RuntimeSettings
+from .writeback import LoginWriter, WriteBackSettings
 
 log = logging.getLogger("claude_code_provider.runtime")
+FINAL_WRITE_BACK_SECONDS = 10.0
 
 
 class _Server(uvicorn.Server):
@@ -50,6 +52,10 @@ async def serve(
     engine.use_login(monitor.login)
     monitor.subscribe(engine.use_login)
     await engine.start()
+    write_back = WriteBackSettings.from_env()
+    writer = LoginWriter(write_back, config_dir, engine.metrics) if write_back is not None else None
+    if writer is not None:
+        monitor.write_back = writer.status
     servers = [
         _Server(
             uvicorn.Config(
@@ -88,10 +94,20 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _stop, servers)
+    writing = asyncio.create_task(writer.run()) if writer is not None else None
     try:
         await asyncio.gather(*(server.serve() for server in servers))
     finally:
+        if writing is not None:
+            writing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writing
         await engine.close()
+        if writer is not None:
+            # A refresh the CLIs made just before they stopped is saved now, or the next pod would start
+            # from a spent refresh token (bounded: the kubelet's grace period is 30 s).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(writer.write_back(), FINAL_WRITE_BACK_SECONDS)
         log.info("Runtime stopped")
 
 

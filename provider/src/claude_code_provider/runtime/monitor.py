@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..auth.login import CREDENTIALS_FILE, OAUTH_TOKEN_FILE, STATE_FILE, Login, LoginError, install_login
 from ..auth.probe import fetch_cli_auth, read_token_info
-from ..auth.status import AuthStatus, Outcome, derive_auth_status
+from ..auth.status import AuthStatus, Outcome, WriteBack, derive_auth_status
 from ..errors import ClaudeCodeError
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ class LoginMonitor:
         self._fetched_at = float("-inf")
         self._outcome: Outcome | None = None
         self._lock = asyncio.Lock()
+        #: Set when write-back is on: what /auth/status reports about it.
+        self.write_back: Callable[[], WriteBack] | None = None
 
     @property
     def cli_env(self) -> dict[str, str]:
@@ -135,4 +137,5 @@ class LoginMonitor:
             outcome=self._outcome,
             cli_version=self.cli_version,
             now=datetime.now(UTC),
+            write_back=self.write_back() if self.write_back is not None else None,
         )

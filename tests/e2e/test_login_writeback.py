@@ -1,0 +1,395 @@
+"""Logins stay alive in pods: a real refresh written back, an in-pod login persisted, no restart for either.
+
+The CLI refreshes its OAuth login at a fixed HTTPS address; `FakeOAuthServer` is the HTTPS proxy the
+pod's CLI is given (`HTTPS_PROXY`, a throw-away CA in `NODE_EXTRA_CA_CERTS`), answering only the token
+endpoint, on 127.0.0.1, with single-use rotating refresh tokens. The pod runner gives the pod a token of
+the ServiceAccount the operator rendered, so the runtime writes back with exactly that Role.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from lightkube import ApiError, AsyncClient, KubeConfig
+from lightkube.resources.core_v1 import Secret
+from lightkube.types import PatchType
+
+from claude_code_provider.metrics import Metrics
+from claude_code_provider.runtime.writeback import LoginWriter, WriteBackSettings
+from tests.e2e.harness import wait_until
+from tests.e2e.test_operator import GROUP, PLURAL, VERSION, condition, get_ccp, read_pod
+from tests.e2e.test_operator_runtime import (
+    START,
+    World,
+    chat,
+    keys,
+    provider,
+    running_pod,
+    world,  # noqa: F401 (a fixture)
+)
+from tests.fakes.anthropic_api import TextReply
+from tests.fakes.oauth_server import FakeOAuthServer, IssuedLogin
+
+WRITTEN_BY = "claudecode.dev/login-written-by"
+EXPIRES_AT = "claudecode.dev/login-expires-at"
+ACCOUNT = {"oauthAccount": {"accountUuid": "0f7e0000-0000-4000-8000-000000000001", "emailAddress": "c@example.com"}}
+
+
+@pytest.fixture
+def oauth(
+    world: World,  # noqa: F811
+    tmp_path: Path,
+    pod_env: Any,
+) -> Iterator[FakeOAuthServer]:
+    with FakeOAuthServer(tmp_path) as server:
+        pod_env(
+            world.namespace,
+            {
+                "HTTPS_PROXY": server.proxy_url,
+                "https_proxy": server.proxy_url,
+                "NODE_EXTRA_CA_CERTS": str(server.ca_file),
+            },
+        )
+        yield server
+
+
+def oauth_secret(name: str, login: IssuedLogin, annotations: Mapping[str, str] | None = None) -> client.V1Secret:
+    return client.V1Secret(
+        metadata=client.V1ObjectMeta(name=name, annotations=dict(annotations or {})),
+        string_data={".credentials.json": json.dumps(login.credentials()), ".claude.json": json.dumps(ACCOUNT)},
+    )
+
+
+def secret_login(core: client.CoreV1Api, ns: str, name: str) -> tuple[dict[str, Any], dict[str, str]]:
+    secret = core.read_namespaced_secret(name, ns)
+    creds = json.loads(base64.b64decode(secret.data[".credentials.json"]))["claudeAiOauth"]
+    return creds, dict(secret.metadata.annotations or {})
+
+
+def reconciles(metrics: str, trigger: str) -> float:
+    prefix = f'claude_code_operator_reconcile_duration_seconds_count{{trigger="{trigger}"}}'
+    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith(prefix))
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """As the CLI writes its credentials: a temporary file renamed over the old one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def no_secret_anywhere(texts: Mapping[str, str], secrets: list[str]) -> None:
+    for where, text in texts.items():
+        for value in secrets:
+            assert value not in text, f"a token in {where}"
+
+
+def test_a_real_refresh_is_written_back_survives_a_pod_restart_and_does_not_restart_the_pod(
+    world: World,  # noqa: F811
+    oauth: FakeOAuthServer,
+) -> None:
+    core, custom, ns, fake = world.core, world.custom, world.namespace, world.fake_upstream
+    proc = world.operator.start()
+    expired = oauth.issue(expires_in=-60)  # the CLI refreshes at once (its warm processes start with it)
+    core.create_namespaced_secret(ns, oauth_secret("carol-login", expired))
+    # No Secret event reconciles before the resource names the Secret: any later one is the write-back's.
+    before = reconciles(proc.metrics(), "secret")
+    custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, provider("carol", "carol-login"))
+    pod = running_pod(core, world.pod_runner, ns, "carol")
+
+    # The write-back access the operator rendered: that one Secret, get and patch, for this pod alone.
+    rbac = client.RbacAuthorizationV1Api(world.api)
+    role = rbac.read_namespaced_role("carol-claude-code", ns)
+    assert [(r.resource_names, r.verbs) for r in role.rules] == [(["carol-login"], ["get", "patch"])]
+    assert rbac.read_namespaced_role_binding("carol-claude-code", ns).subjects[0].name == "carol-claude-code"
+    spec = core.read_namespaced_pod("carol-claude-code", ns).spec
+    assert (spec.service_account_name, spec.automount_service_account_token) == ("carol-claude-code", True)
+
+    master_key = keys(core, ns, "carol")["master-key"]
+    fake.clear()
+    fake.default_reply = TextReply(["Refreshed and ", "served"])
+    assert chat(pod, master_key) == "Refreshed and served"
+    refreshes = oauth.accepted()
+    assert [r.refresh_token for r in refreshes] == [expired.refresh_token], oauth.refreshes
+    rotated_access = fake.messages_requests[-1].bearer_token
+    assert rotated_access not in (None, expired.access_token)
+
+    # Written back by the pod itself, with the rotated refresh token.
+
+    def written_back() -> tuple[dict[str, Any], dict[str, str]] | None:
+        creds, annotations = secret_login(core, ns, "carol-login")
+        return (creds, annotations) if creds["accessToken"] == rotated_access else None
+
+    creds, annotations = wait_until(written_back, timeout=30, what="the refreshed login in the Secret")
+    assert annotations[WRITTEN_BY] == f"pod/{pod.uid}"
+    assert creds["refreshToken"] != expired.refresh_token
+    assert oauth.usable(creds["refreshToken"]), "the Secret holds the live refresh token"
+    expires = datetime.fromisoformat(annotations[EXPIRES_AT].replace("Z", "+00:00"))
+    assert abs(expires.timestamp() * 1000 - creds["expiresAt"]) < 1000
+    assert expires > datetime.now(UTC) + timedelta(hours=7)
+
+    # The operator saw the change and kept the pod: it already runs that login.
+    wait_until(lambda: reconciles(proc.metrics(), "secret") > before, timeout=30, what="a reconcile for the Secret")
+    live = read_pod(core, ns, "carol-claude-code")
+    assert live is not None
+    assert (live.metadata.uid, live.metadata.deletion_timestamp) == (pod.uid, None), "the pod was replaced"
+    assert pod.alive()
+    assert chat(pod, master_key) == "Refreshed and served"
+    status = get_ccp(custom, ns, "carol")["status"]
+    assert status["auth"]["loginKind"] == "oauth"
+    assert status["auth"]["writeBack"] is True
+    assert "loginExpiresAt" not in status["auth"] or status["auth"]["loginExpiresAt"] is None
+    assert condition({"status": status}, "LoginExpiring")["reason"] == "RefreshedInPod"  # type: ignore[index]
+
+    # A pod restart: the next pod starts from the Secret, i.e. the rotated login, and works.
+    core.delete_namespaced_pod("carol-claude-code", ns)
+    second = running_pod(core, world.pod_runner, ns, "carol", old_uid=pod.uid)
+    fake.clear()
+    assert chat(second, master_key) == "Refreshed and served"
+    assert [r.bearer_token for r in fake.messages_requests] == [rotated_access]
+    assert [r.accepted for r in oauth.refreshes] == [True], "no refresh token was ever used twice"
+    assert oauth.usable(secret_login(core, ns, "carol-login")[0]["refreshToken"])
+
+    # A foreign change (a new login from a laptop) replaces the pod; the new pod serves the new login.
+    fresh = oauth.issue()
+    core.replace_namespaced_secret("carol-login", ns, oauth_secret("carol-login", fresh, {WRITTEN_BY: "login-command"}))
+    third = running_pod(core, world.pod_runner, ns, "carol", old_uid=second.uid)
+    fake.clear()
+    assert chat(third, master_key) == "Refreshed and served"
+    assert [r.bearer_token for r in fake.messages_requests] == [fresh.access_token]
+
+    tokens = [expired.access_token, expired.refresh_token, rotated_access, creds["refreshToken"], fresh.refresh_token]
+    events = json.dumps([e.to_dict() for e in core.list_namespaced_event(ns).items], default=str)
+    runtime_logs = "".join(p.container("claude").output() for p in (pod, second, third))
+    no_secret_anywhere(
+        {"status": json.dumps(get_ccp(custom, ns, "carol")), "events": events, "operator logs": proc.logs(),
+         "runtime logs": runtime_logs},
+        tokens,
+    )  # fmt: skip
+    written = [
+        json.loads(line) for line in pod.container("claude").output().splitlines() if '"Login written back"' in line
+    ]
+    assert len(written) == 1, "one refresh, one write"
+    latency = datetime.fromisoformat(written[0]["time"]).timestamp() - refreshes[0].at
+    print(f"refresh -> Secret written back: {latency:.2f} s")
+    assert 0 < latency < 15, "file events, not a slow poll"
+
+
+def test_a_login_refreshed_again_and_again_stays_live_across_a_restart(
+    world: World,  # noqa: F811
+    oauth: FakeOAuthServer,
+) -> None:
+    """Access tokens of 200 s: the CLI (which refreshes within 5 minutes of expiry) refreshes at nearly
+    every request, in both pods. Every refresh must be accepted: the next pod refreshes with the token the
+    previous one wrote back, and no refresh token is ever spent twice."""
+    core, custom, ns = world.core, world.custom, world.namespace
+    world.operator.start()
+    oauth.access_seconds = 200
+    core.create_namespaced_secret(ns, oauth_secret("gus-login", oauth.issue(expires_in=-60)))
+    custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, provider("gus", "gus-login"))
+    pod = running_pod(core, world.pod_runner, ns, "gus")
+    master_key = keys(core, ns, "gus")["master-key"]
+    for _ in range(3):
+        assert chat(pod, master_key) == TextReply().full_text
+
+    wait_until(caught_up_for(core, ns, oauth, pod.uid), timeout=30, what="the Secret to hold the live refresh token")
+    before_restart = len(oauth.refreshes)
+    assert before_restart >= 1
+    core.delete_namespaced_pod("gus-claude-code", ns)
+    second = running_pod(core, world.pod_runner, ns, "gus", old_uid=pod.uid)
+    assert chat(second, master_key) == TextReply().full_text
+    wait_until(lambda: len(oauth.refreshes) > before_restart, timeout=30, what="the new pod to refresh")
+    assert all(r.accepted for r in oauth.refreshes), oauth.refreshes
+    wait_until(caught_up_for(core, ns, oauth, second.uid), timeout=30, what="the new pod's write-back")
+    print(f"refreshes, all accepted: {before_restart} in the first pod, {len(oauth.refreshes) - before_restart} after")
+
+
+def caught_up_for(core: client.CoreV1Api, ns: str, oauth: FakeOAuthServer, uid: str) -> Any:
+    """The Secret holds the live refresh token, written by the pod `uid`."""
+
+    def check() -> bool:
+        creds, annotations = secret_login(core, ns, "gus-login")
+        return oauth.usable(creds["refreshToken"]) and annotations.get(WRITTEN_BY) == f"pod/{uid}"
+
+    return check
+
+
+def test_an_in_pod_login_is_persisted_without_a_restart(
+    world: World,  # noqa: F811
+    oauth: FakeOAuthServer,
+) -> None:
+    core, custom, ns, fake = world.core, world.custom, world.namespace, world.fake_upstream
+    proc = world.operator.start()
+    first = oauth.issue()
+    core.create_namespaced_secret(ns, oauth_secret("dave-login", first))
+    custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, provider("dave", "dave-login"))
+    pod = running_pod(core, world.pod_runner, ns, "dave")
+    master_key = keys(core, ns, "dave")["master-key"]
+    assert chat(pod, master_key) == TextReply().full_text
+
+    # `kubectl exec -it dave-claude-code -c claude -- claude login` replaces the credentials file.
+    relogin = oauth.issue(expires_in=9 * 3600)
+    config_dir = pod.container("claude").mounts["/var/lib/claude"]
+    before = reconciles(proc.metrics(), "secret")
+    write_atomically(config_dir / ".credentials.json", json.dumps(relogin.credentials()).encode())
+
+    def persisted() -> dict[str, str] | None:
+        creds, annotations = secret_login(core, ns, "dave-login")
+        return annotations if creds["refreshToken"] == relogin.refresh_token else None
+
+    annotations = wait_until(persisted, timeout=30, what="the in-pod login in the Secret")
+    assert annotations[WRITTEN_BY] == f"pod/{pod.uid}"
+    wait_until(lambda: reconciles(proc.metrics(), "secret") > before, timeout=30, what="a reconcile for the Secret")
+    live = read_pod(core, ns, "dave-claude-code")
+    assert live is not None
+    assert (live.metadata.uid, live.metadata.deletion_timestamp) == (pod.uid, None), "the pod was replaced"
+
+    # A blank credentials file (what a rejected refresh leaves) is never written over the login.
+    write_atomically(config_dir / ".credentials.json", b"{}")
+    wait_until(
+        lambda: re.search(r'"outcome": "invalid"', pod.container("claude").output()),
+        timeout=30,
+        what="the runtime to refuse the blank login",
+    )
+    creds, _ = secret_login(core, ns, "dave-login")
+    assert creds["refreshToken"] == relogin.refresh_token
+    assert fake.messages_requests, "the pod served"
+
+
+def test_a_stale_writer_loses_to_a_newer_login_under_resource_version_conflicts(
+    world: World,  # noqa: F811
+    sa_kubeconfig: Any,
+    tmp_path: Path,
+) -> None:
+    """Two writers race: while the pod's write-back is between its read and its patch, a newer login lands
+    (as `claude-code-operator login` writes it). The pod's patch gets 409, it reads again, sees a newer login
+    and writes nothing. Runs the runtime's writer against the API server with the rendered Role's token."""
+    core, custom, ns = world.core, world.custom, world.namespace
+    world.operator.start()
+    with FakeOAuthServer(tmp_path) as oauth:
+        old = oauth.issue()
+        core.create_namespaced_secret(ns, oauth_secret("erin-login", old))
+        body = provider("erin", "erin-login")
+        body["spec"]["suspend"] = True  # no pod: this test is the only writer besides the "laptop"
+        custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body)
+
+        def role_exists() -> bool:
+            try:
+                client.RbacAuthorizationV1Api(world.api).read_namespaced_role_binding("erin-claude-code", ns)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return False
+                raise
+            return True
+
+        wait_until(role_exists, timeout=60, what="the rendered write-back Role")
+        kubeconfig = sa_kubeconfig(ns, "erin-claude-code")
+        newer = oauth.issue(expires_in=10 * 3600)
+        stale = oauth.issue(expires_in=9 * 3600)  # newer than the Secret's now, older than the laptop's
+        config_dir = tmp_path / "config"
+        config_dir.mkdir()
+        (config_dir / ".credentials.json").write_text(json.dumps(stale.credentials()))
+        admin = client.CoreV1Api(world.api)
+        raced: list[int] = []
+
+        class RacingClient(AsyncClient):
+            async def patch(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+                if not raced:  # the laptop's login lands between the pod's read and its patch
+                    raced.append(1)
+                    admin.replace_namespaced_secret(
+                        "erin-login", ns, oauth_secret("erin-login", newer, {WRITTEN_BY: "login-command"})
+                    )
+                return await super().patch(*args, **kwargs)
+
+        settings = WriteBackSettings(secret_name="erin-login", namespace=ns, pod_uid="stale-pod")
+        metrics = Metrics()
+        writer = LoginWriter(
+            settings,
+            config_dir,
+            metrics,
+            client_factory=lambda: RacingClient(KubeConfig.from_file(kubeconfig), trust_env=False),
+        )
+        assert asyncio.run(writer.write_back()) == "stale"
+        assert metrics.login_write_backs.labels(outcome="conflict")._value.get() == 1
+        creds, annotations = secret_login(core, ns, "erin-login")
+        assert (creds["refreshToken"], annotations[WRITTEN_BY]) == (newer.refresh_token, "login-command")
+
+        # The Role allows that Secret only: the same token cannot touch another one.
+        core.create_namespaced_secret(ns, oauth_secret("other-login", old))
+
+        async def patch_other() -> None:
+            api = AsyncClient(KubeConfig.from_file(kubeconfig), trust_env=False)
+            try:
+                await api.patch(Secret, "other-login", {"metadata": {"labels": {"x": "y"}}}, namespace=ns,
+                                patch_type=PatchType.MERGE)  # fmt: skip
+            finally:
+                await api.close()
+
+        with pytest.raises(ApiError) as refused:
+            asyncio.run(patch_other())
+        assert refused.value.status.code == 403
+
+
+def test_a_setup_token_expiry_is_warned_and_the_warning_clears_when_renewed(
+    world: World,  # noqa: F811
+) -> None:
+    core, custom, ns = world.core, world.custom, world.namespace
+    proc = world.operator.start()
+    token = "sk-ant-oat01-" + "x" * 40
+    soon = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    core.create_namespaced_secret(
+        ns,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name="fay-login", annotations={EXPIRES_AT: soon}),
+            string_data={"oauth-token": token},
+        ),
+    )
+    custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, provider("fay", "fay-login"))
+    pod = running_pod(core, world.pod_runner, ns, "fay")
+
+    def expiring(reason: str) -> dict[str, Any] | None:
+        found = condition(get_ccp(custom, ns, "fay"), "LoginExpiring")
+        return found if found is not None and found["reason"] == reason else None
+
+    warned = wait_until(lambda: expiring("LoginExpiresSoon"), timeout=START, what="LoginExpiring=True")
+    assert warned["status"] == "True"
+    assert soon in warned["message"]
+    assert f"claude-code-operator login --namespace {ns} --name fay --token-stdin" in warned["message"]
+    status = get_ccp(custom, ns, "fay")["status"]["auth"]
+    assert (status["loginKind"], status["loginExpiresAt"], status["writeBack"]) == ("setup-token", soon, False)
+    spec = core.read_namespaced_pod("fay-claude-code", ns).spec
+    assert spec.automount_service_account_token is False, "a setup-token login never gets an API token"
+
+    def warning_event() -> list[Any]:
+        return [e for e in core.list_namespaced_event(ns).items if e.reason == "LoginExpiresSoon"]
+
+    events = wait_until(warning_event, timeout=30, what="the LoginExpiresSoon Event")
+    assert [e.type for e in events] == ["Warning"]
+
+    # Renewed (a new year-long token's expiry): the warning clears, the same pod keeps serving.
+    later = (datetime.now(UTC) + timedelta(days=300)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    core.patch_namespaced_secret("fay-login", ns, {"metadata": {"annotations": {EXPIRES_AT: later}}})
+    cleared = wait_until(lambda: expiring("NotExpiringSoon"), timeout=30, what="LoginExpiring=False")
+    assert cleared["status"] == "False"
+    assert len(warning_event()) == 1, "one Event per warning"
+    live = read_pod(core, ns, "fay-claude-code")
+    assert live is not None
+    assert live.metadata.uid == pod.uid, "an expiry annotation alone does not replace the pod"
+    text = json.dumps(get_ccp(custom, ns, "fay")) + json.dumps(
+        [e.to_dict() for e in core.list_namespaced_event(ns).items], default=str
+    )
+    no_secret_anywhere({"status and events": text, "operator logs": proc.logs()}, [token])
