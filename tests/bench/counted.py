@@ -9,6 +9,8 @@ pod IPs use another client and are not counted; a watch counts as one request.
 
 from __future__ import annotations
 
+import atexit
+import cProfile
 import importlib.abc
 import itertools
 import os
@@ -85,6 +87,11 @@ def main() -> None:
     install_request_counter()
     if os.environ.get("BENCH_TRACEMALLOC"):
         trace_memory(os.environ["BENCH_TRACEMALLOC"])
+    profile = os.environ.get("BENCH_CPROFILE")  # where CPU time goes: a pstats file, written at exit
+    if profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        atexit.register(lambda: profiler.dump_stats(profile))
     if which == "operator":
         from claude_code_operator.cli import main as operator_main
 

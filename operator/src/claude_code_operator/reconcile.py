@@ -43,7 +43,7 @@ async def reconcile(state: State, provider: Provider, users: LoginUsers, trigger
     Secret's, and a pod that went away or stopped."""
     key: Key = (provider.namespace, provider.name)
     started = time.monotonic()
-    async with state.lock(key):
+    async with state.lock(key), state.reconciles:
         credentials, pod = await _converge(state, provider, users)
         await _record_pod(state, provider, Facts(credentials=credentials, pod=pod))
     RECONCILE_SECONDS.labels(trigger).observe(time.monotonic() - started)

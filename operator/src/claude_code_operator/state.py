@@ -26,6 +26,9 @@ Key = tuple[str, str]  # (namespace, name)
 LoginUsers = Mapping[Key, Iterable[tuple[str, str, bool]]]
 #: What the last full reconcile decided about the pod: run it, or keep it away (suspend, no usable login).
 PodPlan = Literal["run", "remove"]
+#: Full reconciles at a time. A burst (hundreds of resources created at once) queues here rather than
+#: for the API connections, and what a reconcile holds in memory is held by this many, not by all.
+RECONCILE_CONCURRENCY = 32
 
 
 @dataclass
@@ -78,8 +81,12 @@ class State:
     #: Each resource as last seen by a watch (parsed once per event, not per probe or pod event).
     providers: dict[Key, Provider] = field(default_factory=dict)
     locks: dict[Key, asyncio.Lock] = field(default_factory=dict)
+    reconciles: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(RECONCILE_CONCURRENCY))
     status: dict[Key, ClaudeCodeProviderStatus] = field(default_factory=dict)
     pod_plans: dict[Key, PodPlan] = field(default_factory=dict)
+    #: The spec generation each resource was last reconciled at, and the retries of failed ones.
+    converged: dict[Key, int] = field(default_factory=dict)
+    retrying: dict[Key, asyncio.Task[None]] = field(default_factory=dict)
     pod_ips: dict[Key, str] = field(default_factory=dict)
     #: Consecutive unanswered probes of a pod IP: (ip, count).
     probe_failures: dict[Key, tuple[str, int]] = field(default_factory=dict)
@@ -119,6 +126,10 @@ class State:
         self.locks.pop(key, None)
         self.status.pop(key, None)
         self.pod_plans.pop(key, None)
+        self.converged.pop(key, None)
+        retry = self.retrying.pop(key, None)
+        if retry is not None:
+            retry.cancel()
         self.pod_ips.pop(key, None)
         self.probe_failures.pop(key, None)
         self.probes.discard(key)

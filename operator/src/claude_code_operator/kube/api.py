@@ -22,6 +22,10 @@ FIELD_MANAGER = "claude-code-operator"
 #: Connections to the API server, all kept alive: with httpx's default (100, of which 20 kept) a burst
 #: of reconciles opens and closes connections, a TLS handshake each, on both sides.
 API_CONNECTIONS = 32
+#: Each request's own time-outs; waiting for a free connection is bounded by how many reconciles run.
+API_TIMEOUT = httpx2.Timeout(10.0, pool=None)
+#: What lightkube raises when a request gets no answer (its HTTP client is httpx2, not httpx).
+TransportError = httpx2.HTTPError
 ClaudeCodeProvider = create_namespaced_resource(GROUP, VERSION, KIND, PLURAL)
 
 
@@ -33,7 +37,7 @@ def connect(kube_config: KubeConfig, field_manager: str = FIELD_MANAGER) -> Asyn
     tls = verify_cluster(single.cluster, single.user, single.abs_file)
     limits = httpx2.Limits(max_connections=API_CONNECTIONS, max_keepalive_connections=API_CONNECTIONS)
     transport = httpx2.AsyncHTTPTransport(verify=tls, limits=limits)
-    return AsyncClient(config=kube_config, field_manager=field_manager, transport=transport)
+    return AsyncClient(config=kube_config, field_manager=field_manager, transport=transport, timeout=API_TIMEOUT)
 
 
 def _missing(error: ApiError) -> bool:
