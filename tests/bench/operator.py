@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import math
 import platform
+import re
 import secrets
 import signal
 import sys
@@ -68,6 +69,8 @@ class Result:
     settle_seconds: float = float("nan")
     requests_per_resource: float = float("nan")
     requests_by_client: dict[str, float] = field(default_factory=dict)
+    requests_by_kind: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: float = float("nan")
     rss_idle: float = float("nan")
     rss_n: float = float("nan")
     rss_1000: float = float("nan")
@@ -87,6 +90,17 @@ def metric_sum(text: str, name: str, having: str = "") -> float:
     return sum(
         float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{") and having in line
     )
+
+
+def requests_by_label(text: str) -> dict[str, float]:
+    """`bench_api_requests_total` by `client METHOD kind`."""
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("bench_api_requests_total{"):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+            key = f"{labels['client']} {labels['method']} {labels.get('kind', '?')}"
+            counts[key] = counts.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    return counts
 
 
 def api_client(cluster: Cluster) -> client.ApiClient:
@@ -248,7 +262,7 @@ def run(
             watching(core.list_namespaced_service, namespace, seen["service"], provider_of, deadline),
         ):
             names = [f"p{i:04d}" for i in range(count)]
-            before = proc.metrics()
+            before, cpu_before = proc.metrics(), sum(rss.cpu_times()[:2])
             applied = create_all(api, namespace, names)
             result.created = len(applied)
             wanted = ["status", "pod", "service"] if is_operator else ["status"]
@@ -269,6 +283,7 @@ def run(
             for kind in wanted:
                 result.latency[kind] = [seen[kind].first[n] - applied[n] for n in names if n in seen[kind].first]
             after = proc.metrics()
+            result.cpu_seconds = sum(rss.cpu_times()[:2]) - cpu_before
             for who in ("kopf", "lightkube"):
                 label = f'client="{who}"'
                 delta = metric_sum(after, "bench_api_requests_total", label) - metric_sum(
@@ -276,6 +291,10 @@ def run(
                 )
                 result.requests_by_client[who] = delta / count
             result.requests_per_resource = sum(result.requests_by_client.values())
+            first, last = requests_by_label(before), requests_by_label(after)
+            result.requests_by_kind = {
+                key: (n - first.get(key, 0.0)) / count for key, n in sorted(last.items()) if n > first.get(key, 0.0)
+            }
             result.rss_n = rss.memory_info().rss / MiB
             answered = [
                 item["metadata"]["name"]
@@ -349,6 +368,7 @@ def report(results: list[Result], count: int, total: int) -> str:
         row(f"apply -> {kind} p50 (ms)", percentile(ms, 0.5), percentile(base, 0.5) if base is not None else None)
         row(f"apply -> {kind} p95 (ms)", percentile(ms, 0.95), percentile(base, 0.95) if base is not None else None)
     row(f"all {count} settled (s)", op.settle_seconds, bare.settle_seconds, "{:.1f}")
+    row(f"operator CPU until {count} settled (s)", op.cpu_seconds, bare.cpu_seconds, "{:.1f}")
     row("API requests per resource", op.requests_per_resource, bare.requests_per_resource, "{:.1f}")
     row("RSS idle (MiB)", op.rss_idle, bare.rss_idle)
     row(f"RSS at {count} (MiB)", op.rss_n, bare.rss_n)
@@ -365,6 +385,8 @@ def report(results: list[Result], count: int, total: int) -> str:
     for r in results:
         split = ", ".join(f"{who} {n:.1f}" for who, n in r.requests_by_client.items())
         lines.append(f"- {r.name}: API requests per resource by client: {split}")
+        kinds = ", ".join(f"{key} {n:.2f}" for key, n in r.requests_by_kind.items())
+        lines.append(f"- {r.name}: by client, verb and kind: {kinds}")
     lines += [f"- {note}" for r in results for note in r.notes]
     return "\n".join(lines)
 
@@ -374,6 +396,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200, help="resources created at once")
     parser.add_argument("--total", type=int, default=1000, help="resources for the second RSS figure")
     parser.add_argument("--steady", type=float, default=60, help="seconds of the steady-state window")
+    parser.add_argument(
+        "--only", choices=("operator", "bare"), help="measure one of them (no ratios); for quick iterations"
+    )
     parser.add_argument("--settle-timeout", type=float, default=300, help="deadline for COUNT resources to settle")
     args = parser.parse_args()
     # SIGTERM (a CI time-out, `kill`) unwinds like Ctrl-C: the operator stops and its resources go.
@@ -400,6 +425,9 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp:
         for which in ("operator", "bare"):
+            if args.only and which != args.only:
+                results.append(Result(which))
+                continue
             print(f"bench-operator: measuring {which} ...", file=sys.stderr, flush=True)
             results.append(
                 run(

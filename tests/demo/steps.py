@@ -425,7 +425,8 @@ def up(settings: Settings) -> None:
 
 
 def remove_providers(cluster: Cluster, settings: Settings) -> None:
-    """Delete the demo's resources while the operator still runs (its finalizer), then any leftover finalizer."""
+    """Delete the demo's resources while the operator still runs, then drop any finalizer left on them (the
+    operator puts none; one that an older version put is removed by the operator, or here when it is gone)."""
     ns = settings.namespace
     cluster.kubectl("delete", "ccp", "--all", "-n", ns, "--wait", "--timeout=60s", check=False)
     for name in cluster.kubectl("get", "ccp", "-n", ns, "-o", "name", check=False).stdout.split():

@@ -94,8 +94,8 @@ class OperatorDeployment:
         return proc
 
     def close(self) -> None:
-        """Delete the namespace's resources while an operator still runs (kopf's finalizer needs it),
-        else drop the finalizers; stop the processes; remove the cluster-scoped RBAC."""
+        """Delete the namespace's resources while an operator still runs, and drop any finalizer left
+        (a test may run an older operator); stop the processes; remove the cluster-scoped RBAC."""
         alive = any(p.popen is not None and p.popen.poll() is None for p in self.processes)
         if alive:
             self.cluster.kubectl("delete", "ccp", "--all", "-n", self.namespace, "--wait", "--timeout=60s", check=False)

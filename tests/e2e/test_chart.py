@@ -164,7 +164,7 @@ def test_install_upgrade_with_a_crd_change_reconcile_under_the_charts_rbac_and_u
             assert [line for line in alice if line.endswith(" 1.0")], series
             cluster.kubectl("delete", "ccp", "alice", "-n", namespace, "--wait", "--timeout=60s")
         finally:
-            # Without an operator, kopf's finalizer would keep the resource, and the namespace, forever.
+            # A finalizer (an older operator's, or a test's) would keep the resource and namespace forever.
             cluster.kubectl("delete", "ccp", "alice", "-n", namespace, "--wait", "--timeout=60s", check=False)
             operator.stop()
             cluster.kubectl(

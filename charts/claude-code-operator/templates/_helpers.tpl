@@ -29,8 +29,8 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 
 {{/* What the operator does inside a watched namespace (kube/api.py and kopf), nothing more. */}}
 {{- define "cco.namespacedRules" -}}
-# kopf watches the resources and patches their annotations and finalizer; the operator reads one
-# by name when its pod or Secret changes, and writes its status.
+# kopf watches the resources and patches their annotations (and removes the finalizer that earlier
+# builds put on them); the operator writes their status.
 - apiGroups: [claudecode.dev]
   resources: [claudecodeproviders]
   verbs: [get, list, watch, patch]

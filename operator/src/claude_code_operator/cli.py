@@ -97,6 +97,11 @@ def run_operator(args: argparse.Namespace) -> None:
     )
     # One line per API request at INFO is noise; URLs carry no secrets but say nothing useful either.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if not args.verbose:
+        # kopf's "Handler ... succeeded" for every pod and Secret event: a JSON line each, thousands in a
+        # burst, saying nothing the operator's own lines (pods created, status changes) do not. Its
+        # warnings and errors stay.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     from . import handlers  # noqa: F401  - registers the handlers with kopf's default registry
 
     if config.metrics_port is not None:

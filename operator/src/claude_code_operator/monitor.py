@@ -1,17 +1,18 @@
-"""Actual state: per resource, a jittered loop reads the pod's /auth/status -> observation ->
-pure status derivation -> patch only if changed. Steady state writes nothing."""
+"""Actual state: one task for the whole operator reads each pod's /auth/status when it is due ->
+observation -> pure status derivation -> patch only if changed. Steady state writes nothing.
+
+Reconciles say which pod IP to probe (and make a new one due at once); each probe makes the next one
+due an interval later, jittered so that resources created together do not probe in lockstep. At most
+PROBE_CONCURRENCY probes run at a time, however many resources there are.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
-from collections.abc import Mapping
-from typing import Any
 
-import kopf
-
-from .api.resource import Provider
 from .metrics import PROBE_RESULTS
 from .observations import ProbeFacts
 from .probe import probe_auth_status
@@ -19,33 +20,73 @@ from .reconcile import write_status
 from .state import Key, State
 from .status import Facts
 
+log = logging.getLogger(__name__)
+PROBE_CONCURRENCY = 32
 
-async def monitor_auth(state: State, body: Mapping[str, Any], stopped: kopf.DaemonStopped) -> None:
-    """Runs until the resource goes or the operator stops; `body` is kopf's live view."""
-    key: Key = (body["metadata"]["namespace"], body["metadata"]["name"])
-    failures, last_ip = 0, None
-    wake = state.wake_event(key)
+
+async def run_probes(state: State) -> None:
+    """Runs until cancelled (the operator's clean-up)."""
+    loop = asyncio.get_running_loop()
+    running: dict[Key, asyncio.Task[None]] = {}
+    again: set[Key] = set()  # made due while a probe of theirs was in flight (a new pod IP)
+    slots = asyncio.Semaphore(PROBE_CONCURRENCY)
+
+    async def probe(key: Key) -> None:
+        async with slots:
+            try:
+                await probe_once(state, key)
+            except Exception:  # a probe must never stop the prober; the next one is scheduled below
+                log.exception("Probe of %s/%s failed", *key)
+            finally:
+                running.pop(key, None)
+                if key in again:
+                    again.discard(key)
+                    state.probes.set(key, loop.time())
+                else:
+                    _schedule_next(state, key, loop.time())
+
     try:
-        while not stopped:
-            provider = Provider.from_body(body)
-            probe = provider.spec.probe
-            ip = state.pod_ips.get(key)
-            if ip != last_ip:
-                failures, last_ip = 0, ip
-            if ip is not None:
-                outcome, report, detail = await probe_auth_status(state.http, ip, probe.timeout_seconds)
-                PROBE_RESULTS.labels(outcome).inc()
-                failures = 0 if report is not None else failures + 1
-                # A single lost answer says nothing about the login; the threshold decides.
-                if report is not None or failures >= probe.failure_threshold:
-                    facts = ProbeFacts(outcome, report, failures, pod_ip=ip, detail=detail)
-                    async with state.lock(key):
-                        if state.pod_ips.get(key) == ip:
-                            await write_status(state, provider, body, Facts(probe=facts))
-            jitter = 1 + random.uniform(-state.config.probe_jitter, state.config.probe_jitter)
+        while True:
+            state.probes.changed.clear()
+            for key in state.probes.pop_due(loop.time()):
+                if key in running:
+                    again.add(key)
+                    continue
+                running[key] = asyncio.create_task(probe(key), name=f"probe {key[0]}/{key[1]}")
+            next_at = state.probes.next_at()
+            timeout = None if next_at is None else max(0.0, next_at - loop.time())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=probe.interval_seconds * jitter)
-            wake.clear()
+                await asyncio.wait_for(state.probes.changed.wait(), timeout=timeout)
     finally:
-        if (body.get("metadata") or {}).get("deletionTimestamp"):
-            state.forget(key)
+        for task in running.values():
+            task.cancel()
+        await asyncio.gather(*running.values(), return_exceptions=True)
+
+
+def _schedule_next(state: State, key: Key, now: float) -> None:
+    """An interval (jittered) after this probe, unless a reconcile made it due sooner or the pod went."""
+    provider = state.providers.get(key)
+    if provider is None or key not in state.pod_ips or key in state.probes:
+        return
+    jitter = 1 + random.uniform(-state.config.probe_jitter, state.config.probe_jitter)
+    state.probes.set(key, now + provider.spec.probe.interval_seconds * jitter)
+
+
+async def probe_once(state: State, key: Key) -> None:
+    provider, ip = state.providers.get(key), state.pod_ips.get(key)
+    if provider is None or ip is None:
+        return
+    probe = provider.spec.probe
+    outcome, report, detail = await probe_auth_status(state.http, ip, probe.timeout_seconds)
+    PROBE_RESULTS.labels(outcome).inc()
+    last_ip, failures = state.probe_failures.get(key, (ip, 0))
+    failures = 0 if report is not None else (failures if last_ip == ip else 0) + 1
+    state.probe_failures[key] = (ip, failures)
+    # A single lost answer says nothing about the login; the threshold decides.
+    if report is None and failures < probe.failure_threshold:
+        return
+    facts = ProbeFacts(outcome, report, failures, pod_ip=ip, detail=detail)
+    async with state.lock(key):
+        current = state.providers.get(key)
+        if current is not None and state.pod_ips.get(key) == ip:
+            await write_status(state, current, Facts(probe=facts))

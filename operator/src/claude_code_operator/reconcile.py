@@ -7,10 +7,11 @@ is created by the reconcile that the pod's DELETED event triggers, never while t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ import kopf
 from lightkube import ApiError
 
 from .api.resource import Provider
+from .api.status import ClaudeCodeProviderStatus
 from .credentials import CredentialsCheck, derive_credentials_check
 from .login_facts import LoginFacts, derive_pod_has_login
 from .metrics import RECONCILE_SECONDS, STATUS_WRITES
@@ -38,22 +40,53 @@ def _new_secret_value(key: str) -> str:
     return f"sk-{secrets.token_hex(24)}" if key == names.MASTER_KEY_KEY else secrets.token_urlsafe(32)
 
 
-async def reconcile(state: State, body: Mapping[str, Any], users: LoginUsers, trigger: str) -> None:
-    if (body.get("metadata") or {}).get("deletionTimestamp"):
-        return  # the garbage collector removes the children; nothing to converge to
-    provider = Provider.from_body(body)
+async def reconcile(state: State, provider: Provider, users: LoginUsers, trigger: str) -> None:
+    """The full pass: login, children, pod; then the status. For the resource's own changes, its login
+    Secret's, and a pod that went away or stopped."""
     key: Key = (provider.namespace, provider.name)
     started = time.monotonic()
-    async with state.lock(key):
+    async with state.lock(key), state.reconciles:
         credentials, pod = await _converge(state, provider, users)
-        if pod.probeable and pod.ip is not None:
-            if state.pod_ips.get(key) != pod.ip:
-                state.pod_ips[key] = pod.ip
-                state.wake_event(key).set()  # probe the new pod now, not an interval later
-        else:
-            state.pod_ips.pop(key, None)
-        await write_status(state, provider, body, Facts(credentials=credentials, pod=pod))
+        await _record_pod(state, provider, Facts(credentials=credentials, pod=pod))
     RECONCILE_SECONDS.labels(trigger).observe(time.monotonic() - started)
+
+
+async def observe_pod(state: State, namespace: str, name: str, pod: Mapping[str, Any]) -> bool:
+    """A pod event that needs no full reconcile: the pod of a resource that runs one, as the event shows
+    it (starting, ready, unready, going). No request but a status patch when its conditions change.
+    False: reconcile fully (a pod that stopped or is not this resource's, or nothing known yet)."""
+    key: Key = (namespace, name)
+    provider = state.providers.get(key)
+    if provider is None:
+        return True  # gone, or not seen yet: the resource's own events reconcile it
+    plan = state.pod_plans.get(key)
+    deleting = bool(pod["metadata"].get("deletionTimestamp"))
+    if plan == "remove" and deleting:
+        return True  # on its way out as decided; the status already says why
+    if plan != "run" or not _owned(pod, provider):
+        return False
+    if (pod.get("status") or {}).get("phase") in ("Failed", "Succeeded"):
+        return False
+    facts = PodFacts("replacing", pod["metadata"]["name"]) if deleting else derive_pod_facts(pod)
+    async with state.lock(key):
+        if state.pod_plans.get(key) != "run":
+            return False  # a reconcile changed its mind while this waited
+        await _record_pod(state, provider, Facts(pod=facts))
+    return True
+
+
+async def _record_pod(state: State, provider: Provider, facts: Facts) -> None:
+    """Point the prober at a pod that answers (a new one now, not an interval later); then the status."""
+    key: Key = (provider.namespace, provider.name)
+    pod = facts.pod
+    if pod is not None and pod.probeable and pod.ip is not None:
+        if state.pod_ips.get(key) != pod.ip:
+            state.pod_ips[key] = pod.ip
+            state.probes.set(key, asyncio.get_running_loop().time())
+    elif pod is not None:
+        state.pod_ips.pop(key, None)
+        state.probes.discard(key)
+    await write_status(state, provider, facts)
 
 
 async def _converge(state: State, provider: Provider, users: LoginUsers) -> tuple[CredentialsCheck, PodFacts]:
@@ -69,26 +102,41 @@ async def _converge(state: State, provider: Provider, users: LoginUsers) -> tupl
                 f"(spec.credentials.secretName) or delete {holder}."
             ),
         )
-        return check, await _remove_pod(state, provider, "withheld")
-    secret = await state.kube.fetch_login_secret(provider.namespace, secret_name)
+        existing = await state.kube.fetch_pod(provider.namespace, names.pod_name(provider.name))
+        return check, await _remove_pod(state, provider, existing, "withheld")
+    # Independent requests go together: a creation waits for three round trips, not nine.
+    secret, existing, _ = await _together(
+        state.kube.fetch_login_secret(provider.namespace, secret_name),
+        state.kube.fetch_pod(provider.namespace, names.pod_name(provider.name)),
+        _apply_children(state, provider),
+    )
     data, annotations = (secret.data, secret.annotations) if secret is not None else (None, None)
     check = derive_credentials_check(provider.spec.credentials, provider.namespace, data, annotations)
     login = check.login
-    await _apply_children(state, provider)
-    for manifest in render_write_back_access(provider) if login is not None and login.write_back else []:
-        await state.kube.apply_manifest(manifest)
+    if login is not None and login.write_back:  # the pod's ServiceAccount must exist before the pod
+        await _together(*(state.kube.apply_manifest(m) for m in render_write_back_access(provider)))
     if provider.spec.suspend:
-        return check, await _remove_pod(state, provider, "suspended")
+        return check, await _remove_pod(state, provider, existing, "suspended")
     if not check.valid or data is None or login is None:
-        return check, await _remove_pod(state, provider, "withheld")
+        return check, await _remove_pod(state, provider, existing, "withheld")
+    state.pod_plans[(provider.namespace, provider.name)] = "run"
     others = [u for u in login_users_of(users, provider.namespace, secret_name) if u != provider.name]
     for other in others:  # a previous holder's pod must be gone before ours starts
         if await state.kube.fetch_pod(provider.namespace, names.pod_name(other)) is not None:
             return check, PodFacts("pending", names.pod_name(provider.name), detail=f"Waiting for {other}'s pod to go.")
-    return check, await _ensure_pod(state, provider, data, login)
+    return check, await _ensure_pod(state, provider, data, login, existing)
 
 
-async def _apply_children(state: State, provider: Provider) -> None:
+async def _together(*steps: Awaitable[Any]) -> list[Any]:
+    """Run `steps` concurrently, let every one finish, then raise the first error if any did."""
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
+async def _apply_keys(state: State, provider: Provider) -> None:
     key = (provider.namespace, provider.name)
     if key not in state.keys_complete:
         existing = await state.kube.fetch_secret_data(provider.namespace, names.keys_secret_name(provider.name))
@@ -96,18 +144,24 @@ async def _apply_children(state: State, provider: Provider) -> None:
         if manifest is not None:
             await state.kube.apply_manifest(manifest, remember=False)
         state.keys_complete.add(key)
+
+
+async def _apply_children(state: State, provider: Provider) -> None:
+    """Every child but the pod, concurrently (none needs another to exist first)."""
     config = state.config
+    applies: list[Awaitable[Any]] = [_apply_keys(state, provider)]
     for manifest in (
         render_config_map(provider),
         render_service(provider),
         render_network_policy(provider, config.operator_namespace, config.operator_labels),
     ):
-        await state.kube.apply_manifest(manifest)
+        applies.append(state.kube.apply_manifest(manifest))
+    await _together(*applies)
 
 
-async def _remove_pod(state: State, provider: Provider, why: PodState) -> PodFacts:
+async def _remove_pod(state: State, provider: Provider, existing: Mapping[str, Any] | None, why: PodState) -> PodFacts:
+    state.pod_plans[(provider.namespace, provider.name)] = "remove"
     name = names.pod_name(provider.name)
-    existing = await state.kube.fetch_pod(provider.namespace, name)
     if existing is not None and _owned(existing, provider) and not existing["metadata"].get("deletionTimestamp"):
         await state.kube.delete_pod(provider.namespace, name)
         log.info("Deleted pod %s/%s", provider.namespace, name, extra={"reason": why})
@@ -126,14 +180,20 @@ def _owned(pod: Mapping[str, Any], provider: Provider) -> bool:
     return any(ref.get("uid") == provider.uid for ref in pod["metadata"].get("ownerReferences") or [])
 
 
-async def _ensure_pod(state: State, provider: Provider, data: Mapping[str, bytes], login: LoginFacts) -> PodFacts:
+async def _ensure_pod(
+    state: State,
+    provider: Provider,
+    data: Mapping[str, bytes],
+    login: LoginFacts,
+    existing: Mapping[str, Any] | None,
+) -> PodFacts:
     desired = render_pod(provider, data, login)
     name = desired["metadata"]["name"]
-    existing = await state.kube.fetch_pod(provider.namespace, name)
     if existing is None:
-        await state.kube.apply_manifest(desired, remember=False)
+        created = await state.kube.apply_manifest(desired, remember=False)
         log.info("Created pod %s/%s", provider.namespace, name)
-        return PodFacts("pending", name)
+        # As its events will show it (phase Pending), so that they change nothing.
+        return derive_pod_facts(created or desired)
     meta = existing["metadata"]
     if not _owned(existing, provider):
         return PodFacts("failed", name, detail=f"a pod named {name} exists that this resource does not own")
@@ -166,10 +226,10 @@ def derive_pod_facts(pod: Mapping[str, Any]) -> PodFacts:
     return PodFacts("unready", name, ip=ip, detail=str(ready.get("message") or "its readiness probe fails"))
 
 
-async def write_status(state: State, provider: Provider, body: Mapping[str, Any], facts: Facts) -> None:
+async def write_status(state: State, provider: Provider, facts: Facts) -> None:
     """Derive the status; patch it and post Events only when it changed."""
     key = (provider.namespace, provider.name)
-    previous = state.known_status(key, body)
+    previous = state.status.get(key) or ClaudeCodeProviderStatus()
     current = derive_status(previous, provider, facts, datetime.now(UTC))
     if current == previous:
         return

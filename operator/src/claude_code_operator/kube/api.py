@@ -9,7 +9,9 @@ import hashlib
 import json
 from typing import Any
 
-from lightkube import ApiError, AsyncClient, codecs
+import httpx2
+from lightkube import ApiError, AsyncClient, KubeConfig, codecs
+from lightkube.config.client_adapter import verify_cluster
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.core_v1 import Pod, Secret
 from lightkube.types import PatchType
@@ -18,7 +20,25 @@ from ..api.spec import GROUP, KIND, PLURAL, VERSION
 from ..login_facts import LoginSecret
 
 FIELD_MANAGER = "claude-code-operator"
+#: Connections to the API server, all kept alive: with httpx's default (100, of which 20 kept) a burst
+#: of reconciles opens and closes connections, a TLS handshake each, on both sides.
+API_CONNECTIONS = 32
+#: Each request's own time-outs; waiting for a free connection is bounded by how many reconciles run.
+API_TIMEOUT = httpx2.Timeout(10.0, pool=None)
+#: What lightkube raises when a request gets no answer (its HTTP client is httpx2, not httpx).
+TransportError = httpx2.HTTPError
 ClaudeCodeProvider = create_namespaced_resource(GROUP, VERSION, KIND, PLURAL)
+
+
+def connect(kube_config: KubeConfig, field_manager: str = FIELD_MANAGER) -> AsyncClient:
+    """lightkube's client with a connection pool sized for bursts (its TLS set-up, own transport)."""
+    single = kube_config.get()
+    if single is None or single.user is None:
+        raise ValueError("the kubeconfig names no current context or no user")
+    tls = verify_cluster(single.cluster, single.user, single.abs_file)
+    limits = httpx2.Limits(max_connections=API_CONNECTIONS, max_keepalive_connections=API_CONNECTIONS)
+    transport = httpx2.AsyncHTTPTransport(verify=tls, limits=limits)
+    return AsyncClient(config=kube_config, field_manager=field_manager, transport=transport, timeout=API_TIMEOUT)
 
 
 def _missing(error: ApiError) -> bool:
@@ -67,17 +87,19 @@ class Kube:
         obj = await self._get(ClaudeCodeProvider, namespace, name)
         return None if obj is None else dict(obj.to_dict())
 
-    async def apply_manifest(self, manifest: dict[str, Any], *, remember: bool = True) -> None:
-        """Server-side apply (force: this manager owns the fields it renders). An apply identical to
-        the last one this process made is skipped: steady state makes no requests."""
+    async def apply_manifest(self, manifest: dict[str, Any], *, remember: bool = True) -> dict[str, Any] | None:
+        """Server-side apply (force: this manager owns the fields it renders): the object as the server
+        has it now. An apply identical to the last one this process made is skipped (None): steady
+        state makes no requests."""
         meta = manifest["metadata"]
         key = (manifest["kind"], meta["namespace"], meta["name"])
         digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
         if remember and self._applied.get(key) == digest:
-            return
-        await self.client.apply(codecs.from_dict(manifest), field_manager=self.field_manager, force=True)
+            return None
+        applied: Any = await self.client.apply(codecs.from_dict(manifest), field_manager=self.field_manager, force=True)
         if remember:
             self._applied[key] = digest
+        return dict(applied.to_dict())
 
     def forget(self, namespace: str, owner: str) -> None:
         """Drop what is remembered of a deleted resource's children."""
