@@ -38,6 +38,18 @@ def install_crd(cluster: Cluster) -> None:
     wait_until(served, timeout=30, what="ClaudeCodeProviders to be served")
 
 
+def install_peering_crds(cluster: Cluster, namespace: str) -> None:
+    """The chart's crds/ (kopf's peering CRDs), as `helm install` applies them; served in `namespace`."""
+    cluster.kubectl("apply", "--server-side", "-f", str(CHART / "crds" / "kopf-peerings.yaml"))
+    for crd in ("kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"):
+        cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
+    wait_until(
+        lambda: cluster.kubectl("get", "kopfpeerings", "-n", namespace, check=False).returncode == 0,
+        timeout=30,
+        what="KopfPeerings to be served",
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -7,10 +7,8 @@ import json
 from kubernetes import client
 
 from tests.e2e.harness import Cluster, wait_until
-from tests.e2e.operator_process import CHART, OperatorDeployment
+from tests.e2e.operator_process import OperatorDeployment, install_peering_crds
 from tests.e2e.test_operator import DEADLINE, create_with_login, read_pod
-
-PEERING_CRDS = CHART / "crds" / "kopf-peerings.yaml"
 
 
 def test_only_the_highest_priority_replica_works_and_the_other_takes_over(
@@ -20,13 +18,7 @@ def test_only_the_highest_priority_replica_works_and_the_other_takes_over(
     namespace: str,
     operator: OperatorDeployment,
 ) -> None:
-    cluster.kubectl("apply", "--server-side", "-f", str(PEERING_CRDS))
-    cluster.kubectl("wait", "--for=condition=Established", "crd/kopfpeerings.kopf.dev", "--timeout=60s")
-    wait_until(
-        lambda: cluster.kubectl("get", "kopfpeerings", "-n", namespace, check=False).returncode == 0,
-        timeout=30,
-        what="KopfPeerings to be served",
-    )
+    install_peering_crds(cluster, namespace)
     manifest = operator.workdir / "peering.yaml"
     manifest.write_text(
         f"apiVersion: kopf.dev/v1\nkind: KopfPeering\nmetadata: {{name: peers, namespace: {namespace}}}\n"
