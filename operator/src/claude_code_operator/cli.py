@@ -95,8 +95,9 @@ def run_operator(args: argparse.Namespace) -> None:
         verbose=args.verbose,
         log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL,
     )
-    # One line per API request at INFO is noise; URLs carry no secrets but say nothing useful either.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # lightkube's client logs every API request at INFO: noise (a JSON line per request, a dozen per new
+    # resource), and URLs say nothing the operator's own lines do not.
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
     if not args.verbose:
         # kopf's "Handler ... succeeded" for every pod and Secret event: a JSON line each, thousands in a
         # burst, saying nothing the operator's own lines (pods created, status changes) do not. Its
