@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-import httpx
+import aiohttp
+from aiohttp import web
 
+from claude_code_operator.observations import AuthReport
 from claude_code_operator.probe import probe_auth_status, to_auth_report
+from claude_code_operator.render import names
 from claude_code_provider.auth.status import Outcome, TokenInfo, WriteBack, derive_auth_status
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -18,7 +26,7 @@ def runtime_json(outcome: Outcome | None) -> object:
         cli=CLI, login_problem=None, token=TokenInfo(expires_at=NOW + timedelta(hours=8)), outcome=outcome,
         cli_version="2.1.0", now=NOW,
     )  # fmt: skip
-    return httpx.Response(200, content=status.model_dump_json()).json()
+    return json.loads(status.model_dump_json())
 
 
 def test_logged_in_report() -> None:
@@ -52,15 +60,64 @@ def test_anything_else_is_not_a_report() -> None:
     assert to_auth_report(["loggedIn"]) is None
 
 
-async def test_probe_outcomes_without_a_network() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        assert str(request.url) == "http://127.100.0.9:8080/auth/status"
-        return httpx.Response(503, text="token sk-ant-oat01-never-shown")
+@asynccontextmanager
+async def runtime_at(answer: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> AsyncIterator[str]:
+    """A stand-in runtime on its health port at a fresh loopback address: the pod IP to probe."""
+    ip = f"127.{secrets.randbelow(200) + 20}.{secrets.randbelow(250) + 1}.{secrets.randbelow(250) + 1}"
+    app = web.Application()
+    app.router.add_get("/auth/status", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, ip, names.HEALTH_PORT).start()
+    try:
+        yield ip
+    finally:
+        await runner.cleanup()
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        outcome, report, detail = await probe_auth_status(client, "127.100.0.9", 1)
+
+async def probe(ip: str, timeout: float = 2) -> tuple[str, object, str]:
+    async with aiohttp.ClientSession() as session:
+        return await probe_auth_status(session, ip, timeout)
+
+
+async def test_a_runtime_answering_is_read() -> None:
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response(runtime_json(Outcome(result="ok", at=NOW)))
+
+    async with runtime_at(answer) as ip:
+        outcome, report, detail = await probe(ip)
+    assert (outcome, detail) == ("ok", "")
+    assert isinstance(report, AuthReport)
+    assert report.logged_in
+
+
+async def test_an_error_answer_is_bad_and_its_body_never_shown() -> None:
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(status=503, text="token sk-ant-oat01-never-shown")
+
+    async with runtime_at(answer) as ip:
+        assert await probe(ip) == ("bad_response", None, "HTTP 503"), "response bodies never reach status or logs"
+
+
+async def test_an_answer_that_is_not_the_runtimes_json_is_bad() -> None:
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(text="<html>some other server</html>")
+
+    async with runtime_at(answer) as ip:
+        outcome, report, detail = await probe(ip)
     assert (outcome, report) == ("bad_response", None)
-    assert detail == "HTTP 503", "response bodies never reach status or logs"
+    assert "not the runtime's auth status" in detail
+
+
+async def test_a_silent_runtime_times_out_and_a_closed_port_is_unreachable() -> None:
+    async def answer(request: web.Request) -> web.Response:
+        await asyncio.sleep(1.5)  # well past the probe's time-out; the clean-up waits for it
+        return web.Response(text="late")
+
+    async with runtime_at(answer) as ip:
+        assert await probe(ip, timeout=0.3) == ("timeout", None, "no answer within 0.3 s")
+    outcome, report, _ = await probe(ip)  # the same address, nothing listening any more
+    assert (outcome, report) == ("unreachable", None)
 
 
 def test_the_pods_write_back_outcome_reaches_the_operator() -> None:
@@ -68,7 +125,7 @@ def test_the_pods_write_back_outcome_reaches_the_operator() -> None:
         cli=CLI, login_problem=None, token=TokenInfo(expires_at=NOW, refreshable=True), outcome=None,
         cli_version="2.1.0", now=NOW, write_back=WriteBack(last_result="error", last_at=NOW),
     )  # fmt: skip
-    report = to_auth_report(httpx.Response(200, content=status.model_dump_json()).json())
+    report = to_auth_report(json.loads(status.model_dump_json()))
     assert report is not None
     assert report.write_back_result == "error"
     assert to_auth_report(runtime_json(None)).write_back_result is None  # type: ignore[union-attr]

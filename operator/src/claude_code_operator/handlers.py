@@ -16,7 +16,7 @@ import itertools
 import logging
 from typing import Any
 
-import httpx
+import aiohttp
 import kopf
 from lightkube import ApiError, KubeConfig
 from pydantic import ValidationError
@@ -69,7 +69,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     kube_config = await asyncio.to_thread(KubeConfig.from_env)
     kube = Kube(connect(kube_config), FIELD_MANAGER)
     # Pod IPs are dialled directly, never through a proxy from the environment.
-    http = httpx.AsyncClient(trust_env=False)
+    http = aiohttp.ClientSession(trust_env=False)
     state = State(config=config, kube=kube, http=http)
     memo["state"] = state
     register_phases(lambda: {key: s.phase for key, s in state.status.items()})

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
-import httpx
+import aiohttp
 
 from .observations import AuthReport, ProbeOutcome
 from .render import names
@@ -43,22 +44,23 @@ def to_auth_report(payload: Any) -> AuthReport | None:
 
 
 async def probe_auth_status(
-    client: httpx.AsyncClient, pod_ip: str, timeout: float
+    session: aiohttp.ClientSession, pod_ip: str, timeout: float
 ) -> tuple[ProbeOutcome, AuthReport | None, str]:
     """(outcome, report, detail); detail says what went wrong in words, without response bodies."""
     host = f"[{pod_ip}]" if ":" in pod_ip else pod_ip
     url = f"http://{host}:{names.HEALTH_PORT}/auth/status"
     try:
-        response = await client.get(url, timeout=timeout)
-    except httpx.TimeoutException:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=False) as response:
+            if response.status != 200:
+                return "bad_response", None, f"HTTP {response.status}"
+            body = await response.read()
+    except TimeoutError:  # aiohttp's time-outs are asyncio's
         return "timeout", None, f"no answer within {timeout:g} s"
-    except httpx.HTTPError as error:
+    except aiohttp.ClientError as error:
         return "unreachable", None, f"{type(error).__name__}"
-    if response.status_code != 200:
-        return "bad_response", None, f"HTTP {response.status_code}"
     try:
-        report = to_auth_report(response.json())
-    except ValueError:
+        report = to_auth_report(json.loads(body))
+    except ValueError:  # not JSON, or not UTF-8
         report = None
     if report is None:
         return "bad_response", None, "the answer is not the runtime's auth status JSON"

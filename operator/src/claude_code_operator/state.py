@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import httpx
+import aiohttp
 from pydantic import ValidationError
 
 from .api.resource import Provider
@@ -77,7 +77,7 @@ class DueTimes:
 class State:
     config: OperatorConfig
     kube: Kube
-    http: httpx.AsyncClient
+    http: aiohttp.ClientSession
     #: Each resource as last seen by a watch (parsed once per event, not per probe or pod event).
     providers: dict[Key, Provider] = field(default_factory=dict)
     locks: dict[Key, asyncio.Lock] = field(default_factory=dict)
@@ -140,7 +140,7 @@ class State:
         if self.prober is not None:
             self.prober.cancel()
             await asyncio.gather(self.prober, return_exceptions=True)
-        await self.http.aclose()
+        await self.http.close()
         await self.kube.close()
 
 
