@@ -37,16 +37,17 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 - apiGroups: [claudecode.dev]
   resources: [claudecodeproviders/status]
   verbs: [patch]
-# Login Secrets are watched (never polled) and read; the generated keys Secret is created by apply.
+# Login Secrets are watched (never polled) and read; the generated keys Secret is created once (and
+# completed by apply when a changed spec wants another key).
 # Holding get and patch on secrets is also what lets the operator grant a pod get and patch on its own
 # login Secret (RBAC allows granting only what one holds).
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list, watch, create, patch]
-# One pod per resource: watched for readiness and loss, created by apply, deleted to replace it.
+# One pod per resource: watched for readiness and loss, created, deleted to replace it (never changed).
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, list, watch, create, delete]
 # The other children are written by server-side apply only; the ServiceAccount, Role and RoleBinding
 # let a pod write its refreshed login back to its login Secret (that one Secret, get and patch).
 - apiGroups: [""]

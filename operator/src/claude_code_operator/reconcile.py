@@ -90,6 +90,7 @@ async def _record_pod(state: State, provider: Provider, facts: Facts) -> None:
 
 
 async def _converge(state: State, provider: Provider, users: LoginUsers) -> tuple[CredentialsCheck, PodFacts]:
+    key: Key = (provider.namespace, provider.name)
     secret_name = provider.spec.credentials.secret_name
     holder = login_holder(users, provider.namespace, secret_name)
     if holder is not None and holder != provider.name:
@@ -104,27 +105,39 @@ async def _converge(state: State, provider: Provider, users: LoginUsers) -> tupl
         )
         existing = await state.kube.fetch_pod(provider.namespace, names.pod_name(provider.name))
         return check, await _remove_pod(state, provider, existing, "withheld")
+    new = _never_reconciled(state, key)
     # Independent requests go together: a creation waits for three round trips, not nine.
     secret, existing, _ = await _together(
         state.kube.fetch_login_secret(provider.namespace, secret_name),
-        state.kube.fetch_pod(provider.namespace, names.pod_name(provider.name)),
-        _apply_children(state, provider),
+        _nothing() if new else state.kube.fetch_pod(provider.namespace, names.pod_name(provider.name)),
+        _apply_children(state, provider, new),
     )
     data, annotations = (secret.data, secret.annotations) if secret is not None else (None, None)
     check = derive_credentials_check(provider.spec.credentials, provider.namespace, data, annotations)
     login = check.login
     if login is not None and login.write_back:  # the pod's ServiceAccount must exist before the pod
         await _together(*(state.kube.apply_manifest(m) for m in render_write_back_access(provider)))
-    if provider.spec.suspend:
-        return check, await _remove_pod(state, provider, existing, "suspended")
-    if not check.valid or data is None or login is None:
-        return check, await _remove_pod(state, provider, existing, "withheld")
-    state.pod_plans[(provider.namespace, provider.name)] = "run"
+    if provider.spec.suspend or not check.valid or data is None or login is None:
+        if new:  # not read above, and one may be there (an operator stopped before its status write)
+            existing = await state.kube.fetch_pod(provider.namespace, names.pod_name(provider.name))
+        return check, await _remove_pod(state, provider, existing, "suspended" if provider.spec.suspend else "withheld")
+    state.pod_plans[key] = "run"
     others = [u for u in login_users_of(users, provider.namespace, secret_name) if u != provider.name]
     for other in others:  # a previous holder's pod must be gone before ours starts
         if await state.kube.fetch_pod(provider.namespace, names.pod_name(other)) is not None:
             return check, PodFacts("pending", names.pod_name(provider.name), detail=f"Waiting for {other}'s pod to go.")
     return check, await _ensure_pod(state, provider, data, login, existing)
+
+
+def _never_reconciled(state: State, key: Key) -> bool:
+    """No status written yet: a new resource, whose pod and keys most likely do not exist. They are created
+    without reading first; one that is there after all (an operator stopped before its first status
+    write) makes the creation fail, and is read then."""
+    return (state.status.get(key) or ClaudeCodeProviderStatus()).observed_generation is None
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def _together(*steps: Awaitable[Any]) -> list[Any]:
@@ -136,20 +149,25 @@ async def _together(*steps: Awaitable[Any]) -> list[Any]:
     return results
 
 
-async def _apply_keys(state: State, provider: Provider) -> None:
+async def _apply_keys(state: State, provider: Provider, new: bool) -> None:
+    """The generated keys: created once, never regenerated (clients hold them); a key that a changed spec
+    wants and the Secret lacks is added to the values already there."""
     key = (provider.namespace, provider.name)
-    if key not in state.keys_complete:
+    if key in state.keys_complete:
+        return
+    fresh = render_keys_secret(provider, {}, _new_secret_value) if new else None
+    if fresh is None or await state.kube.create_manifest(fresh) is None:
         existing = await state.kube.fetch_secret_data(provider.namespace, names.keys_secret_name(provider.name))
         manifest = render_keys_secret(provider, existing or {}, _new_secret_value)
         if manifest is not None:
             await state.kube.apply_manifest(manifest, remember=False)
-        state.keys_complete.add(key)
+    state.keys_complete.add(key)
 
 
-async def _apply_children(state: State, provider: Provider) -> None:
+async def _apply_children(state: State, provider: Provider, new: bool) -> None:
     """Every child but the pod, concurrently (none needs another to exist first)."""
     config = state.config
-    applies: list[Awaitable[Any]] = [_apply_keys(state, provider)]
+    applies: list[Awaitable[Any]] = [_apply_keys(state, provider, new)]
     for manifest in (
         render_config_map(provider),
         render_service(provider),
@@ -189,11 +207,17 @@ async def _ensure_pod(
 ) -> PodFacts:
     desired = render_pod(provider, data, login)
     name = desired["metadata"]["name"]
-    if existing is None:
-        created = await state.kube.apply_manifest(desired, remember=False)
-        log.info("Created pod %s/%s", provider.namespace, name)
-        # As its events will show it (phase Pending), so that they change nothing.
-        return derive_pod_facts(created or desired)
+    for _ in range(2):  # a pod in the way that is gone when read: create again, once
+        if existing is not None:
+            break
+        created = await state.kube.create_manifest(desired)
+        if created is not None:
+            log.info("Created pod %s/%s", provider.namespace, name)
+            # As its events will show it (phase Pending), so that they change nothing.
+            return derive_pod_facts(created)
+        existing = await state.kube.fetch_pod(provider.namespace, name)
+    if existing is None:  # a pod in the way that keeps coming and going: the next event tries again
+        return PodFacts("replacing", name)
     meta = existing["metadata"]
     if not _owned(existing, provider):
         return PodFacts("failed", name, detail=f"a pod named {name} exists that this resource does not own")

@@ -1,6 +1,8 @@
-"""The only code that talks to the API server: reads (`fetch_*`) and writes (`apply_*`, `delete_*`,
-`patch_*`). Writes are server-side apply with one field manager; children carry owner references
-from the renderers, so deleting a ClaudeCodeProvider lets the garbage collector remove them."""
+"""The only code that talks to the API server: reads (`fetch_*`) and writes (`apply_*`, `create_*`,
+`delete_*`, `patch_*`). Children are written by server-side apply with one field manager, except what
+is only ever created: a pod (never changed: replaced) and the generated keys on their first creation.
+Children carry owner references from the renderers, so deleting a ClaudeCodeProvider lets the garbage
+collector remove them."""
 
 from __future__ import annotations
 
@@ -18,10 +20,11 @@ from lightkube.types import PatchType
 
 from ..api.spec import GROUP, KIND, PLURAL, VERSION
 from ..login_facts import LoginSecret
+from .transport import AiohttpTransport
 
 FIELD_MANAGER = "claude-code-operator"
-#: Connections to the API server, all kept alive: with httpx's default (100, of which 20 kept) a burst
-#: of reconciles opens and closes connections, a TLS handshake each, on both sides.
+#: Connections to the API server at most (aiohttp keeps them alive between requests): a burst of
+#: reconciles queues for these rather than paying a TLS handshake each, on both sides.
 API_CONNECTIONS = 32
 #: Each request's own time-outs; waiting for a free connection is bounded by how many reconciles run.
 API_TIMEOUT = httpx2.Timeout(10.0, pool=None)
@@ -31,13 +34,12 @@ ClaudeCodeProvider = create_namespaced_resource(GROUP, VERSION, KIND, PLURAL)
 
 
 def connect(kube_config: KubeConfig, field_manager: str = FIELD_MANAGER) -> AsyncClient:
-    """lightkube's client with a connection pool sized for bursts (its TLS set-up, own transport)."""
+    """lightkube's client (its TLS set-up and auth) over aiohttp, with a pool sized for bursts."""
     single = kube_config.get()
     if single is None or single.user is None:
         raise ValueError("the kubeconfig names no current context or no user")
     tls = verify_cluster(single.cluster, single.user, single.abs_file)
-    limits = httpx2.Limits(max_connections=API_CONNECTIONS, max_keepalive_connections=API_CONNECTIONS)
-    transport = httpx2.AsyncHTTPTransport(verify=tls, limits=limits)
+    transport = AiohttpTransport(tls, API_CONNECTIONS)
     return AsyncClient(config=kube_config, field_manager=field_manager, transport=transport, timeout=API_TIMEOUT)
 
 
@@ -101,6 +103,17 @@ class Kube:
             self._applied[key] = digest
         return dict(applied.to_dict())
 
+    async def create_manifest(self, manifest: dict[str, Any]) -> dict[str, Any] | None:
+        """Create an object that was never there (a new resource's pod or keys): one request where a read
+        and an apply would take two. None when one of that name exists: the caller reads it and decides."""
+        try:
+            created: Any = await self.client.create(codecs.from_dict(manifest), field_manager=self.field_manager)
+        except ApiError as error:
+            if error.status.code == 409:
+                return None
+            raise
+        return dict(created.to_dict())
+
     def forget(self, namespace: str, owner: str) -> None:
         """Drop what is remembered of a deleted resource's children."""
         for key in [k for k in self._applied if k[1] == namespace and k[2].startswith(owner)]:
@@ -113,7 +126,6 @@ class Kube:
         except ApiError as error:
             if not _missing(error):
                 raise
-        self._applied.pop(("Pod", namespace, name), None)
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         await self.client.patch(
