@@ -67,6 +67,42 @@ def test_fresh_resource_is_pending_with_endpoint_and_generation() -> None:
     assert all(c.observed_generation == 2 for c in s.conditions)
 
 
+def test_a_new_resource_that_comes_up_posts_two_normal_events_and_no_warning() -> None:
+    """Starting and not-probed-yet are on the way, not news: `kubectl describe` shows the outcomes."""
+    fresh = ClaudeCodeProviderStatus()
+    pending = PodFacts("pending", "alice-claude-code")
+    starting = derive_status(fresh, provider(), Facts(credentials=VALID, pod=pending), T0)
+    ready = derive_status(starting, provider(), Facts(pod=READY_POD), T0)
+    probed = derive_status(ready, provider(), Facts(probe=report()), T0)
+    steps = [derive_transitions(a, b, None) for a, b in [(fresh, starting), (starting, ready), (ready, probed)]]
+    assert [[(e.type, e.reason) for e in events] for events in steps] == [
+        [],
+        [("Normal", "PodReady")],
+        [("Normal", "LoggedIn")],
+    ]
+
+
+def test_a_lost_pod_is_news_and_its_replacement_starting_says_so() -> None:
+    s = ready_status()
+    lost = derive_status(s, provider(), Facts(pod=PodFacts("pending", "alice-claude-code")), T0 + timedelta(1))
+    assert [(e.type, e.reason) for e in derive_transitions(s, lost, None)] == [("Warning", "PodStarting")]
+
+
+def test_a_runtime_that_stops_answering_is_a_warning() -> None:
+    s = ready_status()
+    silent = derive_status(s, provider(), Facts(probe=ProbeFacts("unreachable", None, 3, pod_ip="127.100.0.5")), T0)
+    assert [(e.type, e.reason) for e in derive_transitions(s, silent, None)] == [("Warning", "ProbeFailed")]
+
+
+def test_a_new_resource_without_its_secret_warns_once_about_the_secret() -> None:
+    missing = CredentialsCheck(False, "SecretNotFound", "Secret team/login not found")
+    s = derive_status(ClaudeCodeProviderStatus(), provider(), Facts(credentials=missing, pod=PodFacts("withheld")), T0)
+    assert [(e.type, e.reason) for e in derive_transitions(ClaudeCodeProviderStatus(), s, None)] == [
+        ("Warning", "SecretNotFound"),
+        ("Warning", "NoUsableLogin"),
+    ]
+
+
 def test_logged_in_pod_is_ready_and_rederiving_changes_nothing() -> None:
     s = ready_status()
     assert s.phase == "Ready"

@@ -36,6 +36,11 @@ _POD_REASONS: dict[str, tuple[ConditionStatus, str, str]] = {
     "withheld": ("False", "NoUsableLogin", "No pod is started until CredentialsValid is True."),
     "absent": ("False", "PodMissing", "The pod is being created."),
 }
+#: States on the way to an outcome (a pod being created or starting, a login not checked yet): news only
+#: when they replace an outcome (a pod that was ready and is lost).
+_UNDER_WAY: frozenset[tuple[ConditionType, str]] = frozenset(
+    {("PodReady", "PodStarting"), ("PodReady", "PodMissing"), ("Authenticated", "Probing"), ("Authenticated", "NoPod")}
+)
 #: Conditions whose changes post an Event (Ready summarises them and would only repeat them).
 _EVENTFUL: tuple[ConditionType, ...] = ("CredentialsValid", "PodReady", "Authenticated", "RateLimited", "LoginExpiring")
 _GOOD: dict[ConditionType, ConditionStatus] = {
@@ -254,7 +259,8 @@ def derive_status(
 def derive_transitions(
     previous: ClaudeCodeProviderStatus, current: ClaudeCodeProviderStatus, owner: str | None
 ) -> list[Transition]:
-    """One Event per condition whose status or reason changed, with the condition's actionable message."""
+    """One Event per condition whose status or reason changed to an outcome (not to a state on its way,
+    unless it replaces an outcome), with the condition's actionable message."""
     out = []
     whose = f" (login of {owner})" if owner else ""
     for type_ in _EVENTFUL:
@@ -264,6 +270,8 @@ def derive_transitions(
             continue
         if old is None and (new.status == _GOOD[type_] or (type_ == "LoginExpiring" and new.status == "Unknown")):
             continue  # the first good state of a fresh resource is not news, nor an expiry nobody wrote down
+        if (type_, new.reason) in _UNDER_WAY and (old is None or (type_, old.reason) in _UNDER_WAY):
+            continue  # still on its way: the Event comes with the outcome
         kind = "Normal" if new.status == _GOOD[type_] else "Warning"
         out.append(Transition(type=kind, reason=new.reason, message=f"{type_} {new.status}: {new.message}{whose}"))
     return out
