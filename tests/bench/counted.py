@@ -1,9 +1,10 @@
 """Runs an operator with its Kubernetes API requests counted: `python -m tests.bench.counted operator|bare ARGS`.
 
 kopf talks to the API server through aiohttp, the operator's own reads and writes go through
-lightkube's client; both are wrapped before the operator starts, and the count is served with the
-operator's Prometheus metrics as `bench_api_requests_total{client,method,kind}` (kind: the resource's
-plural, with a subresource after a slash, or `?` for paths that name none). The operator's probes of
+lightkube's client (over aiohttp too, counted once, as lightkube's); both are wrapped before the
+operator starts, and the count is served with the operator's Prometheus metrics as
+`bench_api_requests_total{client,method,kind}` (kind: the resource's plural, with a subresource after a
+slash, or `?` for paths that name none). The operator's probes of
 pod IPs use another client and are not counted; a watch counts as one request.
 """
 
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 import tracemalloc
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from lightkube.core.generic_client import GenericAsyncClient
 from prometheus_client import Counter
 from yarl import URL
 
+IN_LIGHTKUBE = ContextVar("in_lightkube", default=False)
 API_REQUESTS = Counter("bench_api_requests", "Requests to the Kubernetes API server", ["client", "method", "kind"])
 
 
@@ -45,12 +48,19 @@ def install_request_counter() -> None:
     lightkube_send = GenericAsyncClient.send
 
     async def counted_aiohttp(self: aiohttp.ClientSession, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
-        API_REQUESTS.labels("kopf", method.upper(), kind_of(URL(url).path)).inc()
+        path = URL(url).path
+        # lightkube's are counted by counted_lightkube; probes of pod IPs are not API requests.
+        if not IN_LIGHTKUBE.get() and path.startswith("/api"):
+            API_REQUESTS.labels("kopf", method.upper(), kind_of(path)).inc()
         return await aiohttp_request(self, method, url, *args, **kwargs)
 
     async def counted_lightkube(self: GenericAsyncClient, request: Any, *args: Any, **kwargs: Any) -> Any:
         API_REQUESTS.labels("lightkube", request.method, kind_of(request.url.path)).inc()
-        return await lightkube_send(self, request, *args, **kwargs)
+        token = IN_LIGHTKUBE.set(True)
+        try:
+            return await lightkube_send(self, request, *args, **kwargs)
+        finally:
+            IN_LIGHTKUBE.reset(token)
 
     aiohttp.ClientSession._request = counted_aiohttp  # type: ignore[method-assign]
     GenericAsyncClient.send = counted_lightkube  # type: ignore[method-assign]

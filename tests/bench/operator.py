@@ -12,7 +12,11 @@ operator's probes find nothing listening and say so in status). Measured:
   a quiet window after everything settled (and the operator's own status-write counter).
 
 A bare kopf operator (tests/bench/bare_kopf.py: one create handler writing status.phase, one no-op
-timer per resource) is measured the same way in the same run, and the report gives the ratios.
+timer per resource) is measured the same way in the same run, and the report gives the ratios. So is
+the cluster's own floor: with no operator, the bench itself creates each resource and then, at once, the
+pod and Service the operator renders for it (a perfect operator that costs nothing and makes only those
+two children). And the control plane's CPU (API server, etcd, controller manager, scheduler, kwok)
+per resource: on this machine it shares the 2 cores with the operator.
 Every wait has a deadline; a phase that misses it is reported with how many resources made it.
 """
 
@@ -30,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +46,9 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
 
 import tests.conftest  # noqa: F401  (network isolation for everything this process starts)
+from claude_code_operator.api.resource import Provider
+from claude_code_operator.render.network import render_service
+from claude_code_operator.render.pod import render_pod
 from tests.e2e.harness import Cluster, ensure_cluster, wait_until
 from tests.e2e.operator_process import OperatorDeployment, OperatorProcess, install_crd
 
@@ -49,6 +56,7 @@ GROUP, VERSION, PLURAL = "claudecode.dev", "v1alpha1", "claudecodeproviders"
 PROBE = {"intervalSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 1}
 PROVIDER_LABEL = "claudecode.dev/provider"
 SERVICE_CIDR = "10.0.16.0/20"
+CREATORS = 24  # the bench's threads creating resources
 MiB = 1024 * 1024
 
 
@@ -71,6 +79,7 @@ class Result:
     requests_by_client: dict[str, float] = field(default_factory=dict)
     requests_by_kind: dict[str, float] = field(default_factory=dict)
     cpu_seconds: float = float("nan")
+    control_plane_cpu: float = float("nan")
     rss_idle: float = float("nan")
     rss_n: float = float("nan")
     rss_1000: float = float("nan")
@@ -108,6 +117,43 @@ def api_client(cluster: Cluster) -> client.ApiClient:
     config.load_kube_config(config_file=str(cluster.kubeconfig), client_configuration=cfg)
     cfg.connection_pool_maxsize = 32
     return client.ApiClient(cfg)
+
+
+def delete_namespace(core: client.CoreV1Api, namespace: str) -> None:
+    """Delete and wait until it is gone: the next measurement must not share the cores with its clean-up."""
+    core.delete_namespace(namespace)
+
+    def gone() -> bool:
+        try:
+            core.read_namespace(namespace, _request_timeout=30)
+        except ApiException as error:
+            if error.status == 404:
+                return True
+            raise
+        return False
+
+    try:
+        wait_until(gone, timeout=300, interval=1, what=f"namespace {namespace} to be deleted")
+    except TimeoutError:
+        print(f"bench-operator: namespace {namespace} still being deleted", file=sys.stderr)
+
+
+def control_plane(cluster: Cluster) -> list[psutil.Process]:
+    """The local cluster's own processes (kwokctl runs them from its cache); none for another cluster."""
+    home = str(cluster.kubeconfig.parent / "kwok")
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if (proc.info["cmdline"] or [""])[0].startswith(home):
+            found.append(proc)
+    return found
+
+
+def cpu_of(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in procs:
+        with suppress(psutil.Error):
+            total += sum(proc.cpu_times()[:2])
+    return total if procs else float("nan")
 
 
 @contextmanager
@@ -165,7 +211,7 @@ def resource(name: str) -> dict[str, Any]:
     }
 
 
-def create_all(api: client.ApiClient, namespace: str, names: list[str], workers: int = 24) -> dict[str, float]:
+def create_all(api: client.ApiClient, namespace: str, names: list[str], workers: int = CREATORS) -> dict[str, float]:
     """Login Secrets first (not timed), then every resource at once; returns the apply time of each."""
     core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
     applied: dict[str, float] = {}
@@ -251,6 +297,7 @@ def run(
     def list_ccps(ns: str, **kw: Any) -> Any:
         return custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, **kw)
 
+    plane = control_plane(cluster)
     try:
         proc.start()  # returns once the liveness endpoint answers: the idle figure
         rss = psutil.Process(proc.popen.pid if proc.popen else 0)
@@ -263,6 +310,7 @@ def run(
         ):
             names = [f"p{i:04d}" for i in range(count)]
             before, cpu_before = proc.metrics(), sum(rss.cpu_times()[:2])
+            plane_before = cpu_of(plane)
             applied = create_all(api, namespace, names)
             result.created = len(applied)
             wanted = ["status", "pod", "service"] if is_operator else ["status"]
@@ -284,6 +332,7 @@ def run(
                 result.latency[kind] = [seen[kind].first[n] - applied[n] for n in names if n in seen[kind].first]
             after = proc.metrics()
             result.cpu_seconds = sum(rss.cpu_times()[:2]) - cpu_before
+            result.control_plane_cpu = cpu_of(plane) - plane_before
             for who in ("kopf", "lightkube"):
                 label = f'client="{who}"'
                 delta = metric_sum(after, "bench_api_requests_total", label) - metric_sum(
@@ -344,45 +393,123 @@ def run(
     finally:
         proc.stop()
         deployment.close()
-        core.delete_namespace(namespace)
+        delete_namespace(core, namespace)
+    return result
+
+
+def run_floor(cluster: Cluster, api: client.ApiClient, *, count: int, settle_timeout: float) -> Result:
+    """No operator: the resources are created as `create_all` creates them, and as each creation returns
+    a second pool of the same size creates the pod and Service the operator renders for it: a perfect
+    operator that costs no CPU, reads nothing, writes no status or Event and makes no other child."""
+    result = Result("floor")
+    namespace = f"bench-floor-{secrets.token_hex(3)}"
+    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    deadline = time.monotonic() + settle_timeout + 120
+    seen = {"pod": Seen(lambda obj: True), "service": Seen(lambda obj: True)}
+    login = {"oauth-token": b"sk-ant-oat01-" + secrets.token_urlsafe(24).encode()}
+    applied: dict[str, float] = {}
+    plane = control_plane(cluster)
+
+    def provider_of(obj: Any) -> str | None:
+        return (obj.metadata.labels or {}).get(PROVIDER_LABEL)
+
+    def children(body: dict[str, Any]) -> None:
+        provider = Provider.from_body(body)
+        # The answers are not parsed into the client's models: the floor's own client costs little CPU.
+        core.create_namespaced_pod(namespace, render_pod(provider, login), _request_timeout=60, _preload_content=False)
+        core.create_namespaced_service(namespace, render_service(provider), _request_timeout=60, _preload_content=False)
+
+    try:
+        with (
+            watching(core.list_namespaced_pod, namespace, seen["pod"], provider_of, deadline),
+            watching(core.list_namespaced_service, namespace, seen["service"], provider_of, deadline),
+        ):
+            names = [f"p{i:04d}" for i in range(count)]
+            plane_before = cpu_of(plane)
+            with ThreadPoolExecutor(CREATORS) as operator:
+                made = []
+
+                def create(name: str) -> None:
+                    applied[name] = time.monotonic()
+                    body = custom.create_namespaced_custom_object(
+                        GROUP, VERSION, namespace, PLURAL, resource(name), _request_timeout=60
+                    )
+                    made.append(operator.submit(children, body))
+
+                with ThreadPoolExecutor(CREATORS) as creators:
+                    list(creators.map(create, names))
+                for future in made:
+                    future.result()
+            result.created = len(applied)
+            try:
+                wait_until(
+                    lambda: all(len(s.first) >= count for s in seen.values()),
+                    timeout=settle_timeout,
+                    interval=0.5,
+                    what=f"{count} pods and Services",
+                )
+            except TimeoutError:
+                result.notes.append(f"floor: {len(seen['pod'].first)}/{count} pods seen in time")
+            result.control_plane_cpu = cpu_of(plane) - plane_before
+            for kind, s in seen.items():
+                result.latency[kind] = [s.first[n] - applied[n] for n in names if n in s.first]
+        custom.delete_collection_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, _request_timeout=120)
+    finally:
+        delete_namespace(core, namespace)
     return result
 
 
 def report(results: list[Result], count: int, total: int) -> str:
-    op, bare = results
+    op, bare, floor = results
     lines = [
         f"# Operator benchmark ({platform.machine()}, {psutil.cpu_count()} CPUs, {count} resources at once, "
         f"RSS also at {total})",
         "",
-        "| measure | claude-code-operator | bare kopf | ratio |",
-        "| --- | ---: | ---: | ---: |",
+        "| measure | claude-code-operator | bare kopf | cluster floor | operator / bare | operator / floor |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
 
-    def row(label: str, a: float, b: float | None, fmt: str = "{:.0f}") -> None:
-        ratio = f"{a / b:.2f}" if b and not math.isnan(a) and not math.isnan(b) else "-"
-        lines.append(f"| {label} | {fmt.format(a)} | {'-' if b is None else fmt.format(b)} | {ratio} |")
+    def cell(value: float | None, fmt: str) -> str:
+        return "-" if value is None or math.isnan(value) else fmt.format(value)
+
+    def ratio(a: float, b: float | None) -> str:
+        return f"{a / b:.2f}" if b and not math.isnan(a) and not math.isnan(b) else "-"
+
+    def row(label: str, a: float, b: float | None, c: float | None = None, fmt: str = "{:.0f}") -> None:
+        lines.append(f"| {label} | {cell(a, fmt)} | {cell(b, fmt)} | {cell(c, fmt)} | {ratio(a, b)} | {ratio(a, c)} |")
+
+    def ms(r: Result, kind: str, q: float) -> float:
+        return percentile([v * 1000 for v in r.latency.get(kind, [])], q)
 
     for kind in ("pod", "service", "status"):
-        ms = [v * 1000 for v in op.latency.get(kind, [])]
-        base = [v * 1000 for v in bare.latency.get("status", [])] if kind == "status" else None
-        row(f"apply -> {kind} p50 (ms)", percentile(ms, 0.5), percentile(base, 0.5) if base is not None else None)
-        row(f"apply -> {kind} p95 (ms)", percentile(ms, 0.95), percentile(base, 0.95) if base is not None else None)
-    row(f"all {count} settled (s)", op.settle_seconds, bare.settle_seconds, "{:.1f}")
-    row(f"operator CPU until {count} settled (s)", op.cpu_seconds, bare.cpu_seconds, "{:.1f}")
-    row("API requests per resource", op.requests_per_resource, bare.requests_per_resource, "{:.1f}")
+        for label, q in (("p50", 0.5), ("p95", 0.95)):
+            base = ms(bare, "status", q) if kind == "status" else None
+            low = ms(floor, kind, q) if kind != "status" else None
+            row(f"apply -> {kind} {label} (ms)", ms(op, kind, q), base, low)
+    row(f"all {count} settled (s)", op.settle_seconds, bare.settle_seconds, fmt="{:.1f}")
+    row(f"operator CPU until {count} settled (s)", op.cpu_seconds, bare.cpu_seconds, fmt="{:.1f}")
+    row(
+        "control-plane CPU per resource (ms)",
+        op.control_plane_cpu * 1000 / count,
+        bare.control_plane_cpu * 1000 / count,
+        floor.control_plane_cpu * 1000 / count,
+    )
+    row("API requests per resource", op.requests_per_resource, bare.requests_per_resource, fmt="{:.1f}")
     row("RSS idle (MiB)", op.rss_idle, bare.rss_idle)
     row(f"RSS at {count} (MiB)", op.rss_n, bare.rss_n)
     row(f"RSS at {total} (MiB)", op.rss_1000, bare.rss_1000)
-    row("resource writes/min, steady", op.steady_modifications_per_min, bare.steady_modifications_per_min, "{:.1f}")
+    row("resource writes/min, steady", op.steady_modifications_per_min, bare.steady_modifications_per_min, fmt="{:.1f}")
     if op.steady_status_writes_per_min is not None:
-        lines.append(
-            f"| status writes/min, steady (operator's counter) | {op.steady_status_writes_per_min:.1f} | - | - |"
-        )
+        row("status writes/min, steady (operator's counter)", op.steady_status_writes_per_min, None, fmt="{:.1f}")
     lines += ["", "Operator: settled = PodReady True and the probe's result written (nothing listens: kwok runs no "
-              "containers); bare kopf: settled = status.phase written. Probe interval "
+              "containers); bare kopf: settled = status.phase written; cluster floor: no operator, the resources are "
+              "created the same way and, as each creation returns, a second pool of the bench's threads creates its "
+              "pod and Service (an operator that costs nothing and makes only those). Control plane: API server, etcd, "
+              "controller manager, scheduler and kwok, from apply until settled. Probe interval "
               f"{PROBE['intervalSeconds']} s. Targets (issue 9): p50 <= 500 ms, p95 <= 2 s at 200; no steady-state "
               "writes; RSS <= 150 MB at 1,000."]  # fmt: skip
-    for r in results:
+    for r in (op, bare):
         split = ", ".join(f"{who} {n:.1f}" for who, n in r.requests_by_client.items())
         lines.append(f"- {r.name}: API requests per resource by client: {split}")
         kinds = ", ".join(f"{key} {n:.2f}" for key, n in r.requests_by_kind.items())
@@ -397,7 +524,7 @@ def main() -> None:
     parser.add_argument("--total", type=int, default=1000, help="resources for the second RSS figure")
     parser.add_argument("--steady", type=float, default=60, help="seconds of the steady-state window")
     parser.add_argument(
-        "--only", choices=("operator", "bare"), help="measure one of them (no ratios); for quick iterations"
+        "--only", choices=("operator", "bare", "floor"), help="measure one of them (no ratios); for quick iterations"
     )
     parser.add_argument("--settle-timeout", type=float, default=300, help="deadline for COUNT resources to settle")
     args = parser.parse_args()
@@ -424,11 +551,14 @@ def main() -> None:
         )
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp:
-        for which in ("operator", "bare"):
+        for which in ("operator", "bare", "floor"):
             if args.only and which != args.only:
                 results.append(Result(which))
                 continue
             print(f"bench-operator: measuring {which} ...", file=sys.stderr, flush=True)
+            if which == "floor":
+                results.append(run_floor(cluster, api, count=args.count, settle_timeout=args.settle_timeout))
+                continue
             results.append(
                 run(
                     which, cluster, api, Path(tmp), count=args.count, total=args.total, steady=args.steady,
