@@ -63,7 +63,8 @@ def test_anything_else_is_not_a_report() -> None:
 @asynccontextmanager
 async def runtime_at(answer: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> AsyncIterator[str]:
     """A stand-in runtime on its health port at a fresh loopback address: the pod IP to probe."""
-    ip = f"127.{secrets.randbelow(200) + 20}.{secrets.randbelow(250) + 1}.{secrets.randbelow(250) + 1}"
+    # 127.200-249.x.x: clear of the local cluster's pod range (127.100.0.0/16), whose runtimes listen on this port.
+    ip = f"127.{secrets.randbelow(50) + 200}.{secrets.randbelow(250) + 1}.{secrets.randbelow(250) + 1}"
     app = web.Application()
     app.router.add_get("/auth/status", answer)
     runner = web.AppRunner(app)

@@ -36,14 +36,14 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
         if request.url.params.get("watch") in ("true", "1"):
             raise NotImplementedError("watches are kopf's: this transport reads responses whole")
         timeout = request.extensions.get("timeout") or {}
-        limits = aiohttp.ClientTimeout(total=None, sock_connect=timeout.get("connect"), sock_read=timeout.get("read"))
+        timeouts = aiohttp.ClientTimeout(total=None, sock_connect=timeout.get("connect"), sock_read=timeout.get("read"))
         try:
             async with self._open().request(
                 request.method,
                 str(request.url),
                 headers=list(request.headers.multi_items()),
                 data=await request.aread() or None,
-                timeout=limits,
+                timeout=timeouts,
                 allow_redirects=False,
             ) as response:
                 body = await response.read()
