@@ -194,7 +194,8 @@ def test_install_upgrade_with_a_crd_change_reconcile_under_the_charts_rbac_and_u
             )
 
         cluster.helm("uninstall", release, "--namespace", namespace, "--wait", helm_home=helm_home, timeout=180)
-        for kind, name in [("clusterrole", fullname), ("clusterrolebinding", fullname)]:
+        cluster_scoped = [("clusterrole", f"{fullname}-edit"), ("clusterrole", f"{fullname}-view")]
+        for kind, name in [("clusterrole", fullname), ("clusterrolebinding", fullname), *cluster_scoped]:
             assert cluster.kubectl("get", kind, name, check=False).returncode != 0, f"{kind}/{name} left"
         for kind in ("deployment", "serviceaccount", "role", "rolebinding", "service"):
             left = cluster.kubectl(
@@ -205,6 +206,7 @@ def test_install_upgrade_with_a_crd_change_reconcile_under_the_charts_rbac_and_u
     finally:
         cluster.helm("uninstall", release, "--namespace", namespace, helm_home=helm_home, check=False)
         cluster.kubectl("delete", "clusterrole,clusterrolebinding", fullname, "--ignore-not-found")
+        cluster.kubectl("delete", "clusterrole", f"{fullname}-edit", f"{fullname}-view", "--ignore-not-found")
 
 
 def test_the_api_server_judges_the_monitoring_objects_by_the_prometheus_operators_schemas(
