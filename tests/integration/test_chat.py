@@ -232,12 +232,12 @@ def test_with_drop_params_unsupported_parameters_are_ignored(fake: FakeAnthropic
     assert "temperature" not in fake.messages_requests[0].json
 
 
-def test_tool_requests_are_refused_rather_than_ignored(fake: FakeAnthropic, client: openai.OpenAI) -> None:
+def test_a_forced_tool_choice_is_refused_rather_than_ignored(fake: FakeAnthropic, client: openai.OpenAI) -> None:
     tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
 
-    with pytest.raises(openai.BadRequestError, match=r"does not support the parameter.*'tools'"):
+    with pytest.raises(openai.BadRequestError, match=r"does not support the parameter\(s\) 'tool_choice'"):
         client.chat.completions.create(
-            model="remote/sonnet", messages=[{"role": "user", "content": "hi"}], tools=[tool]
+            model="remote/sonnet", messages=[{"role": "user", "content": "hi"}], tools=[tool], tool_choice="required"
         )
     assert fake.messages_requests == []
 

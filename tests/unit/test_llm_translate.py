@@ -81,20 +81,18 @@ def test_image_parts_are_refused() -> None:
     assert "only text" in error.message
 
 
-@pytest.mark.parametrize("role", ["tool", "function"])
-def test_tool_roles_are_refused(role: str) -> None:
+def test_the_legacy_function_role_is_refused() -> None:
     error = refused(
         [
             {"role": "user", "content": "hi"},
-            {"role": role, "content": "42", "tool_call_id": "call_1", "name": "f"},
+            {"role": "function", "content": "42", "name": "f"},
             {"role": "user", "content": "and?"},
         ]
     )
-    assert "messages[1]" in error.message
-    assert repr(role) in error.message
+    assert "messages[1]: role 'function' is not supported (use system, user, assistant or tool)." in error.message
 
 
-def test_assistant_tool_calls_are_refused() -> None:
+def test_a_tool_call_left_without_its_result_is_refused() -> None:
     error = refused(
         [
             {"role": "user", "content": "weather?"},
@@ -108,14 +106,18 @@ def test_assistant_tool_calls_are_refused() -> None:
             {"role": "user", "content": "well?"},
         ]
     )
-    assert "messages[1]" in error.message
-    assert "tool calls" in error.message
+    assert (
+        error.message
+        == "messages[1].tool_calls: the call 'call_1' has no tool message with its result before messages[2]."
+    )
 
 
 UNSUPPORTED = [
-    ("tools", [{"type": "function", "function": {"name": "f", "parameters": {}}}]),
     ("functions", [{"name": "f", "parameters": {}}]),
-    ("tool_choice", "auto"),
+    ("function_call", "auto"),
+    ("tool_choice", "required"),
+    ("tool_choice", "none"),
+    ("parallel_tool_calls", False),
     ("response_format", {"type": "json_object"}),
     ("n", 2),
     ("temperature", 0.2),

@@ -35,11 +35,18 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.tool_requests = Counter(
+            "claude_code_tool_requests_total", "Requests that offered the model the client's tools.", registry=r
+        )
+        self.tool_calls = Counter(
+            "claude_code_tool_calls_total", "Tool calls returned to clients (never run by the provider).", registry=r
+        )
         self.paths = Counter(
             "claude_code_request_paths_total",
             "Answered requests by how they were served: reused (a process kept from an earlier request with "
-            "the same options), spare (a parked process claimed), cold (a process of its own), resume (a process "
-            "of its own resuming the history from a transcript).",
+            "the same options), spare (a parked process claimed), continued (the process whose answer called the "
+            "tools whose results came), cold (a process of its own), resume (a process of its own resuming the "
+            "history from a transcript), fed (a process of its own fed the history of a conversation with tools).",
             ["path"],
             registry=r,
         )

@@ -1,20 +1,25 @@
 """The one wire contract between the LiteLLM adapter and the runtime (and the in-process engine).
 
-A request is a conversation already reduced to what a plain chat model takes: an optional system
-prompt and alternating user/assistant text turns ending with a user turn. The answer is a stream of
-events, sent by the runtime as newline-delimited JSON: text deltas as the model produces them, then
-exactly one ``finish`` or one ``error``.
+A request is a conversation already reduced to what a chat model takes: an optional system prompt,
+the client's tools, and user/assistant text turns (assistant turns may call tools, ``tool`` turns carry
+their results) ending with a user or tool turn. The answer is a stream of events, sent by the runtime as
+newline-delimited JSON: text deltas and tool calls (a start, then argument fragments) as the model
+produces them, then exactly one ``finish`` or one ``error``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from .errors import ClaudeCodeError, ErrorKind
 
 COMPLETE_PATH = "/v1/complete"
+#: Claude Code offers a client's tool to the model as ``mcp__<server>__<name>`` (its in-process MCP server
+#: ``t``); answers carry the plain name again. The API allows 64 characters for the whole name.
+TOOL_NAME_PREFIX = "mcp__t__"
+MAX_TOOL_NAME = 64 - len(TOOL_NAME_PREFIX)
 
 
 class _Model(BaseModel):
@@ -33,9 +38,33 @@ def _unicode(text: str) -> str:
 Text = Annotated[str, AfterValidator(_unicode)]
 
 
+class ToolSpec(_Model):
+    """A client's function, offered to the model with its description and JSON Schema unchanged."""
+
+    name: str = Field(pattern=r"^[a-zA-Z0-9_-]+$", max_length=MAX_TOOL_NAME)
+    description: str = ""
+    parameters: dict[str, Any]
+
+
+class ToolCall(_Model):
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    arguments: Text = Field(description="the JSON text of the model's input")
+
+
 class ChatTurn(_Model):
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "tool"]
     content: Text
+    tool_calls: list[ToolCall] = Field(default_factory=list, description="an assistant turn's calls, in order")
+    tool_call_id: str | None = Field(default=None, description="the call a tool turn answers")
+
+    @model_validator(mode="after")
+    def _tool_fields(self) -> ChatTurn:
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only an assistant turn calls tools")
+        if (self.role == "tool") != (self.tool_call_id is not None):
+            raise ValueError("a tool turn, and only a tool turn, names the call it answers")
+        return self
 
 
 class CompletionRequest(_Model):
@@ -44,11 +73,12 @@ class CompletionRequest(_Model):
     messages: list[ChatTurn] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, gt=0)
     stop: list[str] = Field(default_factory=list, description="the answer ends before the first of these")
+    tools: list[ToolSpec] = Field(default_factory=list, description="offered to the model; it may call them")
 
     @model_validator(mode="after")
     def _ends_with_user(self) -> CompletionRequest:
-        if self.messages[-1].role != "user":
-            raise ValueError("the last message must come from the user")
+        if self.messages[-1].role == "assistant":
+            raise ValueError("the last message must come from the user or a tool")
         return self
 
     @property
@@ -74,9 +104,26 @@ class TextDelta(_Model):
     text: str
 
 
+class ToolCallStart(_Model):
+    """The model begins its ``index``-th call (0-based, in order) of tool ``name``."""
+
+    type: Literal["tool_call"] = "tool_call"
+    index: int = Field(ge=0)
+    id: str
+    name: str
+
+
+class ToolArguments(_Model):
+    """A fragment of the JSON text of call ``index``'s arguments, as the model writes it."""
+
+    type: Literal["tool_arguments"] = "tool_arguments"
+    index: int = Field(ge=0)
+    fragment: str
+
+
 class Finish(_Model):
     type: Literal["finish"] = "finish"
-    finish_reason: Literal["stop", "length", "content_filter"]
+    finish_reason: Literal["stop", "length", "content_filter", "tool_calls"]
     usage: Usage
     model: str | None = None
 
@@ -95,13 +142,15 @@ class ErrorEvent(_Model):
         return ClaudeCodeError(self.kind, self.message, retry_after=self.retry_after)
 
 
-Event = Annotated[TextDelta | Finish | ErrorEvent, Field(discriminator="type")]
+#: What an answer streams before its finish.
+AnswerPart = TextDelta | ToolCallStart | ToolArguments
+Event = Annotated[TextDelta | ToolCallStart | ToolArguments | Finish | ErrorEvent, Field(discriminator="type")]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 
-def encode_event(event: TextDelta | Finish | ErrorEvent) -> bytes:
+def encode_event(event: AnswerPart | Finish | ErrorEvent) -> bytes:
     return event.model_dump_json().encode() + b"\n"
 
 
-def decode_event(line: bytes | str) -> TextDelta | Finish | ErrorEvent:
+def decode_event(line: bytes | str) -> AnswerPart | Finish | ErrorEvent:
     return EVENT_ADAPTER.validate_json(line)

@@ -22,6 +22,7 @@ from claude_agent_sdk import (
     CLIConnectionError,
     CLIJSONDecodeError,
     CLINotFoundError,
+    Message,
     ProcessError,
     ResultMessage,
 )
@@ -31,7 +32,8 @@ from ..auth.api_keys import find_api_key_sources, refuse_api_keys
 from ..auth.login import Login
 from ..errors import ClaudeCodeError, ErrorKind
 from ..metrics import Metrics
-from ..protocol import ChatTurn, CompletionRequest, Finish, TextDelta
+from ..protocol import AnswerPart, ChatTurn, CompletionRequest, Finish, TextDelta
+from .frames import answered_calls, split_frames, uses_tools
 from .history import can_feed, remove_stale_transcripts
 from .options import SessionKey
 from .pool import PoolSettings, WarmPool
@@ -39,6 +41,7 @@ from .scratch import ScratchSlots
 from .session import ProtocolError, Session
 from .settings import EngineSettings
 from .stops import StopText
+from .tool_calls import ToolCallStream
 from .translate import TurnState, judge_result, redact, to_usage
 
 log = logging.getLogger(__name__)
@@ -146,7 +149,13 @@ class Engine:
     def _take_warm(self, request: CompletionRequest) -> Session | None:
         if self.pool is None or not self.pool.usable():
             return None
-        if not can_feed(request.history):
+        if uses_tools(request):
+            # The process whose answer made the calls these results answer holds the conversation.
+            _, prompt = split_frames(request)
+            if (held := self.pool.take_pending(answered_calls(prompt), SessionKey.of(request))) is not None:
+                self.metrics.record_take(True)
+                return held
+        elif not can_feed(request.history):
             self.metrics.record_take(False, "history")
             return None
         session = self.pool.take(SessionKey.of(request))
@@ -160,21 +169,35 @@ class Engine:
             async with asyncio.timeout(self.settings.idle_timeout):
                 if session.claimed is None:
                     await session.claim(SessionKey.of(request))
-                await session.feed(request.history)
+                if not session.pending:  # a process that holds the conversation has all but the results
+                    await session.feed(split_frames(request)[0])
         except (ProtocolError, TimeoutError, CLIConnectionError, ProcessError) as error:
             log.warning("Warm process refused the request; starting a fresh one", extra={"error": type(error).__name__})
             self._close_later(session)
             return False
         return True
 
-    async def complete(self, request: CompletionRequest) -> AsyncIterator[TextDelta | Finish]:
-        """Text deltas as the model writes them, then one finish; failures raise ``ClaudeCodeError``."""
+    async def _feed_cold(self, session: Session, request: CompletionRequest) -> None:
+        """Feed a fresh process the earlier messages of a conversation with tools (a transcript cannot end
+        in pending calls faithfully)."""
+        try:
+            async with asyncio.timeout(self.settings.idle_timeout):
+                await session.feed(split_frames(request)[0])
+        except (ProtocolError, TimeoutError, CLIConnectionError, ProcessError) as error:
+            summary = f"Claude Code would not take the earlier messages ({type(error).__name__})"
+            raise _crashed(summary, session) from None
+
+    async def complete(self, request: CompletionRequest) -> AsyncIterator[AnswerPart | Finish]:
+        """Text deltas and tool calls as the model writes them, then one finish; failures raise
+        ``ClaudeCodeError``."""
         started = time.monotonic()
+        if request.tools:
+            self.metrics.tool_requests.inc()
         try:
             refuse_api_keys(find_api_key_sources(self.settings.config_dir))
             session = self._take_warm(request)
             if session is not None:
-                path = "reused" if session.claimed is not None else "spare"
+                path = "continued" if session.pending else "reused" if session.claimed is not None else "spare"
                 if await self._prepare_warm(session, request):
                     try:
                         async for event in self._serve(session, request, started, path):
@@ -189,16 +212,8 @@ class Engine:
                         return
                     finally:
                         self._finish_later(session)
-            generation = self.pool.generation if self.pool is not None else 0
-            session = await self._start_session(SessionKey.of(request), request.history)
-            session.generation = generation
-            if not request.history:
-                session.claimed = SessionKey.of(request)  # started with these options: as good as a claimed spare
-            try:
-                async for event in self._serve(session, request, started, "resume" if request.history else "cold"):
-                    yield event
-            finally:
-                self._finish_later(session)
+            async for event in self._serve_cold(request, started):
+                yield event
         except ClaudeCodeError as error:
             self._report(error)
             log.warning("Request failed", extra={"kind": error.kind.value, "model": request.model})
@@ -214,12 +229,35 @@ class Engine:
             self._report(failure)
             raise failure from None
 
+    async def _serve_cold(self, request: CompletionRequest, started: float) -> AsyncIterator[AnswerPart | Finish]:
+        """Serve the request from a process of its own: resuming a transcript of the history, or fed it
+        when the conversation has tools."""
+        generation = self.pool.generation if self.pool is not None else 0
+        fed = uses_tools(request)
+        session = await self._start_session(SessionKey.of(request), [] if fed else request.history)
+        session.generation = generation
+        if fed or not request.history:
+            session.claimed = SessionKey.of(request)  # started with these options: as good as a claimed spare
+        path = ("fed" if fed else "resume") if request.history else "cold"
+        try:
+            if fed:
+                await self._feed_cold(session, request)
+            async for event in self._serve(session, request, started, path):
+                yield event
+        finally:
+            self._finish_later(session)
+
     def _finish_later(self, session: Session) -> None:
-        """Off the request's path: rewind a process that answered cleanly and give it back to the pool;
-        stop any other (one that misbehaved once is never used again)."""
+        """Off the request's path: keep a process whose answer called tools for the results, rewind one
+        that answered cleanly and give it back to the pool; stop any other (one that misbehaved once is
+        never used again)."""
         pool = self.pool
         if not session.clean or session.claimed is None or pool is None or not pool.usable():
             self._close_later(session)
+            return
+        if session.pending:
+            if not pool.hold_pending(session):
+                self._close_later(session)
             return
 
         async def give_back() -> None:
@@ -253,29 +291,25 @@ class Engine:
 
     async def _serve(
         self, session: Session, request: CompletionRequest, started: float, path: str
-    ) -> AsyncIterator[TextDelta | Finish]:
+    ) -> AsyncIterator[AnswerPart | Finish]:
         deadline = started + self.settings.request_timeout
         state = TurnState()
+        calls = ToolCallStream()
         stops = StopText(request.stop)
         first = True
         assert session.client is not None
         try:
             try:
                 async with asyncio.timeout(self.settings.idle_timeout):
-                    await session.send(request.prompt)
+                    await session.send(split_frames(request)[1].content)
             except TimeoutError:
                 raise self._timed_out(self.settings.idle_timeout) from None
             stream = session.client.receive_response().__aiter__()
             while True:
-                wait = max(0.0, min(self.settings.idle_timeout, deadline - time.monotonic()))
-                try:
-                    async with asyncio.timeout(wait):
-                        message = await anext(stream)
-                except StopAsyncIteration:
-                    raise _crashed("Claude Code ended without a result", session) from None
-                except TimeoutError:
-                    raise self._timed_out(wait) from None
+                message = await self._next_message(stream, deadline, session)
                 session.heard_from = True
+                for call_event in calls.observe(message):
+                    yield call_event
                 event = state.observe(message)
                 if isinstance(event, TextDelta):
                     text, stopped = stops.feed(event.text)
@@ -299,18 +333,47 @@ class Engine:
                     yield TextDelta(text=held)
                 # Only an answer the CLI itself ended leaves a process fit to serve again.
                 session.clean = event is None and not message.is_error  # type: ignore[union-attr]
-                session.served += 1
-                self._report(None)
-                self.metrics.paths.labels(path=path).inc()
-                self.metrics.latency.labels(path=_latency_path(path)).observe(time.monotonic() - started)
-                log.info(
-                    "Request finished",
-                    extra={"model": request.model, "path": path, "seconds": round(time.monotonic() - started, 3)},
-                )
+                self._record_finish(session, request, finish, calls, started, path)
                 yield finish
                 return
         except (ProcessError, CLIConnectionError, CLIJSONDecodeError, MessageParseError) as error:
             raise _crashed(_describe(error), session) from None
+
+    async def _next_message(self, stream: AsyncIterator[Message], deadline: float, session: Session) -> Message:
+        wait = max(0.0, min(self.settings.idle_timeout, deadline - time.monotonic()))
+        try:
+            async with asyncio.timeout(wait):
+                return await anext(stream)
+        except StopAsyncIteration:
+            raise _crashed("Claude Code ended without a result", session) from None
+        except TimeoutError:
+            raise self._timed_out(wait) from None
+
+    def _record_finish(
+        self,
+        session: Session,
+        request: CompletionRequest,
+        finish: Finish,
+        calls: ToolCallStream,
+        started: float,
+        path: str,
+    ) -> None:
+        if finish.finish_reason == "tool_calls":
+            session.pending = frozenset(calls.ids)  # the process holds the conversation until their results come
+            self.metrics.tool_calls.inc(len(calls.ids))
+        session.served += 1
+        self._report(None)
+        self.metrics.paths.labels(path=path).inc()
+        self.metrics.latency.labels(path=_latency_path(path)).observe(time.monotonic() - started)
+        log.info(
+            "Request finished",
+            extra={
+                "model": request.model,
+                "path": path,
+                "seconds": round(time.monotonic() - started, 3),
+                "tool_calls": len(calls.ids),
+            },
+        )
 
     def _timed_out(self, wait: float) -> ClaudeCodeError:
         return ClaudeCodeError(
@@ -321,8 +384,9 @@ class Engine:
 
 
 def _latency_path(path: str) -> str:
-    """The latency histograms keep their two labels: warm (reused or spare) and cold (cold or resume)."""
-    return "warm" if path in ("reused", "spare") else "cold"
+    """The latency histograms keep their two labels: warm (reused, spare or continued) and cold (cold,
+    resume or fed)."""
+    return "warm" if path in ("reused", "spare", "continued") else "cold"
 
 
 def _describe(error: Exception) -> str:

@@ -11,6 +11,7 @@ from claude_agent_sdk import ClaudeAgentOptions
 from ..protocol import CompletionRequest
 from .environment import derive_sdk_env
 from .settings import EngineSettings
+from .tool_calls import render_tool_options, render_tool_specs
 
 
 @dataclass(frozen=True)
@@ -20,14 +21,20 @@ class SessionKey:
     model: str
     system: str | None = None
     max_tokens: int | None = None
+    tools: str | None = None  # the client's tools (``render_tool_specs``), offered from start-up
 
     @classmethod
     def of(cls, request: CompletionRequest) -> SessionKey:
-        return cls(model=request.model, system=request.system, max_tokens=request.max_tokens)
+        return cls(
+            model=request.model,
+            system=request.system,
+            max_tokens=request.max_tokens,
+            tools=render_tool_specs(request.tools),
+        )
 
     def parked(self) -> SessionKey:
         """What a parked process must be started with; the system prompt comes with its claim."""
-        return SessionKey(model=self.model, max_tokens=self.max_tokens)
+        return SessionKey(model=self.model, max_tokens=self.max_tokens, tools=self.tools)
 
 
 def render_env(key: SessionKey, settings: EngineSettings, environ: Mapping[str, str]) -> dict[str, str]:
@@ -40,6 +47,8 @@ def render_env(key: SessionKey, settings: EngineSettings, environ: Mapping[str, 
         env["CLAUDE_CODE_OAUTH_TOKEN"] = settings.oauth_token.get_secret_value()
     if key.max_tokens is not None:
         env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(key.max_tokens)
+    # Every tool offered up front, as the client listed them (no deferred-tool placeholder to search with).
+    env["ENABLE_TOOL_SEARCH"] = "false"
     return derive_sdk_env(environ, env)
 
 
@@ -53,10 +62,12 @@ def render_options(
     stderr: Callable[[str], None],
     environ: Mapping[str, str],
 ) -> ClaudeAgentOptions:
+    # The client's tools, if any, through an in-process MCP server whose calls are deferred to the client.
+    client_tools = render_tool_options(key.tools) if key.tools else {"mcp_servers": {}}
     return ClaudeAgentOptions(
-        # tools=[] removes every tool; allowed_tools=[] would only stop auto-approving them.
+        # tools=[] removes every built-in tool; allowed_tools=[] would only stop auto-approving them.
         tools=[],
-        mcp_servers={},
+        **client_tools,
         strict_mcp_config=True,
         setting_sources=[],
         max_turns=1,

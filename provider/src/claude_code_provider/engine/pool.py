@@ -7,7 +7,10 @@ prompt is served warm. A model alone is kept warm from its first request, an out
 so one-off limits cost no process beyond their own. After a clean answer the engine rewinds the process
 to an empty conversation and gives it back (``give_back``): up to ``max_reusable`` such processes wait for
 the next request with exactly the same options, which then costs no start-up at all. A process that died,
-outgrew ``max_rss_mb`` or sat unused for ``idle_seconds`` is retired; keys unused that long are dropped
+outgrew ``max_rss_mb`` or sat unused for ``idle_seconds`` is retired;
+a process whose answer called the client's tools is held (``hold_pending``) for the request that brings
+their results (``take_pending``, by the calls' ids), up to ``max_reusable`` of them, with the same limits;
+keys unused that long are dropped
 unless they are configured warm models.
 Refills run in the background, at most two spawns at a time, and back off when spawning fails, so a
 broken CLI neither spins nor ever hands a request a process that is not alive.
@@ -76,6 +79,8 @@ class WarmPool:
         self._ready: OrderedDict[SessionKey, deque[Session]] = OrderedDict()
         # Processes that served a request, by the whole key they were claimed with, oldest first.
         self._reusable: OrderedDict[SessionKey, deque[Session]] = OrderedDict()
+        # Processes waiting for the results of the tool calls their answer made, by those calls' ids.
+        self._pending: OrderedDict[frozenset[str], Session] = OrderedDict()
         # How often each whole key was asked for (most recent last): a process is kept for reuse only when
         # its key came before.
         self._asked: OrderedDict[SessionKey, int] = OrderedDict()
@@ -154,8 +159,35 @@ class WarmPool:
     def reusable_count(self) -> int:
         return sum(len(q) for q in self._reusable.values())
 
+    def hold_pending(self, session: Session) -> bool:
+        """Keep a process whose answer ended in tool calls for the request with their results (the oldest
+        held goes when there are more than ``max_reusable``); False when not kept (the caller stops it)."""
+        rss = session.rss_bytes()
+        fit = session.alive() and (rss is None or rss <= self.settings.max_rss_mb * 1024 * 1024)
+        current = session.generation == self.generation and not self._closed
+        if not session.pending or not fit or not current or not self.settings.max_reusable or not self.usable():
+            return False
+        session.idle_since = time.monotonic()
+        self._pending[session.pending] = session
+        while len(self._pending) > self.settings.max_reusable:
+            self._retire(self._pending.popitem(last=False)[1])
+        self._publish()
+        return True
+
+    def take_pending(self, calls: frozenset[str], key: SessionKey) -> Session | None:
+        """The live process waiting for exactly the results of ``calls``, if it has ``key``'s options."""
+        session = self._pending.get(calls) if calls else None
+        if session is None or session.claimed != key:
+            return None
+        del self._pending[calls]
+        self._publish()
+        if session.alive():
+            return session
+        self._retire(session)
+        return None
+
     def _take_spare(self, key: SessionKey) -> Session | None:
-        bare = key.max_tokens is None  # a model alone: likely asked for again
+        bare = key.max_tokens is None and key.tools is None  # a model alone: likely asked for again
         if key not in self._ready and not bare and self._seen.pop(key, None) is None:
             self._seen[key] = time.monotonic()
             while len(self._seen) > _MAX_SEEN:
@@ -186,12 +218,14 @@ class WarmPool:
             while ready:
                 self._retire(ready.popleft())
         self._reusable.clear()
+        while self._pending:
+            self._retire(self._pending.popitem()[1])
         self._publish()
         self.wake()
 
     def ready_count(self) -> int:
-        """Processes waiting for a request: parked spares and processes kept for reuse."""
-        return sum(len(q) for q in self._ready.values()) + self.reusable_count()
+        """Processes waiting for a request: parked spares, processes kept for reuse or for tool results."""
+        return sum(len(q) for q in self._ready.values()) + self.reusable_count() + len(self._pending)
 
     async def close(self) -> None:
         self._closed = True
@@ -207,8 +241,10 @@ class WarmPool:
             task.cancel()
         await asyncio.gather(*spawns, return_exceptions=True)
         sessions = [s for q in [*self._ready.values(), *self._reusable.values()] for s in q]
+        sessions += self._pending.values()
         self._ready.clear()
         self._reusable.clear()
+        self._pending.clear()
         await asyncio.gather(*(s.close() for s in sessions), *self._closing, return_exceptions=True)
         self._publish()
 
@@ -296,6 +332,10 @@ class WarmPool:
                     self._retire(session)
             if not kept:
                 del self._reusable[key]
+        for calls, session in list(self._pending.items()):
+            if self._unfit(session, session.idle_since, now):
+                del self._pending[calls]
+                self._retire(session)
 
     def _unfit(self, session: Session, since: float, now: float) -> str | None:
         """Why a waiting process must go (dead, over the memory cap, waiting since ``since`` for too long)."""

@@ -28,6 +28,7 @@ from claude_agent_sdk._internal.query import Query  # the control protocol, whic
 
 from ..metrics import Metrics
 from ..protocol import ChatTurn
+from .frames import Content, Frame
 from .history import write_transcript
 from .options import SessionKey, render_options
 from .scratch import ScratchSlots
@@ -53,6 +54,7 @@ class Session:
         self.served = 0  # requests answered
         self.generation = 0  # the pool's generation when it started (see ``WarmPool.flush``)
         self.clean = False  # whether the last answer ended as the CLI ended it (no cut, no stop, no error)
+        self.pending: frozenset[str] = frozenset()  # the tool calls the last answer ended with, for the client
         self._first: str | None = None  # the conversation's first message, where ``reset`` rewinds to
         self._prompt: str | None = None  # the last prompt sent, which the CLI wants named to rewind past it
         self._metrics = metrics
@@ -110,32 +112,35 @@ class Session:
             raise ProtocolError(f"claim_session answered {response.get('status')!r}")
         self.claimed = key
 
-    async def feed(self, history: list[ChatTurn]) -> None:
-        """Add earlier turns to the conversation without a model call: a user turn as a frame that does
-        not query (waiting until the CLI has appended it, as such frames pass through a queue that
-        assistant frames do not), an assistant turn as an assistant frame."""
+    async def feed(self, history: list[Frame]) -> None:
+        """Add earlier messages to the conversation without a model call: a user message as a frame that
+        does not query (waiting until the CLI has appended it, as such frames pass through a queue that
+        assistant frames do not), an assistant message as an assistant frame."""
         query = self._query()
-        for turn in history:
+        for frame in history:
             frame_id = str(uuid.uuid4())
             self._first = self._first or frame_id
-            if turn.role == "user":
-                await self._write(_user_frame(turn.content, frame_id, should_query=False))
+            if frame.role == "user":
+                await self._write(_user_frame(frame.content, frame_id, should_query=False))
                 await self._appended(query.receive_messages(), frame_id)
             else:
+                content = [{"type": "text", "text": frame.content}] if isinstance(frame.content, str) else frame.content
                 await self._write(
                     {
                         "type": "assistant",
-                        "message": {"role": "assistant", "content": [{"type": "text", "text": turn.content}]},
+                        "message": {"role": "assistant", "content": content},
                         "parent_tool_use_id": None,
                         "session_id": "default",
                         "uuid": frame_id,
                     }
                 )
 
-    async def send(self, prompt: str) -> None:
-        """Ask the model: the prompt as written (never a slash command), as the conversation's last turn."""
+    async def send(self, prompt: Content) -> None:
+        """Ask the model: the prompt as written (never a slash command), or the client's tool results, as
+        the conversation's last message."""
         frame_id = self._prompt = str(uuid.uuid4())
         self._first = self._first or frame_id
+        self.pending = frozenset()
         await self._write(_user_frame(prompt, frame_id, should_query=True))
 
     async def reset(self) -> None:
@@ -155,6 +160,7 @@ class Session:
             raise ProtocolError(f"rewind_conversation refused: {response.get('cause') or response.get('reason')!r}")
         self._first = self._prompt = None
         self.heard_from = self.clean = False
+        self.pending = frozenset()
 
     def _query(self) -> Query:
         query = getattr(self.client, "_query", None)
@@ -229,10 +235,10 @@ class Session:
             pipes.close()
 
 
-def _user_frame(text: str, frame_id: str, *, should_query: bool) -> dict[str, object]:
+def _user_frame(content: Content, frame_id: str, *, should_query: bool) -> dict[str, object]:
     frame: dict[str, object] = {
         "type": "user",
-        "message": {"role": "user", "content": text},
+        "message": {"role": "user", "content": content},
         "parent_tool_use_id": None,
         "session_id": "default",
         "uuid": frame_id,

@@ -23,6 +23,9 @@ _FINISH_REASONS = {
     "stop_sequence": "stop",
     "max_tokens": "length",
     "refusal": "content_filter",
+    "tool_use": "tool_calls",
+    # The PreToolUse hook deferred the model's calls to the client (``engine.tool_calls``).
+    "tool_deferred": "tool_calls",
 }
 
 _SECRET = re.compile(r"sk-ant-[A-Za-z0-9_\-]+")

@@ -24,11 +24,12 @@ from litellm.types.utils import GenericStreamingChunk, ModelResponse, Usage
 from litellm.utils import custom_llm_setup
 
 from ..errors import API_KEY_HINT, ClaudeCodeError, ErrorKind
-from ..protocol import Finish, TextDelta
+from ..protocol import AnswerPart, Finish, TextDelta, ToolArguments, ToolCallStart
 from ..protocol import Usage as ProtocolUsage
 from .backends import Backend, LocalBackend, RemoteBackend
 from .exceptions import PROVIDER, to_litellm_error
 from .sync import iterate_in_thread, run_in_thread
+from .tools import to_message_tool_calls, to_tool_call_chunk
 from .translate import SUPPORTED_PARAMS, to_request
 
 DEFAULT_TIMEOUT = 600.0
@@ -84,7 +85,9 @@ class ClaudeCodeLLM(CustomLLM):
             return RemoteBackend(api_base, _timeout_seconds(timeout))
         return self._local_blocking if blocking else self._local
 
-    async def _events(self, model: str, messages: list[Any], call: dict[str, Any]) -> AsyncIterator[TextDelta | Finish]:
+    async def _events(
+        self, model: str, messages: list[Any], call: dict[str, Any]
+    ) -> AsyncIterator[AnswerPart | Finish]:
         """``call`` holds the keyword arguments LiteLLM passes every custom handler."""
         try:
             if call.get("api_key"):
@@ -104,15 +107,20 @@ class ClaudeCodeLLM(CustomLLM):
 
     async def acompletion(self, model: str, messages: list[Any], **call: Any) -> ModelResponse:  # type: ignore[override]
         text: list[str] = []
+        calls: list[ToolCallStart | ToolArguments] = []
         finish: Finish | None = None
         async for event in self._events(model, messages, call):
             if isinstance(event, TextDelta):
                 text.append(event.text)
-            else:
+            elif isinstance(event, Finish):
                 finish = event
+            else:
+                calls.append(event)
         assert finish is not None  # the event stream always ends with a finish or raises
         response: ModelResponse = call["model_response"]
         response.choices[0].message.content = "".join(text)
+        if calls:
+            response.choices[0].message.tool_calls = list(to_message_tool_calls(calls))
         response.choices[0].finish_reason = finish.finish_reason
         response.model = finish.model or model
         response.created = int(time.time())
@@ -126,6 +134,15 @@ class ClaudeCodeLLM(CustomLLM):
             if isinstance(event, TextDelta):
                 yield GenericStreamingChunk(
                     text=event.text, is_finished=False, finish_reason="", usage=None, index=0, tool_use=None
+                )
+            elif not isinstance(event, Finish):
+                yield GenericStreamingChunk(
+                    text="",
+                    is_finished=False,
+                    finish_reason="",
+                    usage=None,
+                    index=0,
+                    tool_use=to_tool_call_chunk(event),
                 )
             else:
                 yield GenericStreamingChunk(

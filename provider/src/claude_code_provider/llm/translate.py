@@ -9,14 +9,18 @@ from pydantic import ValidationError
 
 from ..errors import ClaudeCodeError, ErrorKind
 from ..protocol import ChatTurn, CompletionRequest
+from .tools import TOOL_PARAMS, check_tool_results, derive_unsupported_tool_params, to_tool_calls, to_tool_specs
 
 PROVIDER_PREFIX = "claude-code/"
 
-# The OpenAI parameters a plain chat turn through Claude Code honours (``user`` only names the caller).
-# Anything else (temperature, top_p, seed, logprobs, tools, ...) is refused, or dropped when the LiteLLM
-# config asks for that with ``drop_params``: answering something other than what was asked, silently,
-# is worse than either.
-SUPPORTED_PARAMS = ("max_tokens", "max_completion_tokens", "stop", "stream", "stream_options", "user", "n")
+# The OpenAI parameters a chat turn through Claude Code honours (``user`` only names the caller; the tool
+# parameters only with the values ``llm.tools`` accepts). Anything else (temperature, top_p, seed, logprobs,
+# ...) is refused, or dropped when the LiteLLM config asks for that with ``drop_params``: answering
+# something other than what was asked, silently, is worse than either.
+SUPPORTED_PARAMS = (
+    *("max_tokens", "max_completion_tokens", "stop", "stream", "stream_options", "user", "n"),
+    *TOOL_PARAMS,
+)
 # LiteLLM's own settings of the call, passed along with the model's parameters; not about the answer.
 _CALL_SETTINGS = ("max_retries", "extra_headers")
 # Values that ask for nothing beyond the default (LiteLLM and client libraries send some of them).
@@ -51,7 +55,7 @@ def derive_unsupported(params: Mapping[str, Any]) -> list[str]:
     unsupported = [name for name, value in flat.items() if name not in known and value not in _DEFAULTS]
     if flat.get("n") not in (None, 1):
         unsupported.append("n")
-    return sorted(unsupported)
+    return sorted(unsupported + derive_unsupported_tool_params(flat))
 
 
 def _stops(value: Any) -> list[str]:
@@ -71,24 +75,33 @@ def to_request(
     if unsupported and not drop_params:
         raise _bad(
             f"claude-code does not support the parameter(s) {', '.join(map(repr, unsupported))}: this model is "
-            "plain chat through Claude Code (no sampling settings, tools or several choices). Leave them out, or "
-            "set `drop_params: true` in the LiteLLM config to have them ignored."
+            "chat through Claude Code (no sampling settings, forced tool choices or several choices). Leave them "
+            "out, or set `drop_params: true` in the LiteLLM config to have them ignored."
         )
     system: list[str] = []
     turns: list[ChatTurn] = []
+    check_tool_results(messages)
     for index, message in enumerate(messages):
         role = message.get("role")
         if role in ("system", "developer"):
             system.append(_text(message.get("content"), index))
-        elif role in ("user", "assistant"):
-            if message.get("tool_calls") or message.get("function_call"):
-                raise _bad(f"messages[{index}]: tool calls are not supported by this plain chat model.")
+        elif role in ("user", "assistant", "tool"):
+            if role == "user" and message.get("tool_calls"):
+                raise _bad(f"messages[{index}].tool_calls: only an assistant message calls tools.")
+            calls = to_tool_calls(index, message) if role == "assistant" else []
             try:
-                turns.append(ChatTurn(role=role, content=_text(message.get("content"), index)))
+                turns.append(
+                    ChatTurn(
+                        role=role,
+                        content=_text(message.get("content"), index),
+                        tool_calls=calls,
+                        tool_call_id=message.get("tool_call_id") if role == "tool" else None,
+                    )
+                )
             except ValidationError as error:
                 raise _bad(f"messages[{index}]: {_problems(error)}.") from None
         else:
-            raise _bad(f"messages[{index}]: role {role!r} is not supported (use system, user or assistant).")
+            raise _bad(f"messages[{index}]: role {role!r} is not supported (use system, user, assistant or tool).")
     max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
     try:
         return CompletionRequest(
@@ -97,6 +110,7 @@ def to_request(
             messages=turns,
             max_tokens=max_tokens,
             stop=_stops(params.get("stop")),
+            tools=to_tool_specs(params),
         )
     except ValidationError as error:
         raise _bad(f"Invalid chat request: {_problems(error)}.") from None

@@ -1,0 +1,256 @@
+"""OpenAI function calling through the real LiteLLM proxy and the real CLI, in both provider modes: the
+model is offered exactly the client's tools, its calls come back as ``tool_calls`` (streamed as they are
+written), nothing runs, and the results go back to the model as real ``tool_result`` blocks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import openai
+import pytest
+from tests.fakes.anthropic_api import FakeAnthropic, TextReply, ToolReply, ToolUse
+
+MODES = pytest.mark.parametrize("mode", ["", "remote/"], ids=["in-process", "runtime"])
+
+WEATHER_SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string", "description": "City name"}, "unit": {"enum": ["C", "F"]}},
+    "required": ["city"],
+    "additionalProperties": False,
+}
+TIME_SCHEMA = {"type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"]}
+TOOLS: Any = [
+    {
+        "type": "function",
+        "function": {"name": "get_weather", "description": "The weather in a city now.", "parameters": WEATHER_SCHEMA},
+    },
+    {
+        "type": "function",
+        "function": {"name": "get_time", "description": "The time in a zone.", "parameters": TIME_SCHEMA},
+    },
+]
+QUESTION: Any = [{"role": "user", "content": "Weather and time in Paris?"}]
+
+
+def two_calls(ids: tuple[str, str] = ("toolu_01Weather", "toolu_01Time")) -> ToolReply:
+    return ToolReply(
+        [
+            ToolUse("mcp__t__get_weather", {"city": "Paris"}, id=ids[0], pieces=['{"city": ', '"Par', 'is"}']),
+            ToolUse("mcp__t__get_time", {"zone": "CET"}, id=ids[1], pieces=['{"zone"', ': "CET"}']),
+        ],
+        text="Let me look.",
+    )
+
+
+@MODES
+def test_the_model_is_offered_exactly_the_clients_tools_and_its_calls_come_back(
+    mode: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(two_calls())
+
+    reply = client.chat.completions.create(model=f"{mode}sonnet", messages=QUESTION, tools=TOOLS)
+
+    choice = reply.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.content == "Let me look."
+    assert [(c.id, c.type, c.function.name, c.function.arguments) for c in choice.message.tool_calls or []] == [
+        ("toolu_01Weather", "function", "get_weather", '{"city": "Paris"}'),
+        ("toolu_01Time", "function", "get_time", '{"zone": "CET"}'),
+    ]
+    fake.wait_quiet()
+    # One model request: the CLI ran nothing and asked nothing more.
+    assert len(fake.messages_requests) == 1
+    offered = sorted(fake.messages_requests[0].tools or [], key=lambda t: t["name"])
+    assert offered == [
+        {"name": "mcp__t__get_time", "description": "The time in a zone.", "input_schema": TIME_SCHEMA},
+        {"name": "mcp__t__get_weather", "description": "The weather in a city now.", "input_schema": WEATHER_SCHEMA},
+    ]
+
+
+@MODES
+def test_streamed_tool_calls_arrive_as_the_models_argument_fragments(
+    mode: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(two_calls())
+
+    chunks = list(
+        client.chat.completions.create(
+            model=f"{mode}sonnet",
+            messages=QUESTION,
+            tools=TOOLS,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    deltas = [d for c in chunks if c.choices for d in c.choices[0].delta.tool_calls or []]
+    starts = [(d.index, d.id, d.function.name if d.function else None) for d in deltas if d.id]
+    fragments = [(d.index, d.function.arguments) for d in deltas if d.function and d.function.arguments]
+    assert text == "Let me look."
+    assert starts == [(0, "toolu_01Weather", "get_weather"), (1, "toolu_01Time", "get_time")]
+    assert fragments == [(0, '{"city": '), (0, '"Par'), (0, 'is"}'), (1, '{"zone"'), (1, ': "CET"}')]
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
+    usage = [c.usage for c in chunks if c.usage is not None]
+    assert usage
+    assert (usage[-1].prompt_tokens, usage[-1].completion_tokens) == (10, 5)
+    fake.wait_quiet()
+    assert len(fake.messages_requests) == 1
+
+
+def conversation_after_calls(weather: str, time: str, ids: tuple[str, str]) -> list[Any]:
+    return [
+        *QUESTION,
+        {
+            "role": "assistant",
+            "content": "Let me look.",
+            "tool_calls": [
+                {
+                    "id": ids[0],
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                },
+                {
+                    "id": ids[1],
+                    "type": "function",
+                    "function": {"name": "get_time", "arguments": '{"zone": "CET"}'},
+                },
+            ],
+        },
+        {"role": "tool", "tool_call_id": ids[0], "content": weather},
+        {"role": "tool", "tool_call_id": ids[1], "content": time},
+    ]
+
+
+def expected_after_calls(ids: tuple[str, str]) -> list[dict[str, Any]]:
+    return [
+        {"role": "user", "content": "Weather and time in Paris?"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Let me look."},
+                {"type": "tool_use", "id": ids[0], "name": "mcp__t__get_weather", "input": {"city": "Paris"}},
+                {"type": "tool_use", "id": ids[1], "name": "mcp__t__get_time", "input": {"zone": "CET"}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": ids[0], "content": "Sunny, 21 C"},
+                {"type": "tool_result", "tool_use_id": ids[1], "content": "14:05"},
+            ],
+        },
+    ]
+
+
+def without_cache_marks(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conversation without the CLI's prompt-caching marks (``cache_control``), which say nothing of it."""
+    text = json.dumps(messages)
+    clean = json.loads(text)
+    for message in clean:
+        for block in message["content"] if isinstance(message["content"], list) else []:
+            block.pop("cache_control", None)
+    return clean
+
+
+@MODES
+@pytest.mark.parametrize("held", [True, False], ids=["same-process", "fresh-process"])
+def test_tool_results_reach_the_model_as_real_blocks_in_one_request(
+    mode: str, held: bool, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    # Call ids no other test uses: only this test's own first request can hold the conversation.
+    ids = (f"toolu_01W{mode[:1]}{held:d}", f"toolu_01T{mode[:1]}{held:d}")
+    if held:  # the process that made the calls is still there for their results
+        fake.enqueue(two_calls(ids))
+        client.chat.completions.create(model=f"{mode}sonnet", messages=QUESTION, tools=TOOLS)
+        fake.wait_quiet()
+        fake.clear()
+    fake.enqueue(TextReply("Sunny and 14:05 in Paris."))
+
+    reply = client.chat.completions.create(
+        model=f"{mode}sonnet", messages=conversation_after_calls("Sunny, 21 C", "14:05", ids), tools=TOOLS
+    )
+
+    assert reply.choices[0].message.content == "Sunny and 14:05 in Paris."
+    assert reply.choices[0].finish_reason == "stop"
+    fake.wait_quiet()
+    assert len(fake.messages_requests) == 1
+    assert without_cache_marks(fake.messages_requests[0].chat_messages) == expected_after_calls(ids)
+
+
+def status_of(client: openai.OpenAI, **params: Any) -> tuple[int, str]:
+    try:
+        client.chat.completions.create(model="sonnet", **{"messages": QUESTION, **params})
+    except openai.APIStatusError as error:
+        return error.status_code, str(error)
+    return 200, ""
+
+
+def weather(**function: Any) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": "get_weather", "parameters": WEATHER_SCHEMA, **function}}
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"tools": [{"type": "function", "function": {"parameters": TIME_SCHEMA}}]}, "tools[0].function.name"),
+        ({"tools": [weather(parameters=["city"])]}, "tools[0].function.parameters"),
+        ({"tools": [weather(parameters={"type": "string"})]}, "tools[0].function.parameters"),
+        ({"tools": [weather(), weather()]}, "tools[1].function.name"),
+        ({"tools": [weather(name="x" * 57)]}, "at most 56"),
+        ({"tools": [weather(name="get weather")]}, "tools[0].function.name"),
+        ({"tools": [weather(strict=True)]}, "tools[0].function.strict"),
+        ({"tools": [weather()], "tool_choice": "required"}, "'tool_choice'"),
+        (
+            {"tools": [weather()], "tool_choice": {"type": "function", "function": {"name": "get_weather"}}},
+            "'tool_choice'",
+        ),
+        ({"tools": [weather()], "parallel_tool_calls": False}, "'parallel_tool_calls'"),
+        (
+            {"messages": [*QUESTION, {"role": "tool", "tool_call_id": "call_nowhere", "content": "21 C"}]},
+            "messages[1].tool_call_id",
+        ),
+        (
+            {
+                "messages": [
+                    *QUESTION,
+                    {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {
+                                "id": "call_1",
+                                "type": "function",
+                                "function": {"name": "get_weather", "arguments": "{city"},
+                            }
+                        ],
+                    },
+                    {"role": "tool", "tool_call_id": "call_1", "content": "21 C"},
+                ]
+            },
+            "messages[1].tool_calls[0].function.arguments",
+        ),
+    ],
+    ids=[
+        "no-name",
+        "schema-not-object",
+        "schema-not-object-type",
+        "duplicate-names",
+        "name-too-long-with-prefix",
+        "name-with-space",
+        "strict",
+        "tool-choice-required",
+        "tool-choice-named",
+        "serial-calls",
+        "result-for-no-call",
+        "arguments-not-json",
+    ],
+)
+def test_bad_tool_requests_get_a_400_naming_the_part_and_reach_no_model(
+    params: dict[str, Any], named: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    status, message = status_of(client, **params)
+
+    assert status == 400
+    assert named in message
+    assert fake.messages_requests == []
