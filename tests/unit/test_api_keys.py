@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from claude_code_provider.auth.api_keys import CREDENTIAL_VARIABLES, find_api_key_sources, refuse_api_keys
+from claude_code_provider.auth.api_keys import find_api_key_sources, refuse_api_keys
 from claude_code_provider.errors import ClaudeCodeError, ErrorKind
 
 KEY = "sk-ant-api03-THE-SECRET-KEY"
@@ -53,7 +53,18 @@ def test_api_key_helper_in_managed_settings_is_found(tmp_path: Path, machine: Pa
     assert sources == [f"an apiKeyHelper in {machine / 'managed' / path}"]
 
 
-@pytest.mark.parametrize("variable", CREDENTIAL_VARIABLES)
+# Written out: a variable removed from the code's deny-list must fail here, not lose its case.
+DENIED_VARIABLES = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR",
+    "CLAUDE_CODE_USE_BEDROCK",
+    "CLAUDE_CODE_USE_VERTEX",
+    "CLAUDE_CODE_USE_FOUNDRY",
+)
+
+
+@pytest.mark.parametrize("variable", DENIED_VARIABLES)
 def test_a_key_or_provider_switch_in_a_settings_env_block_is_found(
     tmp_path: Path, machine: Path, variable: str
 ) -> None:

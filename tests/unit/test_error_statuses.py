@@ -44,6 +44,7 @@ def test_every_error_kind_has_a_status() -> None:
         (ErrorKind.TIMEOUT, 504),
         (ErrorKind.API_KEY_REFUSED, 400),
         (ErrorKind.BAD_REQUEST, 400),
+        (ErrorKind.RUNTIME_REFUSED, 502),
     ],
 )
 def test_promised_statuses(kind: ErrorKind, status: int) -> None:
@@ -68,12 +69,14 @@ def test_error_keeps_message_and_retry_hint() -> None:
         (ErrorKind.API_KEY_REFUSED, BadRequestError),
         (ErrorKind.BAD_REQUEST, BadRequestError),
         (ErrorKind.USAGE_LIMIT, RateLimitError),
+        (ErrorKind.RATE_LIMITED, RateLimitError),
         (ErrorKind.BUSY, RateLimitError),
         (ErrorKind.OVERLOADED, ServiceUnavailableError),
         (ErrorKind.UPSTREAM_ERROR, ServiceUnavailableError),
         (ErrorKind.CLI_NOT_FOUND, InternalServerError),
         (ErrorKind.CLI_CRASHED, BadGatewayError),
         (ErrorKind.TIMEOUT, Timeout),
+        (ErrorKind.RUNTIME_REFUSED, BadGatewayError),
     ],
 )
 def test_each_kind_becomes_the_litellm_exception_with_its_status(

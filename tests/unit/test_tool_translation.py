@@ -66,7 +66,7 @@ def test_a_tool_without_parameters_takes_no_arguments() -> None:
         ),
         ({"functions": [WEATHER["function"]], "function_call": "auto"}, ["function_call", "functions"]),
         # extra_body is where a client's extra parameters travel; it is nothing unsupported of its own.
-        ({"extra_body": {}}, []),
+        ({"extra_body": {"user": "u-1", "parallel_tool_calls": True}}, []),
         ({"extra_body": {"parallel_tool_calls": False}}, ["parallel_tool_calls"]),
     ],
 )
