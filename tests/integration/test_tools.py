@@ -10,6 +10,7 @@ from typing import Any
 import openai
 import pytest
 from tests.fakes.anthropic_api import FakeAnthropic, TextReply, ToolReply, ToolUse
+from tests.stack import Runtime
 
 MODES = pytest.mark.parametrize("mode", ["", "remote/"], ids=["in-process", "runtime"])
 
@@ -254,3 +255,62 @@ def test_bad_tool_requests_get_a_400_naming_the_part_and_reach_no_model(
     assert status == 400
     assert named in message
     assert fake.messages_requests == []
+
+
+def test_a_fifty_round_agent_loop_is_served_warm_one_model_request_a_round(
+    fake: FakeAnthropic, client: openai.OpenAI, runtimes: dict[str, Runtime]
+) -> None:
+    runtime = runtimes["remote"]
+    before = {
+        name: runtime.metric(name, **labels)
+        for name, labels in [
+            ("claude_code_request_paths_total", {"path": "continued"}),
+            ("claude_code_tool_requests_total", {}),
+            ("claude_code_tool_calls_total", {}),
+        ]
+    }
+    rounds = 50
+    fake.enqueue(
+        *[ToolReply([ToolUse("mcp__t__get_time", {"zone": f"Z{n}"}, id=f"toolu_loop{n:02d}")]) for n in range(rounds)]
+    )
+    fake.enqueue(TextReply("Done."))
+    messages: list[Any] = list(QUESTION)
+
+    for n in range(rounds + 1):
+        reply = client.chat.completions.create(model="remote/sonnet", messages=messages, tools=TOOLS)
+        message = reply.choices[0].message
+        if n == rounds:
+            assert (reply.choices[0].finish_reason, message.content) == ("stop", "Done.")
+            break
+        assert reply.choices[0].finish_reason == "tool_calls"
+        call = (message.tool_calls or [])[0]
+        assert (call.id, call.function.name, call.function.arguments) == (
+            f"toolu_loop{n:02d}",
+            "get_time",
+            f'{{"zone":"Z{n}"}}',
+        )
+        messages.append({"role": "assistant", "content": None, "tool_calls": [call.model_dump()]})
+        messages.append({"role": "tool", "tool_call_id": call.id, "content": f"{n}:00"})
+
+    fake.wait_quiet()
+    sent = fake.messages_requests
+    # One model request a round, and the last one carries the whole loop as real blocks, in order.
+    assert len(sent) == rounds + 1
+    last = without_cache_marks(sent[-1].chat_messages)
+    assert len(last) == 1 + 2 * rounds
+    assert last[1] == {
+        "role": "assistant",
+        "content": [{"type": "tool_use", "id": "toolu_loop00", "name": "mcp__t__get_time", "input": {"zone": "Z0"}}],
+    }
+    assert last[-1] == {
+        "role": "user",
+        "content": [{"type": "tool_result", "tool_use_id": "toolu_loop49", "content": "49:00"}],
+    }
+    assert [b["tool_use_id"] for m in last[2::2] for b in m["content"]] == [f"toolu_loop{n:02d}" for n in range(rounds)]
+    # Every round after the first went back to the process that made its call.
+    assert (
+        runtime.metric("claude_code_request_paths_total", path="continued") - before["claude_code_request_paths_total"]
+        == rounds
+    )
+    assert runtime.metric("claude_code_tool_requests_total") - before["claude_code_tool_requests_total"] == rounds + 1
+    assert runtime.metric("claude_code_tool_calls_total") - before["claude_code_tool_calls_total"] == rounds
