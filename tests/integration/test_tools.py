@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from tests.fakes.anthropic_api import FakeAnthropic, TextReply, ToolReply, ToolUse
-from tests.stack import Runtime
+from tests.stack import Proxy, Runtime
 
 MODES = pytest.mark.parametrize("mode", ["", "remote/"], ids=["in-process", "runtime"])
 
@@ -314,3 +315,58 @@ def test_a_fifty_round_agent_loop_is_served_warm_one_model_request_a_round(
     )
     assert runtime.metric("claude_code_tool_requests_total") - before["claude_code_tool_requests_total"] == rounds + 1
     assert runtime.metric("claude_code_tool_calls_total") - before["claude_code_tool_calls_total"] == rounds
+
+
+def anthropic_messages(proxy: Proxy, *, stream: bool) -> httpx.Response:
+    """Anthropic's ``/v1/messages`` on the proxy (LiteLLM's adapter), with tools in Anthropic's form."""
+    body = {
+        "model": "remote/sonnet",
+        "max_tokens": 1024,
+        "messages": QUESTION,
+        "tools": [
+            {
+                "name": t["function"]["name"],
+                "description": t["function"]["description"],
+                "input_schema": t["function"]["parameters"],
+            }
+            for t in TOOLS
+        ],
+        "stream": stream,
+    }
+    headers = {"x-api-key": proxy.key, "anthropic-version": "2023-06-01"}
+    return httpx.post(f"{proxy.url}/v1/messages", json=body, headers=headers, timeout=60, trust_env=False)
+
+
+def test_anthropic_messages_with_tools_answer_tool_use_blocks(fake: FakeAnthropic, proxy: Proxy) -> None:
+    fake.enqueue(two_calls(("toolu_01MsgW", "toolu_01MsgT")))
+
+    response = anthropic_messages(proxy, stream=False)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["stop_reason"] == "tool_use"
+    assert [b for b in body["content"] if b["type"] == "text"] == [{"type": "text", "text": "Let me look."}]
+    assert [(b["id"], b["name"], b["input"]) for b in body["content"] if b["type"] == "tool_use"] == [
+        ("toolu_01MsgW", "get_weather", {"city": "Paris"}),
+        ("toolu_01MsgT", "get_time", {"zone": "CET"}),
+    ]
+    fake.wait_quiet()
+    assert len(fake.messages_requests) == 1
+
+
+def test_anthropic_messages_with_tools_stream_input_json_deltas(fake: FakeAnthropic, proxy: Proxy) -> None:
+    fake.enqueue(two_calls(("toolu_01SseW", "toolu_01SseT")))
+
+    response = anthropic_messages(proxy, stream=True)
+
+    assert response.status_code == 200, response.text
+    events = [json.loads(line[len("data: ") :]) for line in response.text.splitlines() if line.startswith("data: ")]
+    starts = [e["content_block"] for e in events if e.get("type") == "content_block_start"]
+    assert [(b["id"], b["name"]) for b in starts if b["type"] == "tool_use"] == [
+        ("toolu_01SseW", "get_weather"),
+        ("toolu_01SseT", "get_time"),
+    ]
+    pieces = [e["delta"]["partial_json"] for e in events if (e.get("delta") or {}).get("type") == "input_json_delta"]
+    # The model's own fragments, passed on one by one.
+    assert [piece for piece in pieces if piece] == ['{"city": ', '"Par', 'is"}', '{"zone"', ': "CET"}']
+    assert [e["delta"]["stop_reason"] for e in events if e.get("type") == "message_delta"] == ["tool_use"]
