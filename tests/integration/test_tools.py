@@ -272,7 +272,10 @@ def test_a_fifty_round_agent_loop_is_served_warm_one_model_request_a_round(
     }
     rounds = 50
     fake.enqueue(
-        *[ToolReply([ToolUse("mcp__t__get_time", {"zone": f"Z{n}"}, id=f"toolu_loop{n:02d}")]) for n in range(rounds)]
+        *[
+            ToolReply([ToolUse("mcp__t__get_time", {"zone": f"zone-secret-{n}"}, id=f"toolu_loop{n:02d}")])
+            for n in range(rounds)
+        ]
     )
     fake.enqueue(TextReply("Done."))
     messages: list[Any] = list(QUESTION)
@@ -288,10 +291,10 @@ def test_a_fifty_round_agent_loop_is_served_warm_one_model_request_a_round(
         assert (call.id, call.function.name, call.function.arguments) == (
             f"toolu_loop{n:02d}",
             "get_time",
-            f'{{"zone":"Z{n}"}}',
+            f'{{"zone":"zone-secret-{n}"}}',
         )
         messages.append({"role": "assistant", "content": None, "tool_calls": [call.model_dump()]})
-        messages.append({"role": "tool", "tool_call_id": call.id, "content": f"{n}:00"})
+        messages.append({"role": "tool", "tool_call_id": call.id, "content": f"result-secret-{n}"})
 
     fake.wait_quiet()
     sent = fake.messages_requests
@@ -301,11 +304,13 @@ def test_a_fifty_round_agent_loop_is_served_warm_one_model_request_a_round(
     assert len(last) == 1 + 2 * rounds
     assert last[1] == {
         "role": "assistant",
-        "content": [{"type": "tool_use", "id": "toolu_loop00", "name": "mcp__t__get_time", "input": {"zone": "Z0"}}],
+        "content": [
+            {"type": "tool_use", "id": "toolu_loop00", "name": "mcp__t__get_time", "input": {"zone": "zone-secret-0"}}
+        ],
     }
     assert last[-1] == {
         "role": "user",
-        "content": [{"type": "tool_result", "tool_use_id": "toolu_loop49", "content": "49:00"}],
+        "content": [{"type": "tool_result", "tool_use_id": "toolu_loop49", "content": "result-secret-49"}],
     }
     assert [b["tool_use_id"] for m in last[2::2] for b in m["content"]] == [f"toolu_loop{n:02d}" for n in range(rounds)]
     # Every round after the first went back to the process that made its call.
@@ -315,6 +320,9 @@ def test_a_fifty_round_agent_loop_is_served_warm_one_model_request_a_round(
     )
     assert runtime.metric("claude_code_tool_requests_total") - before["claude_code_tool_requests_total"] == rounds + 1
     assert runtime.metric("claude_code_tool_calls_total") - before["claude_code_tool_calls_total"] == rounds
+    # The runtime logs each request (a count of its calls), never the calls' arguments or their results.
+    assert "Request finished" in runtime.process.output()
+    assert "secret" not in runtime.process.output()
 
 
 def anthropic_messages(proxy: Proxy, *, stream: bool) -> httpx.Response:
