@@ -5,6 +5,7 @@ written), nothing runs, and the results go back to the model as real ``tool_resu
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ import openai
 import pytest
 from tests.fakes.anthropic_api import FakeAnthropic, TextReply, ToolReply, ToolUse
 from tests.stack import Proxy, Runtime
+from tests.support import wait_until
 
 MODES = pytest.mark.parametrize("mode", ["", "remote/"], ids=["in-process", "runtime"])
 
@@ -378,3 +380,27 @@ def test_anthropic_messages_with_tools_stream_input_json_deltas(fake: FakeAnthro
     # The model's own fragments, passed on one by one.
     assert [piece for piece in pieces if piece] == ['{"city": ', '"Par', 'is"}', '{"zone"', ': "CET"}']
     assert [e["delta"]["stop_reason"] for e in events if e.get("type") == "message_delta"] == ["tool_use"]
+
+
+def test_a_recurring_tool_set_is_served_by_a_parked_spare_that_offers_its_tools(
+    fake: FakeAnthropic, start: Callable[..., Runtime]
+) -> None:
+    runtime = start(env={"CLAUDE_CODE_POOL_SIZE": "1"})
+    tools = [{"name": "get_time", "description": "The time in a zone.", "parameters": TIME_SCHEMA}]
+
+    def ask(system: str) -> None:
+        body = {"model": "sonnet", "system": system, "messages": QUESTION, "tools": tools}
+        assert runtime.complete(body).status_code == 200
+
+    fake.enqueue(TextReply("one"), TextReply("two"), TextReply("three"))
+    ask("You are agent one.")
+    ask("You are agent two.")  # the tool set came before: a spare is parked for it
+    wait_until(lambda: runtime.metric("claude_code_pool_ready_processes") == 1, timeout=60, what="a parked spare")
+    ask("You are agent three.")
+
+    assert runtime.metric("claude_code_request_paths_total", path="spare") == 1
+    third = fake.messages_requests[2]
+    assert third.tools == [
+        {"name": "mcp__t__get_time", "description": "The time in a zone.", "input_schema": TIME_SCHEMA}
+    ]
+    assert "You are agent three." in third.system_text
