@@ -404,3 +404,39 @@ def test_a_recurring_tool_set_is_served_by_a_parked_spare_that_offers_its_tools(
         {"name": "mcp__t__get_time", "description": "The time in a zone.", "input_schema": TIME_SCHEMA}
     ]
     assert "You are agent three." in third.system_text
+
+
+def test_after_a_tool_loop_the_process_serves_the_next_conversation_with_nothing_of_it(
+    fake: FakeAnthropic, start: Callable[..., Runtime]
+) -> None:
+    runtime = start(env={"CLAUDE_CODE_POOL_SIZE": "1"})
+    tools = [{"name": "get_time", "description": "The time in a zone.", "parameters": TIME_SCHEMA}]
+    call = {"id": "toolu_01Rewind", "name": "get_time", "arguments": '{"zone": "CET"}'}
+    fake.enqueue(
+        ToolReply([ToolUse("mcp__t__get_time", {"zone": "CET"}, id="toolu_01Rewind")]),
+        TextReply("It is 14:05."),
+        TextReply("Hello."),
+    )
+
+    def ask(messages: list[Any]) -> list[dict[str, Any]]:
+        response = runtime.complete({"model": "sonnet", "messages": messages, "tools": tools})
+        assert response.status_code == 200
+        return [json.loads(line) for line in response.text.splitlines() if line]
+
+    events = ask(QUESTION)
+    assert [e for e in events if e["type"] == "tool_call"] == [
+        {"type": "tool_call", "index": 0, "id": "toolu_01Rewind", "name": "get_time"}
+    ]
+    assert events[-1]["finish_reason"] == "tool_calls"
+    ask(
+        [
+            *QUESTION,
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {"role": "tool", "content": "14:05", "tool_call_id": "toolu_01Rewind"},
+        ]
+    )
+    ask([{"role": "user", "content": "A new conversation."}])
+
+    assert runtime.metric("claude_code_request_paths_total", path="continued") == 1
+    assert runtime.metric("claude_code_request_paths_total", path="reused") == 1
+    assert fake.messages_requests[2].chat_messages == [{"role": "user", "content": "A new conversation."}]
