@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 from aiohttp import web
 
+from claude_code_operator import contract
 from claude_code_operator.observations import AuthReport
 from claude_code_operator.probe import probe_auth_status, to_auth_report
-from claude_code_operator.render import names
 from claude_code_provider.auth.status import Outcome, TokenInfo, WriteBack, derive_auth_status
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -69,7 +69,7 @@ async def runtime_at(answer: Callable[[web.Request], Awaitable[web.StreamRespons
     app.router.add_get("/auth/status", answer)
     runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, ip, names.HEALTH_PORT).start()
+    await web.TCPSite(runner, ip, contract.HEALTH_PORT).start()
     try:
         yield ip
     finally:

@@ -1,4 +1,4 @@
-"""Renderers: a Provider -> the exact children of contracts.md."""
+"""Renderers: a Provider -> the exact children the operator makes."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from .metrics import register_phases
 from .monitor import run_probes
 from .reconcile import observe_pod, reconcile
 from .render import names
-from .state import Key, LoginUsers, State, login_users_of
+from .state import Key, LoginUsers, State, Tracked, login_users_of
 
 log = logging.getLogger(__name__)
 RESOURCE = (GROUP, VERSION, PLURAL)
@@ -72,7 +72,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     http = aiohttp.ClientSession(trust_env=False)
     state = State(config=config, kube=kube, http=http)
     memo["state"] = state
-    register_phases(lambda: {key: s.phase for key, s in state.status.items()})
+    register_phases(lambda: {key: t.status.phase for key, t in state.tracked.items()})
 
 
 @kopf.on.cleanup()
@@ -126,48 +126,54 @@ async def resource_changed(type: str | None, body: kopf.Body, memo: Any, **kwarg
         state.forget(key)
         return
     try:
-        provider = state.remember(body)
+        tracked = state.remember(body)
     except ValidationError as error:
         # The CRD refuses bad specs; this only happens with a CRD older or newer than the operator.
         message = f"spec does not match the operator's model ({error.error_count()} errors): is the CRD this version's?"
         log.error("Cannot reconcile %s/%s: %s", *key, message)
         kopf.warn(body, reason="SpecNotUnderstood", message=message)
         return
-    if provider is None or state.converged.get(key) == provider.generation:
+    if tracked is None or tracked.converged == tracked.provider.generation:
         return  # being deleted (the garbage collector removes the children), or nothing new
+    generation = tracked.provider.generation
     try:
-        await reconcile(state, provider, kwargs["login_users"], "resource")
+        await reconcile(state, tracked, kwargs["login_users"], "resource")
     except (ApiError, TransportError) as error:
         log.warning("Reconciling %s/%s failed (%s); retrying", *key, _describe(error))
-        if key not in state.retrying:
-            state.retrying[key] = asyncio.create_task(_retry(state, key, kwargs["login_users"]))
+        if tracked.retry is None:
+            tracked.retry = asyncio.create_task(_retry(state, tracked, kwargs["login_users"]))
         return
-    state.converged[key] = provider.generation
+    tracked.converged = generation
 
 
 def _describe(error: Exception) -> str:
     return f"API error {error.status.code}" if isinstance(error, ApiError) else type(error).__name__
 
 
-async def _retry(state: State, key: Key, users: LoginUsers) -> None:
+async def _retry(state: State, tracked: Tracked, users: LoginUsers) -> None:
     """Until the resource's latest generation is converged (or it goes): kopf retries no event handler,
     and without a new event nothing else would. Runs beside kopf's worker for the resource, so the
     events that arrive meanwhile (a fixed spec) are seen, and the latest one is what is retried."""
     try:
         for delay in itertools.chain(RESOURCE_RETRY_DELAYS, itertools.repeat(RESOURCE_RETRY_DELAYS[-1])):
             await asyncio.sleep(delay)
-            provider = state.providers.get(key)
-            if provider is None or state.converged.get(key) == provider.generation:
+            generation = tracked.provider.generation
+            if tracked.converged == generation:
                 return
             try:
-                await reconcile(state, provider, users, "retry")
+                await reconcile(state, tracked, users, "retry")
             except (ApiError, TransportError) as error:
-                log.warning("Reconciling %s/%s failed again (%s)", *key, _describe(error))
+                log.warning(
+                    "Reconciling %s/%s failed again (%s)",
+                    tracked.provider.namespace,
+                    tracked.provider.name,
+                    _describe(error),
+                )
                 continue
-            state.converged[key] = provider.generation
+            tracked.converged = generation
             return
     finally:
-        state.retrying.pop(key, None)
+        tracked.retry = None
 
 
 async def _reconcile_named(state: State, namespace: str, names_: list[str], users: LoginUsers, trigger: str) -> None:
@@ -176,11 +182,11 @@ async def _reconcile_named(state: State, namespace: str, names_: list[str], user
     the next event."""
     for name in names_:
         for delay in (*EVENT_RETRY_DELAYS, None):
-            provider = state.providers.get((namespace, name))
-            if provider is None:
+            tracked = state.get((namespace, name))
+            if tracked is None:
                 break  # gone, or not seen yet: its own events reconcile it
             try:
-                await reconcile(state, provider, users, trigger)
+                await reconcile(state, tracked, users, trigger)
                 break
             except (ApiError, TransportError) as error:
                 if delay is None:

@@ -85,10 +85,6 @@ class Kube:
         pod = await self._get(Pod, namespace, name)
         return None if pod is None else dict(pod.to_dict())
 
-    async def fetch_provider(self, namespace: str, name: str) -> dict[str, Any] | None:
-        obj = await self._get(ClaudeCodeProvider, namespace, name)
-        return None if obj is None else dict(obj.to_dict())
-
     async def apply_manifest(self, manifest: dict[str, Any], *, remember: bool = True) -> dict[str, Any] | None:
         """Server-side apply (force: this manager owns the fields it renders): the object as the server
         has it now. An apply identical to the last one this process made is skipped (None): steady

@@ -7,14 +7,15 @@ import base64
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .. import contract
 from ..api.resource import Provider
 from . import names
 
 
 def wanted_keys(provider: Provider) -> tuple[str, ...]:
     if provider.spec.master_key_secret is None:
-        return (names.RUNTIME_TOKEN_KEY, names.MASTER_KEY_KEY)
-    return (names.RUNTIME_TOKEN_KEY,)
+        return (contract.RUNTIME_TOKEN_KEY, contract.MASTER_KEY_KEY)
+    return (contract.RUNTIME_TOKEN_KEY,)
 
 
 def render_keys_secret(

@@ -1,0 +1,116 @@
+"""Act: a full reconcile reads what the plan needs, decides (`plan`, pure) and carries the plan out
+through `kube/`. Called under the resource's lock."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable
+from dataclasses import replace
+from typing import Any
+
+from . import contract
+from .credentials import CredentialsCheck, derive_credentials_check, derive_login_in_use
+from .observations import Observation, PodFacts, derive_pod_facts, fetch_observation
+from .plan import Plan, derive_children, derive_plan
+from .render import names
+from .render.keys import render_keys_secret
+from .state import LoginUsers, State, Tracked, login_holder, login_users_of
+from .status import Facts
+
+log = logging.getLogger(__name__)
+#: Plan and act again at most this often in one reconcile (a pod in the way that is gone when read,
+#: a new resource's pod that has to be read after all).
+_ROUNDS = 4
+
+
+def _new_secret_value(key: str) -> str:
+    return f"sk-{secrets.token_hex(24)}" if key == contract.MASTER_KEY_KEY else secrets.token_urlsafe(32)
+
+
+async def together(*steps: Awaitable[Any]) -> list[Any]:
+    """Run `steps` concurrently, let every one finish, then raise the first error if any did."""
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
+async def converge(state: State, tracked: Tracked, users: LoginUsers) -> Facts:
+    """Observe, plan, act: the facts for the status."""
+    provider = tracked.provider
+    secret_name = provider.spec.credentials.secret_name
+    holder = login_holder(users, provider.namespace, secret_name)
+    # The login is another resource's: nothing of ours is applied, and our pod (if any) goes.
+    in_use_by = holder if holder is not None and holder != provider.name else None
+    in_use = in_use_by is not None
+    new = tracked.never_reconciled
+    others = [] if in_use else [u for u in login_users_of(users, provider.namespace, secret_name) if u != provider.name]
+    observe = fetch_observation(state.kube, provider, read_secret=not in_use, read_pod=in_use or not new, others=others)
+    if in_use:
+        seen: Observation = await observe
+    else:
+        # Independent requests go together: a creation waits for three round trips, not nine.
+        children = derive_children(provider, state.config)
+        seen, *_ = await together(
+            observe, _apply_keys(state, tracked), *(state.kube.apply_manifest(m) for m in children)
+        )
+    check: CredentialsCheck
+    if in_use_by is not None:
+        check = derive_login_in_use(provider.namespace, secret_name, in_use_by)
+    else:
+        secret = seen.secret
+        data, annotations = (secret.data, secret.annotations) if secret is not None else (None, None)
+        check = derive_credentials_check(provider.spec.credentials, provider.namespace, data, annotations)
+    return Facts(credentials=check, pod=await _act(state, tracked, check, seen))
+
+
+async def _act(state: State, tracked: Tracked, check: CredentialsCheck, seen: Observation) -> PodFacts:
+    provider = tracked.provider
+    name = names.pod_name(provider.name)
+    applied = False
+    for _ in range(_ROUNDS):
+        plan = derive_plan(provider, check, seen)
+        tracked.pod_plan = plan.pod_plan
+        if not applied:  # the pod's ServiceAccount must exist before the pod
+            await together(*(state.kube.apply_manifest(m) for m in plan.children))
+            applied = True
+        if plan.action == "read":
+            seen = replace(seen, pod=await state.kube.fetch_pod(provider.namespace, name), pod_read=True)
+            continue
+        if plan.action == "create":
+            assert plan.pod is not None
+            created = await state.kube.create_manifest(plan.pod)
+            if created is not None:
+                log.info("Created pod %s/%s", provider.namespace, name)
+                # As its events will show it (phase Pending), so that they change nothing.
+                return derive_pod_facts(created)
+            seen = replace(seen, pod=await state.kube.fetch_pod(provider.namespace, name), pod_read=True)
+            continue
+        if plan.action == "delete":
+            await _delete_pod(state, provider.namespace, name, plan)
+        return plan.facts
+    # A pod in the way that keeps coming and going: the next event tries again.
+    return PodFacts("replacing", name)
+
+
+async def _delete_pod(state: State, namespace: str, name: str, plan: Plan) -> None:
+    await state.kube.delete_pod(namespace, name)
+    log.info("Deleted pod %s/%s", namespace, name, extra={"reason": plan.why, **plan.log_fields})
+
+
+async def _apply_keys(state: State, tracked: Tracked) -> None:
+    """The generated keys: created once, never regenerated (clients hold them); a key that a changed spec
+    wants and the Secret lacks is added to the values already there."""
+    if tracked.keys_complete:
+        return
+    provider = tracked.provider
+    fresh = render_keys_secret(provider, {}, _new_secret_value) if tracked.never_reconciled else None
+    if fresh is None or await state.kube.create_manifest(fresh) is None:
+        existing = await state.kube.fetch_secret_data(provider.namespace, names.keys_secret_name(provider.name))
+        manifest = render_keys_secret(provider, existing or {}, _new_secret_value)
+        if manifest is not None:
+            await state.kube.apply_manifest(manifest, remember=False)
+    tracked.keys_complete = True
