@@ -148,12 +148,13 @@ def _auth_condition(provider: Provider, probe: ProbeFacts, kind: str | None) -> 
 
 
 def _rate_condition(probe: ProbeFacts) -> tuple[ConditionStatus, str, str]:
+    """A usage limit is in effect while the runtime says until when (`rateLimitedUntil`); its last
+    request's `rate_limited` (contract.OUTCOME_USAGE_LIMIT) stays after the limit reset, until the next
+    request, so it alone says nothing of now."""
     report = probe.report
     if report is not None and report.rate_limited_until is not None:
         until = _time(report.rate_limited_until)
         return "True", "UsageLimitReached", f"The subscription's usage limit is reached; it resets at {until}."
-    if report is not None and report.last_result == "rate_limited":
-        return "True", "RateLimited", "Anthropic is rate limiting this login; requests may fail until it eases."
     return "False", "WithinLimits", "No usage limit in effect."
 
 
