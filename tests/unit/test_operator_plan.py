@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from claude_code_operator.api.resource import Provider
-from claude_code_operator.config import OperatorConfig
+from claude_code_operator.config import OperatorConfig, PodDefaults
 from claude_code_operator.credentials import derive_credentials_check, derive_login_in_use
 from claude_code_operator.login_facts import LoginSecret
 from claude_code_operator.observations import Observation, PodFacts
@@ -36,7 +36,7 @@ def plan_for(
 ) -> Plan:
     secret = LoginSecret(data) if data is not None else None
     check = derive_credentials_check(p.spec.credentials, p.namespace, data)
-    return derive_plan(p, check, Observation(secret, pod, pod_read, others))
+    return derive_plan(p, check, Observation(secret, pod, pod_read, others), PodDefaults())
 
 
 def live(pod: dict[str, Any], phase: str = "Running", ready: str = "True", **meta: Any) -> dict[str, Any]:
@@ -147,5 +147,5 @@ def test_a_login_in_use_by_another_resource_withholds_the_pod_and_applies_nothin
         "Secret team/alice-login is the login of ClaudeCodeProvider bob; two pods refreshing one login invalidate "
         "it. Give this resource its own login Secret (spec.credentials.secretName) or delete bob."
     )
-    plan = derive_plan(p, check, Observation(None, live(render_pod(p, SETUP_TOKEN)), True))
+    plan = derive_plan(p, check, Observation(None, live(render_pod(p, SETUP_TOKEN)), True), PodDefaults())
     assert (plan.pod_plan, plan.action, plan.facts, plan.children) == ("remove", "delete", PodFacts("withheld"), ())

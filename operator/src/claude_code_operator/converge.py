@@ -7,11 +7,13 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import contract
+from .api.resource import Provider
 from .credentials import CredentialsCheck, derive_credentials_check, derive_login_in_use
+from .kube.api import Refused
 from .observations import Observation, PodFacts, derive_pod_facts, fetch_observation
 from .plan import Plan, derive_children, derive_plan
 from .render import names
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 #: Plan and act again at most this often in one reconcile (a pod in the way that is gone when read,
 #: a new resource's pod that has to be read after all).
 _ROUNDS = 4
+#: The most of the API's message a status carries.
+MAX_API_MESSAGE = 1024
 
 
 def _new_secret_value(key: str) -> str:
@@ -38,7 +42,30 @@ async def together(*steps: Awaitable[Any]) -> list[Any]:
     return results
 
 
-async def converge(state: State, tracked: Tracked, users: LoginUsers) -> Facts:
+@dataclass(frozen=True)
+class Outcome:
+    facts: Facts
+    #: What the API server refused to write, if it did: not converged, tried again with backoff.
+    refused: Refused | None = None
+
+
+def _refusal(provider: Provider, refused: Refused) -> PodFacts:
+    message = refused.message[:MAX_API_MESSAGE] + ("..." if len(refused.message) > MAX_API_MESSAGE else "")
+    detail = f"{refused.kind} {refused.name} (HTTP {refused.code}: {message})."
+    return PodFacts("refused", names.pod_name(provider.name), detail=detail)
+
+
+def _observed(results: list[Any]) -> tuple[Observation, Refused | None]:
+    """The observation among concurrent steps' results, and the first refusal; other errors raise."""
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, Refused):
+            raise result
+    refused = next((r for r in results if isinstance(r, Refused)), None)
+    seen: Observation = results[0]
+    return seen, refused
+
+
+async def converge(state: State, tracked: Tracked, users: LoginUsers) -> Outcome:
     """Observe, plan, act: the facts for the status."""
     provider = tracked.provider
     secret_name = provider.spec.credentials.secret_name
@@ -49,14 +76,15 @@ async def converge(state: State, tracked: Tracked, users: LoginUsers) -> Facts:
     new = tracked.never_reconciled
     others = [] if in_use else [u for u in login_users_of(users, provider.namespace, secret_name) if u != provider.name]
     observe = fetch_observation(state.kube, provider, read_secret=not in_use, read_pod=in_use or not new, others=others)
+    refused: Refused | None = None
     if in_use:
-        seen: Observation = await observe
+        seen = await observe
     else:
         # Independent requests go together: a creation waits for three round trips, not nine.
         children = derive_children(provider, state.config)
-        seen, *_ = await together(
-            observe, _apply_keys(state, tracked), *(state.kube.apply_manifest(m) for m in children)
-        )
+        applies = (state.kube.apply_manifest(m) for m in children)
+        results = await asyncio.gather(observe, _apply_keys(state, tracked), *applies, return_exceptions=True)
+        seen, refused = _observed(results)
     check: CredentialsCheck
     if in_use_by is not None:
         check = derive_login_in_use(provider.namespace, secret_name, in_use_by)
@@ -64,7 +92,18 @@ async def converge(state: State, tracked: Tracked, users: LoginUsers) -> Facts:
         secret = seen.secret
         data, annotations = (secret.data, secret.annotations) if secret is not None else (None, None)
         check = derive_credentials_check(provider.spec.credentials, provider.namespace, data, annotations)
-    return Facts(credentials=check, pod=await _act(state, tracked, check, seen))
+    if refused is None:
+        try:
+            return Outcome(Facts(credentials=check, pod=await _act(state, tracked, check, seen)))
+        except Refused as error:
+            refused = error
+    log.warning(
+        "The API server refused a child of %s/%s",
+        provider.namespace,
+        provider.name,
+        extra={"kind": refused.kind, "child": refused.name, "code": refused.code},
+    )
+    return Outcome(Facts(credentials=check, pod=_refusal(provider, refused)), refused)
 
 
 async def _act(state: State, tracked: Tracked, check: CredentialsCheck, seen: Observation) -> PodFacts:
@@ -72,7 +111,7 @@ async def _act(state: State, tracked: Tracked, check: CredentialsCheck, seen: Ob
     name = names.pod_name(provider.name)
     applied = False
     for _ in range(_ROUNDS):
-        plan = derive_plan(provider, check, seen)
+        plan = derive_plan(provider, check, seen, state.config.pod_defaults)
         tracked.pod_plan = plan.pod_plan
         if not applied:  # the pod's ServiceAccount must exist before the pod
             await together(*(state.kube.apply_manifest(m) for m in plan.children))

@@ -14,7 +14,7 @@ from .kube.api import Kube
 from .login_facts import LoginSecret
 from .render import names
 
-PodState = Literal["suspended", "withheld", "pending", "ready", "unready", "replacing", "failed"]
+PodState = Literal["suspended", "withheld", "pending", "ready", "unready", "replacing", "failed", "refused"]
 
 
 @dataclass(frozen=True)

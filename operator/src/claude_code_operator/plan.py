@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .api.resource import Provider
-from .config import OperatorConfig
+from .config import OperatorConfig, PodDefaults
 from .credentials import CredentialsCheck
 from .login_facts import derive_pod_has_login
 from .observations import Observation, PodFacts, derive_pod_facts
@@ -61,7 +61,7 @@ def owned(pod: Mapping[str, Any], provider: Provider) -> bool:
     return any(ref.get("uid") == provider.uid for ref in pod["metadata"].get("ownerReferences") or [])
 
 
-def derive_plan(provider: Provider, check: CredentialsCheck, seen: Observation) -> Plan:
+def derive_plan(provider: Provider, check: CredentialsCheck, seen: Observation, defaults: PodDefaults) -> Plan:
     login = check.login
     children = tuple(render_write_back_access(provider)) if login is not None and login.write_back else ()
     data = seen.secret.data if seen.secret is not None else None
@@ -73,7 +73,7 @@ def derive_plan(provider: Provider, check: CredentialsCheck, seen: Observation) 
         other = seen.others_with_pods[0]
         facts = PodFacts("pending", name, detail=f"Waiting for {other}'s pod to go.")
         return Plan("run", "wait", facts, children)
-    desired = render_pod(provider, data, login)
+    desired = render_pod(provider, data, login, defaults)
     existing = seen.pod
     if existing is None:  # absent, or not read: created without reading first
         return Plan("run", "create", PodFacts("pending", name), children, pod=desired)

@@ -20,13 +20,16 @@ from .state import Key, LoginUsers, State, Tracked
 from .status import Facts
 
 
-async def reconcile(state: State, tracked: Tracked, users: LoginUsers, trigger: str) -> None:
+async def reconcile(state: State, tracked: Tracked, users: LoginUsers, trigger: str) -> bool:
     """The full pass: login, children, pod; then the status. For the resource's own changes, its login
-    Secret's, and a pod that went away or stopped."""
+    Secret's, and a pod that went away or stopped. False: not converged (the API server refused a child;
+    the status says so)."""
     started = time.monotonic()
     async with tracked.lock, state.reconciles:
-        await record_pod(state, tracked, await converge(state, tracked, users))
+        outcome = await converge(state, tracked, users)
+        await record_pod(state, tracked, outcome.facts)
     RECONCILE_SECONDS.labels(trigger).observe(time.monotonic() - started)
+    return outcome.refused is None
 
 
 async def observe_pod(state: State, namespace: str, name: str, pod: Mapping[str, Any]) -> bool:

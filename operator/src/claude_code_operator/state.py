@@ -106,8 +106,9 @@ class State:
     tracked: dict[Key, Tracked] = field(default_factory=dict)
     reconciles: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(RECONCILE_CONCURRENCY))
     probes: DueTimes = field(default_factory=DueTimes)
-    #: The task that probes (monitor.run_probes), once started.
+    #: The tasks that probe (monitor.run_probes) and resync (retries.run_resync), once started.
     prober: asyncio.Task[None] | None = None
+    resync: asyncio.Task[None] | None = None
 
     def get(self, key: Key) -> Tracked | None:
         return self.tracked.get(key)
@@ -139,9 +140,10 @@ class State:
         self.kube.forget(*key)
 
     async def close(self) -> None:
-        if self.prober is not None:
-            self.prober.cancel()
-            await asyncio.gather(self.prober, return_exceptions=True)
+        tasks = [task for task in (self.prober, self.resync) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.http.close()
         await self.kube.close()
 

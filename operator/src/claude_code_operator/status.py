@@ -36,6 +36,12 @@ _POD_REASONS: dict[str, tuple[ConditionStatus, str, str]] = {
     "failed": ("False", "PodFailed", "Pod {pod} failed ({detail}); it is being replaced."),
     "suspended": ("False", "Suspended", "spec.suspend is true: the pod was removed. Set it to false to serve again."),
     "withheld": ("False", "NoUsableLogin", "No pod is started until CredentialsValid is True."),
+    "refused": (
+        "False",
+        "Refused",
+        "The API server refused {detail} Fix what it names (a ResourceQuota, an admission webhook, "
+        "spec.placement); the operator tries again with backoff.",
+    ),
 }
 
 

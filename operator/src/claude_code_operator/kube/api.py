@@ -43,6 +43,25 @@ def connect(kube_config: KubeConfig, field_manager: str = FIELD_MANAGER) -> Asyn
     return AsyncClient(config=kube_config, field_manager=field_manager, transport=transport, timeout=API_TIMEOUT)
 
 
+#: Answers that no retry soon changes: a bad or invalid object (a bad spec.placement value), or a refusal
+#: (a ResourceQuota, an admission webhook, RBAC).
+REFUSED_CODES = frozenset({400, 403, 422})
+
+
+class Refused(Exception):
+    """The API server refused to write a child: what, and the API's own words."""
+
+    def __init__(self, kind: str, name: str, code: int, message: str) -> None:
+        super().__init__(f"{kind} {name}: HTTP {code}")
+        self.kind, self.name, self.code, self.message = kind, name, code, message
+
+
+def _refused(manifest: dict[str, Any], error: ApiError) -> Refused | None:
+    if error.status.code not in REFUSED_CODES:
+        return None
+    return Refused(manifest["kind"], manifest["metadata"]["name"], error.status.code, error.status.message or "")
+
+
 def _missing(error: ApiError) -> bool:
     return error.status.code == 404
 
@@ -94,7 +113,15 @@ class Kube:
         digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
         if remember and self._applied.get(key) == digest:
             return None
-        applied: Any = await self.client.apply(codecs.from_dict(manifest), field_manager=self.field_manager, force=True)
+        try:
+            applied: Any = await self.client.apply(
+                codecs.from_dict(manifest), field_manager=self.field_manager, force=True
+            )
+        except ApiError as error:
+            refused = _refused(manifest, error)
+            if refused is not None:
+                raise refused from error
+            raise
         if remember:
             self._applied[key] = digest
         return dict(applied.to_dict())
@@ -107,6 +134,9 @@ class Kube:
         except ApiError as error:
             if error.status.code == 409:
                 return None
+            refused = _refused(manifest, error)
+            if refused is not None:
+                raise refused from error
             raise
         return dict(created.to_dict())
 

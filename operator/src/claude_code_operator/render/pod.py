@@ -16,7 +16,8 @@ from typing import Any
 
 from .. import contract
 from ..api.resource import Provider
-from ..api.spec import Container
+from ..api.spec import Container, Resources
+from ..config import PodDefaults
 from ..login_facts import LoginFacts, LoginSecret, derive_login_facts, render_pod_login_annotations
 from . import names
 
@@ -26,6 +27,7 @@ _SECURITY_CONTEXT = {
     "runAsNonRoot": True,
     "capabilities": {"drop": ["ALL"]},
 }
+DEFAULT_POD_DEFAULTS = PodDefaults()
 RUN_AS_USER = 10001  # the provider image's user
 LITELLM_COMMAND = [
     *("litellm", "--config", f"{names.LITELLM_CONFIG_DIR}/config.yaml"),
@@ -50,12 +52,15 @@ def _empty_dir(name: str) -> dict[str, Any]:
     return {"name": name, "emptyDir": {}}
 
 
-def _resources(container: Container) -> dict[str, Any]:
+def _resources(container: Container, default: Resources) -> dict[str, Any]:
+    """The spec's requests and limits, each where it sets them, else the operator's defaults."""
     out: dict[str, Any] = {}
-    if container.resources.requests:
-        out["requests"] = dict(container.resources.requests)
-    if container.resources.limits:
-        out["limits"] = dict(container.resources.limits)
+    requests = container.resources.requests or default.requests
+    limits = container.resources.limits or default.limits
+    if requests:
+        out["requests"] = dict(requests)
+    if limits:
+        out["limits"] = dict(limits)
     return out
 
 
@@ -94,7 +99,7 @@ def _write_back_env(provider: Provider) -> list[dict[str, Any]]:
     ]
 
 
-def _claude_container(provider: Provider, write_back: bool) -> dict[str, Any]:
+def _claude_container(provider: Provider, write_back: bool, defaults: PodDefaults) -> dict[str, Any]:
     spec = provider.spec
     keys = names.keys_secret_name(provider.name)
     return {
@@ -116,7 +121,7 @@ def _claude_container(provider: Provider, write_back: bool) -> dict[str, Any]:
         "ports": [{"name": "health", "containerPort": contract.HEALTH_PORT, "protocol": "TCP"}],
         "livenessProbe": _http_probe("/healthz", "health", period=10),
         "readinessProbe": _http_probe("/readyz", "health", period=5),
-        "resources": _resources(spec.runtime),
+        "resources": _resources(spec.runtime, defaults.runtime),
         "securityContext": _SECURITY_CONTEXT,
         "volumeMounts": [
             {"name": "login", "mountPath": names.LOGIN_DIR, "readOnly": True},
@@ -127,7 +132,7 @@ def _claude_container(provider: Provider, write_back: bool) -> dict[str, Any]:
     }
 
 
-def _litellm_container(provider: Provider) -> dict[str, Any]:
+def _litellm_container(provider: Provider, defaults: PodDefaults) -> dict[str, Any]:
     spec = provider.spec
     master_secret, master_key = master_key_ref(provider)
     return {
@@ -146,7 +151,7 @@ def _litellm_container(provider: Provider) -> dict[str, Any]:
         "ports": [{"name": "http", "containerPort": contract.HTTP_PORT, "protocol": "TCP"}],
         "livenessProbe": _http_probe("/health/liveliness", "http", period=10),
         "readinessProbe": _http_probe("/health/readiness", "http", period=5),
-        "resources": _resources(spec.litellm),
+        "resources": _resources(spec.litellm, defaults.litellm),
         "securityContext": _SECURITY_CONTEXT,
         "volumeMounts": [
             {"name": "litellm-config", "mountPath": names.LITELLM_CONFIG_DIR, "readOnly": True},
@@ -155,7 +160,9 @@ def _litellm_container(provider: Provider) -> dict[str, Any]:
     }
 
 
-def _pod_without_hash(provider: Provider, present_keys: set[str], write_back: bool) -> dict[str, Any]:
+def _pod_without_hash(
+    provider: Provider, present_keys: set[str], write_back: bool, defaults: PodDefaults
+) -> dict[str, Any]:
     placement = provider.spec.placement
     spec: dict[str, Any] = {
         # A token only for write-back, and then one that may get and patch the login Secret alone.
@@ -170,7 +177,7 @@ def _pod_without_hash(provider: Provider, present_keys: set[str], write_back: bo
             "fsGroup": RUN_AS_USER,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [_claude_container(provider, write_back), _litellm_container(provider)],
+        "containers": [_claude_container(provider, write_back, defaults), _litellm_container(provider, defaults)],
         "volumes": [
             {
                 "name": "login",
@@ -205,12 +212,17 @@ def _pod_without_hash(provider: Provider, present_keys: set[str], write_back: bo
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
 
 
-def render_pod(provider: Provider, secret_data: Mapping[str, bytes], login: LoginFacts | None = None) -> dict[str, Any]:
+def render_pod(
+    provider: Provider,
+    secret_data: Mapping[str, bytes],
+    login: LoginFacts | None = None,
+    defaults: PodDefaults = DEFAULT_POD_DEFAULTS,
+) -> dict[str, Any]:
     """The pod for a login whose Secret holds `secret_data` (already validated); `login`: its facts, when
-    already derived with the Secret's annotations."""
+    already derived with the Secret's annotations; `defaults`: resources where the spec sets none."""
     if login is None:
         login = derive_login_facts(provider.spec.credentials, LoginSecret(secret_data))
-    pod = _pod_without_hash(provider, set(secret_data), login.write_back)
+    pod = _pod_without_hash(provider, set(secret_data), login.write_back, defaults)
     material = json.dumps(pod, sort_keys=True)
     annotations = pod["metadata"]["annotations"]
     annotations[names.SPEC_HASH_ANNOTATION] = hashlib.sha256(material.encode()).hexdigest()[:32]

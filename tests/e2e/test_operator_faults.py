@@ -1,0 +1,126 @@
+"""Faults the operator recovers from, on the real control plane (kwok reports the pods Running; no pod
+runner here): refusals, an API it may not use for a while, children deleted or edited behind its back,
+bad login bytes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kubernetes import client
+
+from tests.e2e.harness import Cluster, wait_until
+from tests.e2e.operator_process import OperatorDeployment
+from tests.e2e.test_operator import (
+    DEADLINE,
+    GROUP,
+    PLURAL,
+    VERSION,
+    condition,
+    get_ccp,
+    login_secret,
+    read_pod,
+    resource,
+    wait_condition,
+)
+
+
+def warnings(core: client.CoreV1Api, namespace: str, reason: str) -> list[Any]:
+    return [e for e in core.list_namespaced_event(namespace).items if e.reason == reason and e.type == "Warning"]
+
+
+def test_a_pod_refused_by_a_resource_quota_is_a_false_condition_and_comes_once_the_quota_goes(
+    core: client.CoreV1Api, custom: client.CustomObjectsApi, namespace: str, operator: OperatorDeployment
+) -> None:
+    quota = client.V1ResourceQuota(metadata=client.V1ObjectMeta(name="no-pods"), spec={"hard": {"pods": "0"}})
+    core.create_namespaced_resource_quota(namespace, quota)
+    wait_until(
+        lambda: (core.read_namespaced_resource_quota("no-pods", namespace).status.hard or {}).get("pods") == "0",
+        timeout=DEADLINE,
+        what="the quota to be counted",
+    )
+    operator.start()
+    core.create_namespaced_secret(namespace, login_secret("q-login"))
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, resource("quota", "q-login"))
+    c = wait_condition(custom, namespace, "quota", "PodReady", "False", "Refused")
+    assert c["message"].startswith("The API server refused Pod quota-claude-code (HTTP 403: "), c["message"]
+    assert "exceeded quota: no-pods" in c["message"]
+    ready = condition(get_ccp(custom, namespace, "quota"), "Ready")
+    assert ready is not None
+    assert (ready["status"], ready["reason"]) == ("False", "Refused")
+    events = wait_until(lambda: warnings(core, namespace, "Refused"), timeout=DEADLINE, what="a Refused Event")
+    assert "exceeded quota: no-pods" in events[0].message
+
+    core.delete_namespaced_resource_quota("no-pods", namespace)
+    wait_until(lambda: read_pod(core, namespace, "quota-claude-code"), timeout=DEADLINE, what="the pod after the fix")
+    wait_condition(custom, namespace, "quota", "PodReady", "True", "PodReady")
+    assert len(warnings(core, namespace, "Refused")) == 1, "one Event for the refusal, not one per retry"
+
+
+def test_an_invalid_placement_is_refused_with_the_field_and_a_fixed_spec_gets_the_pod(
+    core: client.CoreV1Api, custom: client.CustomObjectsApi, namespace: str, operator: OperatorDeployment
+) -> None:
+    operator.start()
+    core.create_namespaced_secret(namespace, login_secret("p-login"))
+    bad = resource("placed", "p-login", placement={"nodeSelector": {"not a label!": "x"}})
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, bad)
+    c = wait_condition(custom, namespace, "placed", "PodReady", "False", "Refused")
+    assert "(HTTP 422: " in c["message"], c["message"]
+    assert "spec.nodeSelector" in c["message"]
+    custom.patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, "placed", {"spec": {"placement": {"nodeSelector": None}}}
+    )
+    wait_until(lambda: read_pod(core, namespace, "placed-claude-code"), timeout=DEADLINE, what="the pod after the fix")
+
+
+def test_a_pod_lost_while_the_operator_may_not_create_pods_is_replaced_once_it_may(
+    cluster: Cluster,
+    core: client.CoreV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+    operator: OperatorDeployment,
+) -> None:
+    """A reconcile triggered by the pod's own DELETED event fails for longer than a few quick retries;
+    no further event comes, and the pod is still replaced."""
+    operator.start()
+    core.create_namespaced_secret(namespace, login_secret("b-login"))
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, resource("brown", "b-login"))
+    first = wait_until(lambda: read_pod(core, namespace, "brown-claude-code"), timeout=DEADLINE, what="the pod")
+    role = f"{operator.release}-claude-code-operator"
+    rules = json.loads(cluster.kubectl("get", "clusterrole", role, "-o", "json").stdout)["rules"]
+    no_create = [
+        {**r, "verbs": [v for v in r["verbs"] if v != "create"]} if "pods" in r.get("resources", []) else r
+        for r in rules
+    ]
+    cluster.kubectl("patch", "clusterrole", role, "--type=merge", "-p", json.dumps({"rules": no_create}))
+    core.delete_namespaced_pod("brown-claude-code", namespace)
+    wait_condition(custom, namespace, "brown", "PodReady", "False", "Refused")
+    # Five refused tries (about 15 s: 1+2+4+8 s apart) is where an event-triggered reconcile used to give up.
+    refusals = f"refused a child of {namespace}/brown"
+    log = operator.processes[-1]
+    wait_until(lambda: log.logs().count(refusals) >= 5, timeout=DEADLINE, what="five refused tries")
+    cluster.kubectl("patch", "clusterrole", role, "--type=merge", "-p", json.dumps({"rules": rules}))
+
+    def replaced() -> client.V1Pod | None:
+        pod = read_pod(core, namespace, "brown-claude-code")
+        return pod if pod is not None and pod.metadata.uid != first.metadata.uid else None
+
+    wait_until(replaced, timeout=2 * DEADLINE, what="a replacement pod once creating pods is allowed again")
+    wait_condition(custom, namespace, "brown", "PodReady", "True", "PodReady")
+
+
+def test_provider_containers_get_default_resources_and_the_spec_overrides_them(
+    core: client.CoreV1Api, custom: client.CustomObjectsApi, namespace: str, operator: OperatorDeployment
+) -> None:
+    """Neither container is left without requests (a BestEffort pod is the first evicted)."""
+    operator.start("--litellm-resources", '{"requests": {"cpu": "20m", "memory": "300Mi"}}')
+    core.create_namespaced_secret(namespace, login_secret("r-login"))
+    sized = resource("sized", "r-login", runtime={"resources": {"requests": {"memory": "1Gi"}}})
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, sized)
+    pod = wait_until(lambda: read_pod(core, namespace, "sized-claude-code"), timeout=DEADLINE, what="the pod")
+    resources = {c.name: (c.resources.requests, c.resources.limits) for c in pod.spec.containers}
+    assert resources == {
+        "claude": ({"memory": "1Gi"}, {"memory": "2Gi"}),
+        "litellm": ({"cpu": "20m", "memory": "300Mi"}, {"memory": "1Gi"}),
+    }
+    assert pod.status.qos_class == "Burstable"
