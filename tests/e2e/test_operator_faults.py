@@ -17,6 +17,7 @@ from tests.e2e.test_operator import (
     PLURAL,
     VERSION,
     condition,
+    create_with_login,
     get_ccp,
     login_secret,
     read_pod,
@@ -124,3 +125,48 @@ def test_provider_containers_get_default_resources_and_the_spec_overrides_them(
         "litellm": ({"cpu": "20m", "memory": "300Mi"}, {"memory": "1Gi"}),
     }
     assert pod.status.qos_class == "Burstable"
+
+
+def test_deleted_or_edited_children_come_back_and_a_deleted_keys_secret_rotates_the_keys(
+    core: client.CoreV1Api,
+    api: client.ApiClient,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+    operator: OperatorDeployment,
+) -> None:
+    operator.start()
+    first = create_with_login(core, custom, namespace, "kid", "kid-login")
+    wait_condition(custom, namespace, "kid", "PodReady", "True", "PodReady")
+    net = client.NetworkingV1Api(api)
+    core.delete_namespaced_service("kid", namespace)
+    net.delete_namespaced_network_policy("kid-claude-code", namespace)
+    core.patch_namespaced_config_map("kid-litellm", namespace, {"data": {"config.yaml": "edited: true\n"}})
+
+    def restored() -> bool:
+        services = core.list_namespaced_service(namespace, field_selector="metadata.name=kid").items
+        policies = net.list_namespaced_network_policy(namespace, field_selector="metadata.name=kid-claude-code").items
+        config = core.read_namespaced_config_map("kid-litellm", namespace).data["config.yaml"]
+        return bool(services) and bool(policies) and "claude-code/sonnet" in config
+
+    wait_until(restored, timeout=15, what="the Service, NetworkPolicy and ConfigMap restored")
+    assert read_pod(core, namespace, "kid-claude-code").metadata.uid == first.metadata.uid, "no restart for that"
+
+    # Rotation: the deleted keys Secret comes back with new keys, and the pod is replaced to use them.
+    before = core.read_namespaced_secret("kid-claude-code-keys", namespace).data
+    core.delete_namespaced_secret("kid-claude-code-keys", namespace)
+
+    def rotated() -> dict[str, str] | None:
+        found = core.list_namespaced_secret(namespace, field_selector="metadata.name=kid-claude-code-keys").items
+        return found[0].data if found and found[0].data != before else None
+
+    keys = wait_until(rotated, timeout=15, what="new keys")
+    assert sorted(keys) == ["master-key", "runtime-token"]
+    assert keys["master-key"] != before["master-key"]
+    assert keys["runtime-token"] != before["runtime-token"]
+
+    def replaced() -> client.V1Pod | None:
+        pod = read_pod(core, namespace, "kid-claude-code")
+        fresh = pod is not None and pod.metadata.uid != first.metadata.uid and not pod.metadata.deletion_timestamp
+        return pod if fresh else None
+
+    wait_until(replaced, timeout=DEADLINE, what="a pod started with the new keys")

@@ -149,3 +149,18 @@ def test_a_login_in_use_by_another_resource_withholds_the_pod_and_applies_nothin
     )
     plan = derive_plan(p, check, Observation(None, live(render_pod(p, SETUP_TOKEN)), True), PodDefaults())
     assert (plan.pod_plan, plan.action, plan.facts, plan.children) == ("remove", "delete", PodFacts("withheld"), ())
+
+
+def test_rotated_keys_replace_the_pod_and_unknown_ones_keep_it() -> None:
+    p = provider()
+    pod = live(render_pod(p, SETUP_TOKEN, keys_digest="digest-1"))
+    check = derive_credentials_check(p.spec.credentials, p.namespace, SETUP_TOKEN)
+    seen = Observation(LoginSecret(SETUP_TOKEN), pod, True)
+    assert derive_plan(p, check, seen, PodDefaults(), "digest-1").action == "keep"
+    assert derive_plan(p, check, seen, PodDefaults(), None).action == "keep"
+    rotated = derive_plan(p, check, seen, PodDefaults(), "digest-2")
+    assert (rotated.action, rotated.facts, rotated.why) == (
+        "delete",
+        PodFacts("replacing", "alice-claude-code"),
+        "its keys were rotated",
+    )

@@ -4,6 +4,7 @@ through `kube/`. Called under the resource's lock."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import secrets
 from collections.abc import Awaitable
@@ -17,7 +18,7 @@ from .kube.api import Refused
 from .observations import Observation, PodFacts, derive_pod_facts, fetch_observation
 from .plan import Plan, derive_children, derive_plan
 from .render import names
-from .render.keys import render_keys_secret
+from .render.keys import derive_keys_digest, render_keys_secret
 from .state import LoginUsers, State, Tracked, login_holder, login_users_of
 from .status import Facts
 
@@ -111,7 +112,7 @@ async def _act(state: State, tracked: Tracked, check: CredentialsCheck, seen: Ob
     name = names.pod_name(provider.name)
     applied = False
     for _ in range(_ROUNDS):
-        plan = derive_plan(provider, check, seen, state.config.pod_defaults)
+        plan = derive_plan(provider, check, seen, state.config.pod_defaults, tracked.keys_digest)
         tracked.pod_plan = plan.pod_plan
         if not applied:  # the pod's ServiceAccount must exist before the pod
             await together(*(state.kube.apply_manifest(m) for m in plan.children))
@@ -147,9 +148,14 @@ async def _apply_keys(state: State, tracked: Tracked) -> None:
         return
     provider = tracked.provider
     fresh = render_keys_secret(provider, {}, _new_secret_value) if tracked.never_reconciled else None
-    if fresh is None or await state.kube.create_manifest(fresh) is None:
+    written = fresh if fresh is not None and await state.kube.create_manifest(fresh) is not None else None
+    if written is None:
         existing = await state.kube.fetch_secret_data(provider.namespace, names.keys_secret_name(provider.name))
-        manifest = render_keys_secret(provider, existing or {}, _new_secret_value)
-        if manifest is not None:
-            await state.kube.apply_manifest(manifest, remember=False)
+        written = render_keys_secret(provider, existing or {}, _new_secret_value)
+        if written is not None:
+            await state.kube.apply_manifest(written, remember=False)
+        else:
+            tracked.keys_digest = derive_keys_digest(existing or {})
+    if written is not None:
+        tracked.keys_digest = derive_keys_digest({k: base64.b64decode(v) for k, v in written["data"].items()})
     tracked.keys_complete = True

@@ -146,6 +146,46 @@ async def _reconcile_named(state: State, namespace: str, names_: list[str], user
             await reconcile_or_retry(state, tracked, users, trigger)
 
 
+def _edited_by_others(body: kopf.Body) -> bool:
+    """A MODIFIED event that this operator's own write caused says nothing new: its newest managed
+    fields are this operator's."""
+    fields = body["metadata"].get("managedFields") or []
+    newest = max(fields, key=lambda f: f.get("time") or "", default=None)
+    return newest is None or newest.get("manager") != FIELD_MANAGER
+
+
+async def _child_changed(
+    type: str | None, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: Any, users: LoginUsers
+) -> None:
+    """A child deleted, or edited by someone else, is written again at once (the remembered apply is
+    dropped); a deleted keys Secret is made anew with new keys (a rotation), and the pod replaced."""
+    if namespace is None or type not in ("DELETED", "MODIFIED"):
+        return
+    if type == "MODIFIED" and not _edited_by_others(body):
+        return
+    state: State = memo["state"]
+    tracked = state.get((namespace, labels.get(names.PROVIDER_LABEL, "")))
+    if tracked is None:
+        return
+    state.kube.forget_child(body["kind"], namespace, body["metadata"]["name"])
+    if body["kind"] == "Secret":
+        tracked.keys_complete = False
+    await reconcile_or_retry(state, tracked, users, "child")
+
+
+_OWNED = {"app.kubernetes.io/managed-by": names.MANAGED_BY}
+
+
+@kopf.on.event("v1", "services", labels=_OWNED)
+@kopf.on.event("v1", "configmaps", labels=_OWNED)
+@kopf.on.event("networking.k8s.io", "v1", "networkpolicies", labels=_OWNED)
+@kopf.on.event("v1", "secrets", labels=_OWNED)
+async def child_changed(
+    type: str | None, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: Any, **kwargs: Any
+) -> None:
+    await _child_changed(type, body, namespace, labels, memo, kwargs["login_users"])
+
+
 # The operator's own Secrets (the generated keys, labelled managed-by) are never anyone's login.
 @kopf.on.event("v1", "secrets", labels={"app.kubernetes.io/managed-by": kopf.ABSENT})
 async def login_secret_changed(type: str | None, name: str, namespace: str | None, memo: Any, **kwargs: Any) -> None:

@@ -61,7 +61,14 @@ def owned(pod: Mapping[str, Any], provider: Provider) -> bool:
     return any(ref.get("uid") == provider.uid for ref in pod["metadata"].get("ownerReferences") or [])
 
 
-def derive_plan(provider: Provider, check: CredentialsCheck, seen: Observation, defaults: PodDefaults) -> Plan:
+def derive_plan(
+    provider: Provider,
+    check: CredentialsCheck,
+    seen: Observation,
+    defaults: PodDefaults,
+    keys_digest: str | None = None,
+) -> Plan:
+    """`keys_digest`: of the generated keys as this process last wrote or read them (None: not known)."""
     login = check.login
     children = tuple(render_write_back_access(provider)) if login is not None and login.write_back else ()
     data = seen.secret.data if seen.secret is not None else None
@@ -73,7 +80,7 @@ def derive_plan(provider: Provider, check: CredentialsCheck, seen: Observation, 
         other = seen.others_with_pods[0]
         facts = PodFacts("pending", name, detail=f"Waiting for {other}'s pod to go.")
         return Plan("run", "wait", facts, children)
-    desired = render_pod(provider, data, login, defaults)
+    desired = render_pod(provider, data, login, defaults, keys_digest)
     existing = seen.pod
     if existing is None:  # absent, or not read: created without reading first
         return Plan("run", "create", PodFacts("pending", name), children, pod=desired)
@@ -90,6 +97,9 @@ def derive_plan(provider: Provider, check: CredentialsCheck, seen: Observation, 
         return Plan("run", "delete", facts, children, why="stopped", log_fields={"pod_phase": str(phase)})
     if pod_hash(existing) != pod_hash(desired) or not derive_pod_has_login(existing, login):
         return Plan("run", "delete", PodFacts("replacing", name), children, why="its spec or login changed")
+    started_with = (existing["metadata"].get("annotations") or {}).get(names.KEYS_DIGEST_ANNOTATION)
+    if keys_digest is not None and started_with is not None and started_with != keys_digest:
+        return Plan("run", "delete", PodFacts("replacing", name), children, why="its keys were rotated")
     return Plan("run", "keep", derive_pod_facts(existing), children)
 
 

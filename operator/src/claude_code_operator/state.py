@@ -90,6 +90,8 @@ class Tracked:
     pod_ip: str | None = None
     probe_failures: tuple[str, int] | None = None
     keys_complete: bool = False
+    #: A digest of the generated keys as last written or read (the pod carries the one it started with).
+    keys_digest: str | None = None
 
     @property
     def never_reconciled(self) -> bool:

@@ -140,6 +140,10 @@ class Kube:
             raise
         return dict(created.to_dict())
 
+    def forget_child(self, kind: str, namespace: str, name: str) -> None:
+        """Drop what is remembered of one child (deleted or edited by someone else): the next apply is made."""
+        self._applied.pop((kind, namespace, name), None)
+
     def forget(self, namespace: str, owner: str) -> None:
         """Drop what is remembered of a deleted resource's children."""
         for key in [k for k in self._applied if k[1] == namespace and k[2].startswith(owner)]:

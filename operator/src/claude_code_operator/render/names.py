@@ -8,6 +8,8 @@ MANAGED_BY = "claude-code-operator"
 APP_NAME = "claude-code-provider"
 PROVIDER_LABEL = "claudecode.dev/provider"
 SPEC_HASH_ANNOTATION = "claudecode.dev/spec-hash"
+#: On the pod: a digest of the generated keys it started with (a rotation replaces it).
+KEYS_DIGEST_ANNOTATION = "claudecode.dev/keys-digest"
 
 CLAUDE_CONTAINER = "claude"
 LITELLM_CONTAINER = "litellm"

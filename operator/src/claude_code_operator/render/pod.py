@@ -217,6 +217,7 @@ def render_pod(
     secret_data: Mapping[str, bytes],
     login: LoginFacts | None = None,
     defaults: PodDefaults = DEFAULT_POD_DEFAULTS,
+    keys_digest: str | None = None,
 ) -> dict[str, Any]:
     """The pod for a login whose Secret holds `secret_data` (already validated); `login`: its facts, when
     already derived with the Secret's annotations; `defaults`: resources where the spec sets none."""
@@ -227,6 +228,8 @@ def render_pod(
     annotations = pod["metadata"]["annotations"]
     annotations[names.SPEC_HASH_ANNOTATION] = hashlib.sha256(material.encode()).hexdigest()[:32]
     annotations.update(render_pod_login_annotations(login))
+    if keys_digest is not None:
+        annotations[names.KEYS_DIGEST_ANNOTATION] = keys_digest
     return pod
 
 
