@@ -5,6 +5,8 @@ bad login bytes."""
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from kubernetes import client
@@ -170,3 +172,42 @@ def test_deleted_or_edited_children_come_back_and_a_deleted_keys_secret_rotates_
         return pod if fresh else None
 
     wait_until(replaced, timeout=DEADLINE, what="a pod started with the new keys")
+
+
+class _Answer(BaseHTTPRequestHandler):
+    body = b""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+def test_a_hostile_pods_answers_cannot_stop_its_status_from_updating(
+    core: client.CoreV1Api, custom: client.CustomObjectsApi, namespace: str, operator: OperatorDeployment
+) -> None:
+    """What answers at the pod IP (kwok runs no container there, so this test does): a reason far over the
+    status schema's 32,768 characters, then an answer of 1 MiB, then a sane one."""
+    operator.start()
+    pod = create_with_login(core, custom, namespace, "evil", "evil-login")
+    ip = wait_until(lambda: read_pod(core, namespace, "evil-claude-code").status.pod_ip, timeout=DEADLINE, what="IP")
+    server = ThreadingHTTPServer((ip, 8080), _Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _Answer.body = json.dumps({"loggedIn": False, "reason": "r" * 40000}).encode()
+        c = wait_condition(custom, namespace, "evil", "Authenticated", "False", "NotLoggedIn")
+        assert c["message"].startswith("r" * 1021 + "... ")
+        _Answer.body = b'{"loggedIn": true, "reason": "' + b"x" * (1024 * 1024) + b'"}'
+        c = wait_condition(custom, namespace, "evil", "Authenticated", "Unknown", "ProbeFailed")
+        assert "the answer is larger than 64 KiB" in c["message"]
+        _Answer.body = json.dumps({"loggedIn": True, "reason": "Logged in."}).encode()
+        wait_condition(custom, namespace, "evil", "Authenticated", "True", "LoggedIn")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert pod.metadata.uid == read_pod(core, namespace, "evil-claude-code").metadata.uid

@@ -29,6 +29,8 @@ HEALTH_PORT: Final = 8080
 RUNTIME_API_URL: Final = "http://127.0.0.1:8081"
 HTTP_PORT: Final = 4000
 AUTH_STATUS_PATH: Final = "/auth/status"
+#: The most of an /auth/status answer the operator reads (the runtime's is well under 4 KiB).
+AUTH_STATUS_MAX_BYTES: Final = 64 * 1024
 
 #: Environment of the `claude` container (the runtime's settings).
 ENV_LOGIN_DIR: Final = "CLAUDE_LOGIN_DIR"

@@ -21,13 +21,12 @@ from .render import names
 from .render.keys import derive_keys_digest, render_keys_secret
 from .state import LoginUsers, State, Tracked, login_holder, login_users_of
 from .status import Facts
+from .wire import truncate
 
 log = logging.getLogger(__name__)
 #: Plan and act again at most this often in one reconcile (a pod in the way that is gone when read,
 #: a new resource's pod that has to be read after all).
 _ROUNDS = 4
-#: The most of the API's message a status carries.
-MAX_API_MESSAGE = 1024
 
 
 def _new_secret_value(key: str) -> str:
@@ -51,8 +50,7 @@ class Outcome:
 
 
 def _refusal(provider: Provider, refused: Refused) -> PodFacts:
-    message = refused.message[:MAX_API_MESSAGE] + ("..." if len(refused.message) > MAX_API_MESSAGE else "")
-    detail = f"{refused.kind} {refused.name} (HTTP {refused.code}: {message})."
+    detail = f"{refused.kind} {refused.name} (HTTP {refused.code}: {truncate(refused.message)})."
     return PodFacts("refused", names.pod_name(provider.name), detail=detail)
 
 

@@ -13,6 +13,7 @@ from .api.resource import Provider
 from .kube.api import Kube
 from .login_facts import LoginSecret
 from .render import names
+from .wire import truncate
 
 PodState = Literal["suspended", "withheld", "pending", "ready", "unready", "replacing", "failed", "refused"]
 
@@ -92,8 +93,8 @@ def derive_pod_facts(pod: Mapping[str, Any]) -> PodFacts:
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
     ip = status.get("podIP")
     if status.get("phase") != "Running" or not ip:
-        return PodFacts("pending", name, detail=str(status.get("phase") or ""))
+        return PodFacts("pending", name, detail=truncate(str(status.get("phase") or "")))
     ready = conditions.get("Ready") or {}
     if ready.get("status") == "True":
         return PodFacts("ready", name, ip=ip)
-    return PodFacts("unready", name, ip=ip, detail=str(ready.get("message") or "its readiness probe fails"))
+    return PodFacts("unready", name, ip=ip, detail=truncate(str(ready.get("message") or "its readiness probe fails")))

@@ -24,6 +24,7 @@ from .render.access import render_write_back_access
 from .render.litellm import render_config_map
 from .render.network import render_network_policy, render_service
 from .render.pod import pod_hash, render_pod
+from .wire import truncate
 
 #: create: the pod `Plan.pod`; keep: the pod there stays; delete: the pod there goes; wait: nothing to do
 #: until an event (a pod going, another resource's pod going); read: the pod was not read and must be.
@@ -92,7 +93,7 @@ def derive_plan(
     status = existing.get("status") or {}
     phase = status.get("phase")
     if phase in ("Failed", "Succeeded"):
-        detail = str(status.get("reason") or status.get("message") or phase)
+        detail = truncate(str(status.get("reason") or status.get("message") or phase))
         facts = PodFacts("failed", name, detail=detail)
         return Plan("run", "delete", facts, children, why="stopped", log_fields={"pod_phase": str(phase)})
     if pod_hash(existing) != pod_hash(desired) or not derive_pod_has_login(existing, login):

@@ -9,13 +9,14 @@ import aiohttp
 
 from . import contract
 from .observations import AuthReport
-from .wire import parse_rfc3339
+from .wire import parse_rfc3339, truncate
 
 ProbeOutcome = Literal["ok", "unreachable", "timeout", "bad_response"]
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    """A string of the answer, cut to a size a status can carry (the pod may be hostile or broken)."""
+    return truncate(value) if isinstance(value, str) else None
 
 
 def to_auth_report(payload: Any) -> AuthReport | None:
@@ -51,7 +52,9 @@ async def probe_auth_status(
         ) as response:
             if response.status != 200:
                 return "bad_response", None, f"HTTP {response.status}"
-            body = await response.read()
+            body = await response.content.read(contract.AUTH_STATUS_MAX_BYTES + 1)
+            if len(body) > contract.AUTH_STATUS_MAX_BYTES:
+                return "bad_response", None, f"the answer is larger than {contract.AUTH_STATUS_MAX_BYTES // 1024} KiB"
     except TimeoutError:  # aiohttp's time-outs are asyncio's
         return "timeout", None, f"no answer within {timeout:g} s"
     except aiohttp.ClientError as error:

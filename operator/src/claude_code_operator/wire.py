@@ -6,6 +6,14 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+#: The most of a text taken from a pod (a reason, a readiness message) that reaches a status message.
+MAX_POD_TEXT = 1024
+
+
+def truncate(text: str, limit: int = MAX_POD_TEXT) -> str:
+    """`text`, cut to `limit` characters (the cut marked): a pod's words never outgrow the status schema."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
 
 def to_rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
