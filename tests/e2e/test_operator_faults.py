@@ -4,6 +4,7 @@ bad login bytes."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -211,3 +212,22 @@ def test_a_hostile_pods_answers_cannot_stop_its_status_from_updating(
         server.shutdown()
         server.server_close()
     assert pod.metadata.uid == read_pod(core, namespace, "evil-claude-code").metadata.uid
+
+
+def test_a_setup_token_saved_as_utf16_is_a_condition_and_gets_no_pod(
+    core: client.CoreV1Api, custom: client.CustomObjectsApi, namespace: str, operator: OperatorDeployment
+) -> None:
+    """PowerShell's `>` writes UTF-16 with a byte-order mark; the runtime would crash on it at start-up."""
+    operator.start()
+    token = "sk-ant-oat01-e2e-token".encode("utf-16")
+    core.create_namespaced_secret(
+        namespace,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name="bom"), data={"oauth-token": base64.b64encode(token).decode()}
+        ),
+    )
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, resource("bom", "bom"))
+    c = wait_condition(custom, namespace, "bom", "CredentialsValid", "False", "MalformedCredentials")
+    assert "it is UTF-16 text (it starts with a UTF-16 byte-order mark)" in c["message"]
+    assert get_ccp(custom, namespace, "bom")["status"]["phase"] == "Invalid"
+    assert read_pod(core, namespace, "bom-claude-code") is None

@@ -83,6 +83,14 @@ def _check(creds: Credentials, namespace: str, secret_data: Mapping[str, bytes] 
             return _api_key(secret, creds.oauth_token_key)
         if not credentials and not text:
             return _bad("MissingKeys", f"Key {creds.oauth_token_key!r} of {secret} is empty. {how}")
+        unreadable = _token_problem(token)
+        if text and unreadable is not None:
+            return _bad(
+                "MalformedCredentials",
+                f"Key {creds.oauth_token_key!r} of {secret} is not a token as `claude setup-token` prints it: "
+                f"{unreadable}. Store it again with `--from-literal={creds.oauth_token_key}=<the token>` (or "
+                "`claude-code-operator login --token-stdin`), not from a file saved by an editor or PowerShell.",
+            )
     if state:
         parsed_state = json_object(state)
         if parsed_state is None:
@@ -94,6 +102,21 @@ def _check(creds: Credentials, namespace: str, secret_data: Mapping[str, bytes] 
         if parsed_state.get("primaryApiKey"):
             return _api_key(secret, creds.claude_json_key)
     return CredentialsCheck(valid=True, reason="Valid", message=f"{secret} holds a Claude Code login.")
+
+
+def _token_problem(raw: bytes) -> str | None:
+    """Why the runtime could not use these bytes as a setup-token (it reads them as UTF-8), or None."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "it is UTF-16 text (it starts with a UTF-16 byte-order mark)"
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return "it starts with a UTF-8 byte-order mark"
+    try:
+        text = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        return "it holds bytes that are not ASCII text"
+    if not text.isprintable() or any(c.isspace() for c in text):
+        return "it holds more than one word, or control characters"
+    return None
 
 
 def _check_credentials_file(raw: bytes, key: str, secret: str) -> CredentialsCheck | None:
