@@ -5,15 +5,18 @@ bad login bytes."""
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes import client
 
 from tests.e2e.harness import Cluster, wait_until
-from tests.e2e.operator_process import OperatorDeployment
+from tests.e2e.operator_process import CHART, OperatorDeployment
 from tests.e2e.test_operator import (
     DEADLINE,
     GROUP,
@@ -231,3 +234,38 @@ def test_a_setup_token_saved_as_utf16_is_a_condition_and_gets_no_pod(
     assert "it is UTF-16 text (it starts with a UTF-16 byte-order mark)" in c["message"]
     assert get_ccp(custom, namespace, "bom")["status"]["phase"] == "Invalid"
     assert read_pod(core, namespace, "bom-claude-code") is None
+
+
+def test_a_standalone_operators_deployment_is_recreated_not_rolled(cluster: Cluster, tmp_path: Path) -> None:
+    def strategy(*values: str) -> dict[str, Any] | None:
+        rendered = cluster.helm(
+            "template", "cco", str(CHART), "--show-only", "templates/deployment.yaml",
+            *(arg for value in values for arg in ("--set", value)),
+            helm_home=tmp_path / "helm",
+        ).stdout  # fmt: skip
+        return yaml.safe_load(rendered)["spec"].get("strategy")
+
+    assert strategy() == {"type": "Recreate"}, "two standalone operators would both act"
+    assert strategy("replicas=2") is None, "with peering the default rolling update is safe"
+
+
+def test_an_operator_that_renders_pods_differently_replaces_them_one_at_a_time(
+    core: client.CoreV1Api, custom: client.CustomObjectsApi, namespace: str, operator: OperatorDeployment
+) -> None:
+    proc = operator.start()
+    names_ = ["r0", "r1", "r2"]
+    first = {n: create_with_login(core, custom, namespace, n, f"{n}-login").metadata.uid for n in names_}
+    proc.stop()
+    # A new operator "version": the same specs render other pods.
+    operator.start("--runtime-resources", '{"requests": {"memory": "700Mi"}}', "--rollout-seconds", "3")
+
+    def all_replaced() -> list[client.V1Pod] | None:
+        pods = [read_pod(core, namespace, f"{n}-claude-code") for n in names_]
+        fresh = [p for p in pods if p is not None and p.metadata.uid not in first.values()]
+        return fresh if len(fresh) == len(names_) else None
+
+    pods = wait_until(all_replaced, timeout=2 * DEADLINE, what="every pod replaced")
+    assert {p.spec.containers[0].resources.requests["memory"] for p in pods} == {"700Mi"}
+    created = sorted(p.metadata.creation_timestamp for p in pods)
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(created)]
+    assert min(gaps) >= 2, f"replaced together, not one at a time: {created}"

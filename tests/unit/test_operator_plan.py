@@ -164,3 +164,18 @@ def test_rotated_keys_replace_the_pod_and_unknown_ones_keep_it() -> None:
         PodFacts("replacing", "alice-claude-code"),
         "its keys were rotated",
     )
+
+
+def test_a_pod_only_a_new_operator_renders_differently_is_replaced_gradually_a_spec_change_at_once() -> None:
+    p = provider()
+    old_operator = PodDefaults(runtime={"requests": {"memory": "1Gi"}})  # type: ignore[arg-type]
+    pod = live(render_pod(p, SETUP_TOKEN, defaults=old_operator))
+    check = derive_credentials_check(p.spec.credentials, p.namespace, SETUP_TOKEN)
+    seen = Observation(LoginSecret(SETUP_TOKEN), pod, True)
+    upgrade = derive_plan(p, check, seen, PodDefaults())
+    assert (upgrade.action, upgrade.gradual, upgrade.why) == ("delete", True, "the operator renders it anew")
+    assert upgrade.facts == PodFacts("ready", "alice-claude-code", ip="127.100.0.9"), "it serves until its turn"
+    changed = provider(admission={"maxQueued": 3})
+    spec_change = derive_plan(changed, check, seen, PodDefaults())
+    assert (spec_change.action, spec_change.gradual, spec_change.why) == ("delete", False, "its spec changed")
+    assert derive_plan(p, check, seen, old_operator).action == "keep", "the same operator changes nothing"

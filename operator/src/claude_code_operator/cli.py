@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"JSON requests and limits of the {container} container where a resource sets none "
             '(e.g. \'{"requests": {"memory": "512Mi"}}\'; default: sized from measured RSS)',
         )
+    run.add_argument(
+        "--rollout-seconds",
+        type=float,
+        default=5.0,
+        help="replace pods that only a new operator version renders differently at most once this often (default 5)",
+    )
     run.add_argument("--log-format", choices=["json", "plain"], default="json")
     run.add_argument("--verbose", action="store_true")
     add_login_arguments(commands.add_parser("login", help="copy this machine's Claude Code login into the cluster"))
@@ -105,6 +111,7 @@ def run_operator(args: argparse.Namespace) -> None:
         operator_labels=args.operator_labels,
         metrics_port=args.metrics_port,
         resync_seconds=args.resync_seconds,
+        rollout_seconds=args.rollout_seconds,
         pod_defaults=PodDefaults().overridden(runtime=args.runtime_resources, litellm=args.litellm_resources),
     )
     kopf.configure(

@@ -47,3 +47,6 @@ class OperatorConfig(BaseModel):
     #: something changed that no event announced.
     resync_seconds: float = Field(default=300.0, gt=0)
     pod_defaults: PodDefaults = Field(default_factory=PodDefaults)
+    #: A pod that only a new operator version renders differently is replaced at most once this often,
+    #: across all resources (an upgrade does not restart every provider at once).
+    rollout_seconds: float = Field(default=5.0, ge=0)

@@ -47,6 +47,20 @@ class Outcome:
     facts: Facts
     #: What the API server refused to write, if it did: not converged, tried again with backoff.
     refused: Refused | None = None
+    #: A gradual replacement waits for its turn: not converged, tried again with backoff.
+    deferred: bool = False
+
+    @property
+    def converged(self) -> bool:
+        return self.refused is None and not self.deferred
+
+
+class _Deferred(Exception):
+    """A gradual replacement that is not this pod's turn yet: the pod is kept meanwhile."""
+
+    def __init__(self, facts: PodFacts) -> None:
+        super().__init__("deferred")
+        self.facts = facts
 
 
 def _refusal(provider: Provider, refused: Refused) -> PodFacts:
@@ -96,6 +110,8 @@ async def converge(state: State, tracked: Tracked, users: LoginUsers) -> Outcome
             return Outcome(Facts(credentials=check, pod=await _act(state, tracked, check, seen)))
         except Refused as error:
             refused = error
+        except _Deferred as wait:
+            return Outcome(Facts(credentials=check, pod=wait.facts), deferred=True)
     log.warning(
         "The API server refused a child of %s/%s",
         provider.namespace,
@@ -128,7 +144,11 @@ async def _act(state: State, tracked: Tracked, check: CredentialsCheck, seen: Ob
             seen = replace(seen, pod=await state.kube.fetch_pod(provider.namespace, name), pod_read=True)
             continue
         if plan.action == "delete":
+            if plan.gradual and not state.take_rollout(asyncio.get_running_loop().time()):
+                raise _Deferred(plan.facts)
             await _delete_pod(state, provider.namespace, name, plan)
+            if plan.gradual:
+                return PodFacts("replacing", name)
         return plan.facts
     # A pod in the way that keeps coming and going: the next event tries again.
     return PodFacts("replacing", name)

@@ -45,6 +45,9 @@ class Plan:
     pod: dict[str, Any] | None = None
     #: Why the pod is deleted, for the log (action delete).
     why: str = ""
+    #: A delete that only a new operator's rendering asks for (same spec, same login): rolled out
+    #: gradually, a pod at a time across all resources, rather than all pods at once.
+    gradual: bool = False
     #: Log fields of the decision.
     log_fields: Mapping[str, str] = field(default_factory=dict)
 
@@ -96,8 +99,15 @@ def derive_plan(
         detail = truncate(str(status.get("reason") or status.get("message") or phase))
         facts = PodFacts("failed", name, detail=detail)
         return Plan("run", "delete", facts, children, why="stopped", log_fields={"pod_phase": str(phase)})
-    if pod_hash(existing) != pod_hash(desired) or not derive_pod_has_login(existing, login):
-        return Plan("run", "delete", PodFacts("replacing", name), children, why="its spec or login changed")
+    if not derive_pod_has_login(existing, login):
+        return Plan("run", "delete", PodFacts("replacing", name), children, why="its login changed")
+    if pod_hash(existing) != pod_hash(desired):
+        annotations = existing["metadata"].get("annotations") or {}
+        rendered_from = annotations.get(names.INPUT_HASH_ANNOTATION)
+        if rendered_from is None or rendered_from == desired["metadata"]["annotations"][names.INPUT_HASH_ANNOTATION]:
+            facts = derive_pod_facts(existing)
+            return Plan("run", "delete", facts, children, why="the operator renders it anew", gradual=True)
+        return Plan("run", "delete", PodFacts("replacing", name), children, why="its spec changed")
     started_with = (existing["metadata"].get("annotations") or {}).get(names.KEYS_DIGEST_ANNOTATION)
     if keys_digest is not None and started_with is not None and started_with != keys_digest:
         return Plan("run", "delete", PodFacts("replacing", name), children, why="its keys were rotated")

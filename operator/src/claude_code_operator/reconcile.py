@@ -29,7 +29,7 @@ async def reconcile(state: State, tracked: Tracked, users: LoginUsers, trigger: 
         outcome = await converge(state, tracked, users)
         await record_pod(state, tracked, outcome.facts)
     RECONCILE_SECONDS.labels(trigger).observe(time.monotonic() - started)
-    return outcome.refused is None
+    return outcome.converged
 
 
 async def observe_pod(state: State, namespace: str, name: str, pod: Mapping[str, Any]) -> bool:

@@ -111,6 +111,15 @@ class State:
     #: The tasks that probe (monitor.run_probes) and resync (retries.run_resync), once started.
     prober: asyncio.Task[None] | None = None
     resync: asyncio.Task[None] | None = None
+    #: Loop time of the last gradual replacement (see OperatorConfig.rollout_seconds).
+    last_rollout: float | None = None
+
+    def take_rollout(self, now: float) -> bool:
+        """Whether a gradual replacement may happen now (and then it counts as the last one)."""
+        if self.last_rollout is not None and now - self.last_rollout < self.config.rollout_seconds:
+            return False
+        self.last_rollout = now
+        return True
 
     def get(self, key: Key) -> Tracked | None:
         return self.tracked.get(key)

@@ -10,6 +10,9 @@ PROVIDER_LABEL = "claudecode.dev/provider"
 SPEC_HASH_ANNOTATION = "claudecode.dev/spec-hash"
 #: On the pod: a digest of the generated keys it started with (a rotation replaces it).
 KEYS_DIGEST_ANNOTATION = "claudecode.dev/keys-digest"
+#: On the pod: a hash of what it was rendered from (the spec, the login Secret's keys): a pod whose render
+#: changed while this did not is the operator's own change, rolled out gradually.
+INPUT_HASH_ANNOTATION = "claudecode.dev/input-hash"
 
 CLAUDE_CONTAINER = "claude"
 LITELLM_CONTAINER = "litellm"

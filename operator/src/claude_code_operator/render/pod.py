@@ -230,7 +230,14 @@ def render_pod(
     annotations.update(render_pod_login_annotations(login))
     if keys_digest is not None:
         annotations[names.KEYS_DIGEST_ANNOTATION] = keys_digest
+    annotations[names.INPUT_HASH_ANNOTATION] = render_input_hash(provider, secret_data, login)
     return pod
+
+
+def render_input_hash(provider: Provider, secret_data: Mapping[str, bytes], login: LoginFacts) -> str:
+    """What the pod is rendered from, apart from the operator itself (its version and settings)."""
+    material = json.dumps([provider.spec.model_dump(mode="json"), sorted(secret_data), login.write_back])
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
 def pod_hash(pod: Mapping[str, Any]) -> str | None:
