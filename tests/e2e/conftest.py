@@ -105,6 +105,11 @@ def core(api: client.ApiClient) -> client.CoreV1Api:
 
 
 @pytest.fixture
+def custom(api: client.ApiClient) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(api)
+
+
+@pytest.fixture
 def namespace(request: pytest.FixtureRequest, cluster: Cluster, core: client.CoreV1Api) -> Iterator[str]:
     """A fresh namespace for one test, deleted (and waited for) afterwards."""
     stem = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")

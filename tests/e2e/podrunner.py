@@ -21,7 +21,7 @@ maps to a local one (the runtime `claude-code-runtime` and `litellm` from the re
   values and workingDir rewritten to the local dir;
 - a pod with `automountServiceAccountToken: true` gets `KUBECONFIG` (every container) naming a file
   with a TokenRequest token of its ServiceAccount for the cluster of the runner's client: there is no
-  in-cluster mount here, and the code in the pod runs with exactly that account's RBAC (contracts.md).
+  in-cluster mount here, and the code in the pod runs with exactly that account's RBAC.
   The token is not bound to the pod: kwok removes a deleted pod at once, where a kubelet keeps it (and
   its bound token valid) until the containers have stopped, which a pod's last API call needs;
 - the program named by the command mapped by `resolve_program`: an explicit `programs` mapping

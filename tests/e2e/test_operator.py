@@ -45,11 +45,6 @@ def resource(name: str, secret: str, **spec: Any) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def custom(api: client.ApiClient) -> client.CustomObjectsApi:
-    return client.CustomObjectsApi(api)
-
-
 def get_ccp(custom: client.CustomObjectsApi, ns: str, name: str) -> dict[str, Any]:
     return custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)  # type: ignore[no-any-return]
 

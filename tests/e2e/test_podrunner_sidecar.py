@@ -1,4 +1,4 @@
-"""The pod runner runs a whole provider pod: the runtime and its LiteLLM sidecar, as contracts.md describes it.
+"""The pod runner runs a whole provider pod: the runtime and its LiteLLM sidecar, as the operator renders it.
 
 The pod is written by hand here (the operator renders the same shape): the official openai client
 calls http://<podIP>:4000/v1 -> LiteLLM (listening on "0.0.0.0", i.e. the pod IP) -> the runtime's
@@ -53,7 +53,7 @@ def litellm_config() -> str:
 
 
 def provider_pod(name: str) -> client.V1Pod:
-    """The pod of contracts.md: the runtime in `claude`, the LiteLLM sidecar in `litellm`."""
+    """The operator's pod: the runtime in `claude`, the LiteLLM sidecar in `litellm`."""
     generated = f"{name}-generated"
     claude = client.V1Container(
         name="claude",

@@ -66,3 +66,26 @@ def test_custom_key_names_are_honoured() -> None:
     missing = derive_credentials_check(creds, "ns", {".credentials.json": login()})
     assert missing.reason == "MissingKeys"
     assert "'creds'" in missing.message
+
+
+@pytest.mark.parametrize(
+    ("token", "problem"),
+    [
+        ("sk-ant-oat01-abc".encode("utf-16"), "it is UTF-16 text (it starts with a UTF-16 byte-order mark)"),
+        (b"\xef\xbb\xbfsk-ant-oat01-abc", "it starts with a UTF-8 byte-order mark"),
+        ("sk-ant-oat01-abc\u00e9".encode(), "it holds bytes that are not ASCII text"),
+        (b"sk-ant-oat01-abc sk-ant-oat01-def", "it holds more than one word, or control characters"),
+    ],
+)
+def test_a_setup_token_the_runtime_could_not_read_is_malformed(token: bytes, problem: str) -> None:
+    check = derive_credentials_check(CREDS, "team", {"oauth-token": token})
+    assert (check.valid, check.reason) == (False, "MalformedCredentials")
+    assert check.message == (
+        f"Key 'oauth-token' of Secret team/alice-login is not a token as `claude setup-token` prints it: {problem}. "
+        "Store it again with `--from-literal=oauth-token=<the token>` (or `claude-code-operator login "
+        "--token-stdin`), not from a file saved by an editor or PowerShell."
+    )
+
+
+def test_a_setup_token_with_a_trailing_newline_is_fine() -> None:
+    assert derive_credentials_check(CREDS, "team", {"oauth-token": b"sk-ant-oat01-abc\n"}).reason == "Valid"

@@ -84,7 +84,7 @@ LOGGED_IN = AuthReport(
 
 
 def report(**overrides: Any) -> ProbeFacts:
-    return ProbeFacts("ok", replace(LOGGED_IN, **overrides), 0, pod_ip="127.100.0.5")
+    return ProbeFacts(replace(LOGGED_IN, **overrides), pod_ip="127.100.0.5")
 
 
 def status_for(

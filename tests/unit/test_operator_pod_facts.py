@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from claude_code_operator.reconcile import derive_pod_facts
+from claude_code_operator.observations import derive_pod_facts
 
 
 def pod(phase: str, ip: str | None, ready: str | None) -> dict[str, Any]:

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 from aiohttp import web
 
+from claude_code_operator import contract
 from claude_code_operator.observations import AuthReport
 from claude_code_operator.probe import probe_auth_status, to_auth_report
-from claude_code_operator.render import names
 from claude_code_provider.auth.status import Outcome, TokenInfo, WriteBack, derive_auth_status
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -69,7 +69,7 @@ async def runtime_at(answer: Callable[[web.Request], Awaitable[web.StreamRespons
     app.router.add_get("/auth/status", answer)
     runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, ip, names.HEALTH_PORT).start()
+    await web.TCPSite(runner, ip, contract.HEALTH_PORT).start()
     try:
         yield ip
     finally:
@@ -130,3 +130,18 @@ def test_the_pods_write_back_outcome_reaches_the_operator() -> None:
     assert report is not None
     assert report.write_back_result == "error"
     assert to_auth_report(runtime_json(None)).write_back_result is None  # type: ignore[union-attr]
+
+
+async def test_an_answer_over_64_kib_is_not_read_whole() -> None:
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(body=b'{"loggedIn": true, "reason": "' + b"x" * (1024 * 1024) + b'"}')
+
+    async with runtime_at(answer) as ip:
+        assert await probe(ip) == ("bad_response", None, "the answer is larger than 64 KiB")
+
+
+def test_a_huge_reason_is_cut_before_it_reaches_the_status() -> None:
+    report = to_auth_report({"loggedIn": False, "authMethod": "y" * 5000, "reason": "z" * 40000})
+    assert report is not None
+    assert report.reason == "z" * 1021 + "..."
+    assert report.method == "y" * 1021 + "..."

@@ -1,4 +1,4 @@
-"""Renderers: a Provider -> the exact children of contracts.md."""
+"""Renderers: a Provider -> the exact children the operator makes."""
 
 from __future__ import annotations
 
@@ -280,3 +280,20 @@ def test_network_policy_admits_only_allowed_clients_and_the_operator(allow: list
         assert spec["ingress"] == [operator_rule], "no allowFrom: nobody reaches port 4000"
     egress_ports = sorted((p["port"], p["protocol"]) for rule in spec["egress"] for p in rule["ports"])
     assert egress_ports == [(53, "TCP"), (53, "UDP"), (443, "TCP")]
+
+
+def test_both_containers_get_default_requests_and_limits_and_the_spec_replaces_each_part() -> None:
+    pod = render_pod(provider(), LOGIN)
+    assert container(pod, "claude")["resources"] == {
+        "requests": {"cpu": "100m", "memory": "512Mi"},
+        "limits": {"memory": "2Gi"},
+    }
+    assert container(pod, "litellm")["resources"] == {
+        "requests": {"cpu": "50m", "memory": "384Mi"},
+        "limits": {"memory": "1Gi"},
+    }
+    sized = render_pod(provider(litellm={"resources": {"limits": {"memory": "3Gi"}}}), LOGIN)
+    assert container(sized, "litellm")["resources"] == {
+        "requests": {"cpu": "50m", "memory": "384Mi"},
+        "limits": {"memory": "3Gi"},
+    }

@@ -36,7 +36,7 @@ def report(**overrides: object) -> ProbeFacts:
         "reason": "Logged in.",
         **overrides,
     }
-    return ProbeFacts("ok", AuthReport(**fields), 0, pod_ip="127.100.0.5")  # type: ignore[arg-type]
+    return ProbeFacts(AuthReport(**fields), pod_ip="127.100.0.5")  # type: ignore[arg-type]
 
 
 def conditions(status: ClaudeCodeProviderStatus) -> dict[str, tuple[str, str]]:
@@ -90,7 +90,7 @@ def test_a_lost_pod_is_news_and_its_replacement_starting_says_so() -> None:
 
 def test_a_runtime_that_stops_answering_is_a_warning() -> None:
     s = ready_status()
-    silent = derive_status(s, provider(), Facts(probe=ProbeFacts("unreachable", None, 3, pod_ip="127.100.0.5")), T0)
+    silent = derive_status(s, provider(), Facts(probe=ProbeFacts(None, pod_ip="127.100.0.5")), T0)
     assert [(e.type, e.reason) for e in derive_transitions(s, silent, None)] == [("Warning", "ProbeFailed")]
 
 
@@ -178,7 +178,7 @@ def test_suspended_says_so() -> None:
 
 
 def test_probe_failures_past_the_threshold_make_auth_unknown() -> None:
-    failed = ProbeFacts("timeout", None, 3, pod_ip="127.100.0.5", detail="no answer within 5 s")
+    failed = ProbeFacts(None, pod_ip="127.100.0.5", detail="no answer within 5 s")
     s = derive_status(ready_status(), provider(), Facts(probe=failed), T0)
     auth = find_condition(s.conditions, "Authenticated")
     assert auth is not None

@@ -48,17 +48,21 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch, create, delete]
-# The other children are written by server-side apply only; the ServiceAccount, Role and RoleBinding
+# The other children are written by server-side apply only, and watched (those labelled as the
+# operator's) so that one deleted or edited is written again; the ServiceAccount, Role and RoleBinding
 # let a pod write its refreshed login back to its login Secret (that one Secret, get and patch).
 - apiGroups: [""]
-  resources: [services, configmaps, serviceaccounts]
+  resources: [services, configmaps]
+  verbs: [list, watch, create, patch]
+- apiGroups: [""]
+  resources: [serviceaccounts]
   verbs: [create, patch]
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
   verbs: [create, patch]
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
-  verbs: [create, patch]
+  verbs: [list, watch, create, patch]
 - apiGroups: [""]
   resources: [events]
   verbs: [create]

@@ -11,7 +11,8 @@ import os
 import secrets
 import sys
 
-from .config import DEFAULT_OPERATOR_LABELS, OperatorConfig
+from .api.spec import Resources
+from .config import DEFAULT_OPERATOR_LABELS, OperatorConfig, PodDefaults
 from .login.command import add_arguments as add_login_arguments
 from .login.command import local_machine, run_login
 
@@ -53,6 +54,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=dict(DEFAULT_OPERATOR_LABELS),
         help="labels of the operator's pods, key=value[,key=value]",
     )
+    run.add_argument(
+        "--resync-seconds",
+        type=float,
+        default=300.0,
+        help="reconcile every resource again this often, for what no event announces (default 300)",
+    )
+    for container in ("runtime", "litellm"):
+        run.add_argument(
+            f"--{container}-resources",
+            type=Resources.model_validate_json,
+            help=f"JSON requests and limits of the {container} container where a resource sets none "
+            '(e.g. \'{"requests": {"memory": "512Mi"}}\'; default: sized from measured RSS)',
+        )
+    run.add_argument(
+        "--rollout-seconds",
+        type=float,
+        default=5.0,
+        help="replace pods that only a new operator version renders differently at most once this often (default 5)",
+    )
     run.add_argument("--log-format", choices=["json", "plain"], default="json")
     run.add_argument("--verbose", action="store_true")
     add_login_arguments(commands.add_parser("login", help="copy this machine's Claude Code login into the cluster"))
@@ -90,6 +110,9 @@ def run_operator(args: argparse.Namespace) -> None:
         operator_namespace=args.operator_namespace,
         operator_labels=args.operator_labels,
         metrics_port=args.metrics_port,
+        resync_seconds=args.resync_seconds,
+        rollout_seconds=args.rollout_seconds,
+        pod_defaults=PodDefaults().overridden(runtime=args.runtime_resources, litellm=args.litellm_resources),
     )
     kopf.configure(
         verbose=args.verbose,

@@ -6,12 +6,12 @@ that can work.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from .api.spec import Credentials
 from .login_facts import LoginFacts, LoginSecret, derive_login_facts
+from .wire import json_object
 
 API_KEY_PREFIX = "sk-ant-api"
 _HOW = (
@@ -34,12 +34,14 @@ def _bad(reason: str, message: str) -> CredentialsCheck:
     return CredentialsCheck(valid=False, reason=reason, message=message)
 
 
-def _json_object(raw: bytes) -> dict[str, object] | None:
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
+def derive_login_in_use(namespace: str, secret_name: str, holder: str) -> CredentialsCheck:
+    """The login is another resource's (`holder`, the oldest resource naming it): no pod here."""
+    return _bad(
+        "LoginInUse",
+        f"Secret {namespace}/{secret_name} is the login of ClaudeCodeProvider {holder}; two pods refreshing one "
+        f"login invalidate it. Give this resource its own login Secret (spec.credentials.secretName) or delete "
+        f"{holder}.",
+    )
 
 
 def derive_credentials_check(
@@ -81,8 +83,16 @@ def _check(creds: Credentials, namespace: str, secret_data: Mapping[str, bytes] 
             return _api_key(secret, creds.oauth_token_key)
         if not credentials and not text:
             return _bad("MissingKeys", f"Key {creds.oauth_token_key!r} of {secret} is empty. {how}")
+        unreadable = _token_problem(token)
+        if text and unreadable is not None:
+            return _bad(
+                "MalformedCredentials",
+                f"Key {creds.oauth_token_key!r} of {secret} is not a token as `claude setup-token` prints it: "
+                f"{unreadable}. Store it again with `--from-literal={creds.oauth_token_key}=<the token>` (or "
+                "`claude-code-operator login --token-stdin`), not from a file saved by an editor or PowerShell.",
+            )
     if state:
-        parsed_state = _json_object(state)
+        parsed_state = json_object(state)
         if parsed_state is None:
             return _bad(
                 "MalformedCredentials",
@@ -94,8 +104,23 @@ def _check(creds: Credentials, namespace: str, secret_data: Mapping[str, bytes] 
     return CredentialsCheck(valid=True, reason="Valid", message=f"{secret} holds a Claude Code login.")
 
 
+def _token_problem(raw: bytes) -> str | None:
+    """Why the runtime could not use these bytes as a setup-token (it reads them as UTF-8), or None."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "it is UTF-16 text (it starts with a UTF-16 byte-order mark)"
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return "it starts with a UTF-8 byte-order mark"
+    try:
+        text = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        return "it holds bytes that are not ASCII text"
+    if not text.isprintable() or any(c.isspace() for c in text):
+        return "it holds more than one word, or control characters"
+    return None
+
+
 def _check_credentials_file(raw: bytes, key: str, secret: str) -> CredentialsCheck | None:
-    parsed = _json_object(raw)
+    parsed = json_object(raw)
     if parsed is None:
         return _bad(
             "MalformedCredentials",

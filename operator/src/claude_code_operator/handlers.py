@@ -2,7 +2,7 @@
 
 Handlers return None (kopf would write return values into status). The work is in `reconcile`
 and `monitor`. Resources, pods and Secrets all reach event handlers, which kopf does not retry: a reconcile that the
-API refused or did not answer is retried here (`_retry`, `_reconcile_named`).
+API refused or did not answer is retried here (`reconcile_or_retry`), whatever triggered it.
 
 No kopf daemon or deletion handler: kopf then puts no finalizer on the resources (and removes the one
 older versions added), so deleting a resource is not held up by the operator; the garbage collector
@@ -12,7 +12,6 @@ removes its children through their owner references, and the DELETED event drops
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from typing import Any
 
@@ -26,15 +25,14 @@ from .config import OperatorConfig
 from .kube.api import FIELD_MANAGER, Kube, TransportError, connect
 from .metrics import register_phases
 from .monitor import run_probes
-from .reconcile import observe_pod, reconcile
+from .reconcile import observe_pod
 from .render import names
+from .retries import reconcile_or_retry, run_resync
 from .state import Key, LoginUsers, State, login_users_of
 
 log = logging.getLogger(__name__)
 RESOURCE = (GROUP, VERSION, PLURAL)
 PREFIX = "claudecode.dev"
-EVENT_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)
-RESOURCE_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)  # then every 30 s
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -72,7 +70,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     http = aiohttp.ClientSession(trust_env=False)
     state = State(config=config, kube=kube, http=http)
     memo["state"] = state
-    register_phases(lambda: {key: s.phase for key, s in state.status.items()})
+    register_phases(lambda: {key: t.status.phase for key, t in state.tracked.items()})
 
 
 @kopf.on.cleanup()
@@ -121,72 +119,71 @@ async def resource_changed(type: str | None, body: kopf.Body, memo: Any, **kwarg
         # Started from a handler, not at start-up: kopf.event() works only in the context kopf gives
         # its handlers (its Event queue), and the prober posts Events.
         state.prober = asyncio.create_task(run_probes(state), name="auth probes")
+        # kopf's index is a live view: the resync reads it as it is then.
+        state.resync = asyncio.create_task(run_resync(state, kwargs["login_users"]), name="resync")
     key: Key = (body["metadata"]["namespace"], body["metadata"]["name"])
     if type == "DELETED":
         state.forget(key)
         return
     try:
-        provider = state.remember(body)
+        tracked = state.remember(body)
     except ValidationError as error:
         # The CRD refuses bad specs; this only happens with a CRD older or newer than the operator.
         message = f"spec does not match the operator's model ({error.error_count()} errors): is the CRD this version's?"
         log.error("Cannot reconcile %s/%s: %s", *key, message)
         kopf.warn(body, reason="SpecNotUnderstood", message=message)
         return
-    if provider is None or state.converged.get(key) == provider.generation:
+    if tracked is None or tracked.converged == tracked.provider.generation:
         return  # being deleted (the garbage collector removes the children), or nothing new
-    try:
-        await reconcile(state, provider, kwargs["login_users"], "resource")
-    except (ApiError, TransportError) as error:
-        log.warning("Reconciling %s/%s failed (%s); retrying", *key, _describe(error))
-        if key not in state.retrying:
-            state.retrying[key] = asyncio.create_task(_retry(state, key, kwargs["login_users"]))
-        return
-    state.converged[key] = provider.generation
-
-
-def _describe(error: Exception) -> str:
-    return f"API error {error.status.code}" if isinstance(error, ApiError) else type(error).__name__
-
-
-async def _retry(state: State, key: Key, users: LoginUsers) -> None:
-    """Until the resource's latest generation is converged (or it goes): kopf retries no event handler,
-    and without a new event nothing else would. Runs beside kopf's worker for the resource, so the
-    events that arrive meanwhile (a fixed spec) are seen, and the latest one is what is retried."""
-    try:
-        for delay in itertools.chain(RESOURCE_RETRY_DELAYS, itertools.repeat(RESOURCE_RETRY_DELAYS[-1])):
-            await asyncio.sleep(delay)
-            provider = state.providers.get(key)
-            if provider is None or state.converged.get(key) == provider.generation:
-                return
-            try:
-                await reconcile(state, provider, users, "retry")
-            except (ApiError, TransportError) as error:
-                log.warning("Reconciling %s/%s failed again (%s)", *key, _describe(error))
-                continue
-            state.converged[key] = provider.generation
-            return
-    finally:
-        state.retrying.pop(key, None)
+    await reconcile_or_retry(state, tracked, kwargs["login_users"], "resource")
 
 
 async def _reconcile_named(state: State, namespace: str, names_: list[str], users: LoginUsers, trigger: str) -> None:
-    """Reconcile resources named by a Secret or pod event (as last seen: no read). kopf does not retry
-    event handlers, so transient API errors are retried here (bounded), or the change would wait for
-    the next event."""
+    """Reconcile resources named by a Secret or pod event (as last seen: no read)."""
     for name in names_:
-        for delay in (*EVENT_RETRY_DELAYS, None):
-            provider = state.providers.get((namespace, name))
-            if provider is None:
-                break  # gone, or not seen yet: its own events reconcile it
-            try:
-                await reconcile(state, provider, users, trigger)
-                break
-            except (ApiError, TransportError) as error:
-                if delay is None:
-                    log.error("Gave up reconciling %s/%s after %s: %s", namespace, name, trigger, type(error).__name__)
-                    break
-                await asyncio.sleep(delay)
+        tracked = state.get((namespace, name))
+        if tracked is not None:  # else gone, or not seen yet: its own events reconcile it
+            await reconcile_or_retry(state, tracked, users, trigger)
+
+
+def _edited_by_others(body: kopf.Body) -> bool:
+    """A MODIFIED event that this operator's own write caused says nothing new: its newest managed
+    fields are this operator's."""
+    fields = body["metadata"].get("managedFields") or []
+    newest = max(fields, key=lambda f: f.get("time") or "", default=None)
+    return newest is None or newest.get("manager") != FIELD_MANAGER
+
+
+async def _child_changed(
+    type: str | None, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: Any, users: LoginUsers
+) -> None:
+    """A child deleted, or edited by someone else, is written again at once (the remembered apply is
+    dropped); a deleted keys Secret is made anew with new keys (a rotation), and the pod replaced."""
+    if namespace is None or type not in ("DELETED", "MODIFIED"):
+        return
+    if type == "MODIFIED" and not _edited_by_others(body):
+        return
+    state: State = memo["state"]
+    tracked = state.get((namespace, labels.get(names.PROVIDER_LABEL, "")))
+    if tracked is None:
+        return
+    state.kube.forget_child(body["kind"], namespace, body["metadata"]["name"])
+    if body["kind"] == "Secret":
+        tracked.keys_complete = False
+    await reconcile_or_retry(state, tracked, users, "child")
+
+
+_OWNED = {"app.kubernetes.io/managed-by": names.MANAGED_BY}
+
+
+@kopf.on.event("v1", "services", labels=_OWNED)
+@kopf.on.event("v1", "configmaps", labels=_OWNED)
+@kopf.on.event("networking.k8s.io", "v1", "networkpolicies", labels=_OWNED)
+@kopf.on.event("v1", "secrets", labels=_OWNED)
+async def child_changed(
+    type: str | None, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: Any, **kwargs: Any
+) -> None:
+    await _child_changed(type, body, namespace, labels, memo, kwargs["login_users"])
 
 
 # The operator's own Secrets (the generated keys, labelled managed-by) are never anyone's login.

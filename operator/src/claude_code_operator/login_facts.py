@@ -15,7 +15,6 @@ token is spent by the first refresh), so that is its end.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,7 +22,8 @@ from typing import Any
 
 from .api.spec import Credentials
 from .api.status import LoginKind
-from .login.labels import EXPIRES_AT_ANNOTATION, WRITTEN_BY_ANNOTATION
+from .contract import EXPIRES_AT_ANNOTATION, WRITTEN_BY_ANNOTATION
+from .wire import json_object, parse_rfc3339, to_rfc3339
 
 #: On the pod: the login it started with (a digest, an identity hash, the expiry), to judge Secret changes.
 POD_LOGIN_DIGEST = "claudecode.dev/login-digest"
@@ -51,28 +51,6 @@ class LoginFacts:
     written_by: str | None
 
 
-def _json(raw: bytes | None) -> dict[str, Any]:
-    try:
-        value = json.loads(raw or b"")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def to_rfc3339(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _hash(*parts: str | bytes) -> str:
     digest = hashlib.sha256()
     for part in parts:
@@ -94,9 +72,9 @@ def derive_login_digest(creds: Credentials, data: Mapping[str, bytes]) -> str:
 def derive_login_facts(creds: Credentials, secret: LoginSecret) -> LoginFacts:
     data = secret.data
     token = (data.get(creds.oauth_token_key) or b"").strip()
-    oauth = _json(data.get(creds.credentials_key)).get("claudeAiOauth")
+    oauth = (json_object(data.get(creds.credentials_key)) or {}).get("claudeAiOauth")
     oauth = oauth if isinstance(oauth, dict) else {}
-    annotated = _parse_time(secret.annotations.get(EXPIRES_AT_ANNOTATION))
+    annotated = parse_rfc3339(secret.annotations.get(EXPIRES_AT_ANNOTATION))
     if token:  # the runtime prefers a setup-token when both are present
         kind: LoginKind = "setup-token"
         refreshable, expires_at, identity = False, annotated, _hash("setup-token", token)[:16]
@@ -107,7 +85,7 @@ def derive_login_facts(creds: Credentials, secret: LoginSecret) -> LoginFacts:
         expires_at = (
             datetime.fromtimestamp(raw / 1000, UTC) if isinstance(raw, int) and not isinstance(raw, bool) else None
         )
-        account = _json(data.get(creds.claude_json_key)).get("oauthAccount")
+        account = (json_object(data.get(creds.claude_json_key)) or {}).get("oauthAccount")
         who = account.get("accountUuid") or account.get("emailAddress") if isinstance(account, dict) else None
         identity = _hash("oauth", str(who))[:16] if who else ""
     write_back = creds.write_back if creds.write_back is not None else kind == "oauth"
@@ -139,7 +117,7 @@ def derive_pod_has_login(pod: Mapping[str, Any], facts: LoginFacts) -> bool:
     annotations = meta.get("annotations") or {}
     if annotations.get(POD_LOGIN_DIGEST) == facts.digest:
         return True
-    started = _parse_time(annotations.get(POD_LOGIN_EXPIRES_AT))
+    started = parse_rfc3339(annotations.get(POD_LOGIN_EXPIRES_AT))
     return (
         facts.written_by == f"pod/{meta.get('uid')}"
         and annotations.get(POD_LOGIN_IDENTITY) == facts.identity

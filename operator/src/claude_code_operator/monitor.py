@@ -16,7 +16,7 @@ import random
 from .metrics import PROBE_RESULTS
 from .observations import ProbeFacts
 from .probe import probe_auth_status
-from .reconcile import write_status
+from .publish import write_status
 from .state import Key, State
 from .status import Facts
 
@@ -65,28 +65,29 @@ async def run_probes(state: State) -> None:
 
 def _schedule_next(state: State, key: Key, now: float) -> None:
     """An interval (jittered) after this probe, unless a reconcile made it due sooner or the pod went."""
-    provider = state.providers.get(key)
-    if provider is None or key not in state.pod_ips or key in state.probes:
+    tracked = state.get(key)
+    if tracked is None or tracked.pod_ip is None or key in state.probes:
         return
+    provider = tracked.provider
     jitter = 1 + random.uniform(-state.config.probe_jitter, state.config.probe_jitter)
     state.probes.set(key, now + provider.spec.probe.interval_seconds * jitter)
 
 
 async def probe_once(state: State, key: Key) -> None:
-    provider, ip = state.providers.get(key), state.pod_ips.get(key)
-    if provider is None or ip is None:
+    tracked = state.get(key)
+    if tracked is None or tracked.pod_ip is None:
         return
-    probe = provider.spec.probe
+    ip = tracked.pod_ip
+    probe = tracked.provider.spec.probe
     outcome, report, detail = await probe_auth_status(state.http, ip, probe.timeout_seconds)
     PROBE_RESULTS.labels(outcome).inc()
-    last_ip, failures = state.probe_failures.get(key, (ip, 0))
+    last_ip, failures = tracked.probe_failures or (ip, 0)
     failures = 0 if report is not None else (failures if last_ip == ip else 0) + 1
-    state.probe_failures[key] = (ip, failures)
+    tracked.probe_failures = (ip, failures)
     # A single lost answer says nothing about the login; the threshold decides.
     if report is None and failures < probe.failure_threshold:
         return
-    facts = ProbeFacts(outcome, report, failures, pod_ip=ip, detail=detail)
-    async with state.lock(key):
-        current = state.providers.get(key)
-        if current is not None and state.pod_ips.get(key) == ip:
-            await write_status(state, current, Facts(probe=facts))
+    facts = ProbeFacts(report, pod_ip=ip, detail=detail)
+    async with tracked.lock:
+        if state.get(key) is tracked and tracked.pod_ip == ip:
+            await write_status(state, tracked, Facts(probe=facts))

@@ -1,13 +1,21 @@
-"""What the reconciler and the prober saw: plain values that the pure status derivation reads."""
+"""What the reconciler and the prober saw: plain values that the pure plan and status derivation read,
+and the reads that gather them (`fetch_observation`)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-PodState = Literal["absent", "suspended", "withheld", "pending", "ready", "unready", "replacing", "failed"]
-ProbeOutcome = Literal["ok", "unreachable", "timeout", "bad_response"]
+from .api.resource import Provider
+from .kube.api import Kube
+from .login_facts import LoginSecret
+from .render import names
+from .wire import truncate
+
+PodState = Literal["suspended", "withheld", "pending", "ready", "unready", "replacing", "failed", "refused"]
 
 
 @dataclass(frozen=True)
@@ -41,8 +49,52 @@ class AuthReport:
 
 @dataclass(frozen=True)
 class ProbeFacts:
-    outcome: ProbeOutcome
     report: AuthReport | None
-    consecutive_failures: int
     pod_ip: str | None = None
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a full reconcile read of the actual state, for the plan."""
+
+    #: The login Secret (None: it does not exist, or was not read because the login is another's).
+    secret: LoginSecret | None
+    #: The resource's pod as read (None: none there), unless `pod_read` is False (not read: a new resource's
+    #: pod most likely does not exist, and is created without reading first).
+    pod: Mapping[str, Any] | None
+    pod_read: bool
+    #: Other resources on the same login whose pods still exist: ours waits for them to go.
+    others_with_pods: tuple[str, ...] = ()
+
+
+async def fetch_observation(
+    kube: Kube, provider: Provider, *, read_secret: bool, read_pod: bool, others: Sequence[str]
+) -> Observation:
+    """The reads the plan needs, concurrently."""
+    ns = provider.namespace
+
+    async def nothing() -> None:
+        return None
+
+    secret, pod, *other_pods = await asyncio.gather(
+        kube.fetch_login_secret(ns, provider.spec.credentials.secret_name) if read_secret else nothing(),
+        kube.fetch_pod(ns, names.pod_name(provider.name)) if read_pod else nothing(),
+        *(kube.fetch_pod(ns, names.pod_name(other)) for other in others),
+    )
+    present = tuple(other for other, found in zip(others, other_pods, strict=True) if found is not None)
+    return Observation(secret=secret, pod=pod, pod_read=read_pod, others_with_pods=present)
+
+
+def derive_pod_facts(pod: Mapping[str, Any]) -> PodFacts:
+    """Pure: what a live pod of the resource shows (ready, running but not ready, or still starting)."""
+    name = pod["metadata"]["name"]
+    status = pod.get("status") or {}
+    conditions = {c.get("type"): c for c in status.get("conditions") or []}
+    ip = status.get("podIP")
+    if status.get("phase") != "Running" or not ip:
+        return PodFacts("pending", name, detail=truncate(str(status.get("phase") or "")))
+    ready = conditions.get("Ready") or {}
+    if ready.get("status") == "True":
+        return PodFacts("ready", name, ip=ip)
+    return PodFacts("unready", name, ip=ip, detail=truncate(str(ready.get("message") or "its readiness probe fails")))

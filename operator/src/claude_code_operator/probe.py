@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 
-from .observations import AuthReport, ProbeOutcome
-from .render import names
+from . import contract
+from .observations import AuthReport
+from .wire import parse_rfc3339, truncate
 
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+ProbeOutcome = Literal["ok", "unreachable", "timeout", "bad_response"]
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    """A string of the answer, cut to a size a status can carry (the pod may be hostile or broken)."""
+    return truncate(value) if isinstance(value, str) else None
 
 
 def to_auth_report(payload: Any) -> AuthReport | None:
@@ -35,25 +29,32 @@ def to_auth_report(payload: Any) -> AuthReport | None:
         logged_in=payload["loggedIn"],
         method=_text(payload.get("authMethod")),
         subscription_type=_text(payload.get("subscriptionType")),
-        expires_at=_time(payload.get("tokenExpiresAt")),
-        rate_limited_until=_time(payload.get("rateLimitedUntil")),
+        expires_at=parse_rfc3339(payload.get("tokenExpiresAt")),
+        rate_limited_until=parse_rfc3339(payload.get("rateLimitedUntil")),
         last_result=_text(last.get("result")) if isinstance(last, dict) else None,
         reason=_text(payload.get("reason")) or "",
         write_back_result=_text(write_back.get("lastResult")) if isinstance(write_back, dict) else None,
     )
 
 
+def auth_status_url(pod_ip: str) -> str:
+    host = f"[{pod_ip}]" if ":" in pod_ip else pod_ip
+    return f"http://{host}:{contract.HEALTH_PORT}{contract.AUTH_STATUS_PATH}"
+
+
 async def probe_auth_status(
     session: aiohttp.ClientSession, pod_ip: str, timeout: float
 ) -> tuple[ProbeOutcome, AuthReport | None, str]:
     """(outcome, report, detail); detail says what went wrong in words, without response bodies."""
-    host = f"[{pod_ip}]" if ":" in pod_ip else pod_ip
-    url = f"http://{host}:{names.HEALTH_PORT}/auth/status"
     try:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=False) as response:
+        async with session.get(
+            auth_status_url(pod_ip), timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=False
+        ) as response:
             if response.status != 200:
                 return "bad_response", None, f"HTTP {response.status}"
-            body = await response.read()
+            body = await response.content.read(contract.AUTH_STATUS_MAX_BYTES + 1)
+            if len(body) > contract.AUTH_STATUS_MAX_BYTES:
+                return "bad_response", None, f"the answer is larger than {contract.AUTH_STATUS_MAX_BYTES // 1024} KiB"
     except TimeoutError:  # aiohttp's time-outs are asyncio's
         return "timeout", None, f"no answer within {timeout:g} s"
     except aiohttp.ClientError as error:

@@ -1,5 +1,5 @@
-"""What one operator process keeps in memory: clients, the resources as last seen, per-resource locks,
-last-known facts and when each pod is probed next.
+"""What one operator process keeps in memory: clients, one `Tracked` record per resource (as last seen,
+its lock, last-known facts) and when each pod is probed next.
 
 Nothing here is authoritative: after a restart it is rebuilt from the API (resume handlers and the
 resources' own status), so a killed operator loses nothing.
@@ -11,7 +11,7 @@ import asyncio
 import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
 from pydantic import ValidationError
@@ -20,12 +20,11 @@ from .api.resource import Provider
 from .api.status import ClaudeCodeProviderStatus
 from .config import OperatorConfig
 from .kube.api import Kube
+from .plan import PodPlan
 
 Key = tuple[str, str]  # (namespace, name)
 #: Index of ClaudeCodeProviders by login Secret: (namespace, secretName) -> [(created, name, deleting)].
 LoginUsers = Mapping[Key, Iterable[tuple[str, str, bool]]]
-#: What the last full reconcile decided about the pod: run it, or keep it away (suspend, no usable login).
-PodPlan = Literal["run", "remove"]
 #: Full reconciles at a time. A burst (hundreds of resources created at once) queues here rather than
 #: for the API connections, and what a reconcile holds in memory is held by this many, not by all.
 RECONCILE_CONCURRENCY = 32
@@ -74,31 +73,58 @@ class DueTimes:
 
 
 @dataclass
+class Tracked:
+    """All this process keeps of one resource: forgetting the resource drops this record, and with it
+    everything (no table to clear by hand)."""
+
+    provider: Provider
+    #: As last written by this process, or read from the resource after a restart.
+    status: ClaudeCodeProviderStatus = field(default_factory=ClaudeCodeProviderStatus)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: What the last full reconcile decided about the pod (None: nothing yet).
+    pod_plan: PodPlan | None = None
+    #: The spec generation last converged, and the retry of a failed reconcile while one runs.
+    converged: int | None = None
+    retry: asyncio.Task[None] | None = None
+    #: The IP the prober reads, and its consecutive unanswered probes of that IP: (ip, count).
+    pod_ip: str | None = None
+    probe_failures: tuple[str, int] | None = None
+    keys_complete: bool = False
+    #: A digest of the generated keys as last written or read (the pod carries the one it started with).
+    keys_digest: str | None = None
+
+    @property
+    def never_reconciled(self) -> bool:
+        """No status written yet: a new resource, whose pod and keys most likely do not exist."""
+        return self.status.observed_generation is None
+
+
+@dataclass
 class State:
     config: OperatorConfig
     kube: Kube
     http: aiohttp.ClientSession
     #: Each resource as last seen by a watch (parsed once per event, not per probe or pod event).
-    providers: dict[Key, Provider] = field(default_factory=dict)
-    locks: dict[Key, asyncio.Lock] = field(default_factory=dict)
+    tracked: dict[Key, Tracked] = field(default_factory=dict)
     reconciles: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(RECONCILE_CONCURRENCY))
-    status: dict[Key, ClaudeCodeProviderStatus] = field(default_factory=dict)
-    pod_plans: dict[Key, PodPlan] = field(default_factory=dict)
-    #: The spec generation each resource was last reconciled at, and the retries of failed ones.
-    converged: dict[Key, int] = field(default_factory=dict)
-    retrying: dict[Key, asyncio.Task[None]] = field(default_factory=dict)
-    pod_ips: dict[Key, str] = field(default_factory=dict)
-    #: Consecutive unanswered probes of a pod IP: (ip, count).
-    probe_failures: dict[Key, tuple[str, int]] = field(default_factory=dict)
     probes: DueTimes = field(default_factory=DueTimes)
-    #: The task that probes (monitor.run_probes), once started.
+    #: The tasks that probe (monitor.run_probes) and resync (retries.run_resync), once started.
     prober: asyncio.Task[None] | None = None
-    keys_complete: set[Key] = field(default_factory=set)
+    resync: asyncio.Task[None] | None = None
+    #: Loop time of the last gradual replacement (see OperatorConfig.rollout_seconds).
+    last_rollout: float | None = None
 
-    def lock(self, key: Key) -> asyncio.Lock:
-        return self.locks.setdefault(key, asyncio.Lock())
+    def take_rollout(self, now: float) -> bool:
+        """Whether a gradual replacement may happen now (and then it counts as the last one)."""
+        if self.last_rollout is not None and now - self.last_rollout < self.config.rollout_seconds:
+            return False
+        self.last_rollout = now
+        return True
 
-    def remember(self, body: Mapping[str, Any]) -> Provider | None:
+    def get(self, key: Key) -> Tracked | None:
+        return self.tracked.get(key)
+
+    def remember(self, body: Mapping[str, Any]) -> Tracked | None:
         """Keep a resource as seen by a watch (raises ValidationError for a spec the model refuses); None,
         and everything about it forgotten, once it is being deleted."""
         meta = body["metadata"]
@@ -106,42 +132,39 @@ class State:
         if meta.get("deletionTimestamp"):
             self.forget(key)
             return None
-        provider = self.providers.get(key)
-        if provider is not None and provider.uid != meta["uid"]:
+        tracked = self.tracked.get(key)
+        if tracked is not None and tracked.provider.uid != meta["uid"]:
             self.forget(key)  # deleted and created again while the watch was away
-            provider = None
-        if provider is None or provider.generation != int(meta.get("generation") or 0):
-            provider = Provider.from_body(body)
-            self.providers[key] = provider
-        if key not in self.status:
-            # After a restart: the status on the resource is what this process last wrote.
-            try:
-                self.status[key] = ClaudeCodeProviderStatus.model_validate(dict(body.get("status") or {}))
-            except ValidationError:
-                self.status[key] = ClaudeCodeProviderStatus()
-        return provider
+            tracked = None
+        if tracked is None:
+            tracked = Tracked(Provider.from_body(body), status=_status_of(body))
+            self.tracked[key] = tracked
+        elif tracked.provider.generation != int(meta.get("generation") or 0):
+            tracked.provider = Provider.from_body(body)
+        return tracked
 
     def forget(self, key: Key) -> None:
-        self.providers.pop(key, None)
-        self.locks.pop(key, None)
-        self.status.pop(key, None)
-        self.pod_plans.pop(key, None)
-        self.converged.pop(key, None)
-        retry = self.retrying.pop(key, None)
-        if retry is not None:
-            retry.cancel()
-        self.pod_ips.pop(key, None)
-        self.probe_failures.pop(key, None)
+        tracked = self.tracked.pop(key, None)
+        if tracked is not None and tracked.retry is not None:
+            tracked.retry.cancel()
         self.probes.discard(key)
-        self.keys_complete.discard(key)
         self.kube.forget(*key)
 
     async def close(self) -> None:
-        if self.prober is not None:
-            self.prober.cancel()
-            await asyncio.gather(self.prober, return_exceptions=True)
+        tasks = [task for task in (self.prober, self.resync) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.http.close()
         await self.kube.close()
+
+
+def _status_of(body: Mapping[str, Any]) -> ClaudeCodeProviderStatus:
+    """After a restart: the status on the resource is what this process last wrote."""
+    try:
+        return ClaudeCodeProviderStatus.model_validate(dict(body.get("status") or {}))
+    except ValidationError:
+        return ClaudeCodeProviderStatus()
 
 
 def login_holder(users: LoginUsers, namespace: str, secret: str) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from . import contract
 from .api.resource import Provider
 from .api.status import (
     Auth,
@@ -22,9 +23,10 @@ from .api.status import (
     set_condition,
 )
 from .credentials import CredentialsCheck
-from .login.labels import login_secret_name
 from .observations import PodFacts, ProbeFacts
+from .probe import auth_status_url
 from .render import names
+from .wire import to_rfc3339
 
 _POD_REASONS: dict[str, tuple[ConditionStatus, str, str]] = {
     "ready": ("True", "PodReady", "Pod {pod} is running and ready."),
@@ -34,25 +36,40 @@ _POD_REASONS: dict[str, tuple[ConditionStatus, str, str]] = {
     "failed": ("False", "PodFailed", "Pod {pod} failed ({detail}); it is being replaced."),
     "suspended": ("False", "Suspended", "spec.suspend is true: the pod was removed. Set it to false to serve again."),
     "withheld": ("False", "NoUsableLogin", "No pod is started until CredentialsValid is True."),
-    "absent": ("False", "PodMissing", "The pod is being created."),
+    "refused": (
+        "False",
+        "Refused",
+        "The API server refused {detail} Fix what it names (a ResourceQuota, an admission webhook, "
+        "spec.placement); the operator tries again with backoff.",
+    ),
 }
-#: States on the way to an outcome (a pod being created or starting, a login not checked yet): news only
-#: when they replace an outcome (a pod that was ready and is lost).
-_UNDER_WAY: frozenset[tuple[ConditionType, str]] = frozenset(
-    {("PodReady", "PodStarting"), ("PodReady", "PodMissing"), ("Authenticated", "Probing"), ("Authenticated", "NoPod")}
-)
-#: Conditions whose changes post an Event (Ready summarises them and would only repeat them).
-_EVENTFUL: tuple[ConditionType, ...] = ("CredentialsValid", "PodReady", "Authenticated", "RateLimited", "LoginExpiring")
-_GOOD: dict[ConditionType, ConditionStatus] = {
-    "CredentialsValid": "True",
-    "PodReady": "True",
-    "Authenticated": "True",
-    "RateLimited": "False",
-    "LoginExpiring": "False",
-    "Ready": "True",
+
+
+@dataclass(frozen=True)
+class ConditionRule:
+    """How one condition type behaves: a new condition type is one row of `RULES`."""
+
+    #: The status that means all is well (RateLimited and LoginExpiring are good when False).
+    good: ConditionStatus
+    #: Its changes post an Event (Ready summarises the others and would only repeat them).
+    eventful: bool = True
+    #: Reasons on the way to an outcome (a pod starting, a login not checked yet): news only when they
+    #: replace an outcome (a pod that was ready and is lost).
+    under_way: frozenset[str] = frozenset()
+    #: Statuses that are no news on a fresh resource besides `good` (an expiry nobody wrote down).
+    quiet_first: frozenset[ConditionStatus] = frozenset()
+
+
+RULES: dict[ConditionType, ConditionRule] = {
+    "CredentialsValid": ConditionRule(good="True"),
+    "PodReady": ConditionRule(good="True", under_way=frozenset({"PodStarting"})),
+    "Authenticated": ConditionRule(good="True", under_way=frozenset({"Probing", "NoPod"})),
+    "RateLimited": ConditionRule(good="False"),
+    "LoginExpiring": ConditionRule(good="False", quiet_first=frozenset({"Unknown"})),
+    "Ready": ConditionRule(good="True", eventful=False),
 }
-#: Write-back outcomes of the runtime that mean a refreshed login is not in the Secret.
-_WRITE_BACK_FAILED = ("error", "gave_up")
+#: What Ready waits for, in order: the first that is not True says why.
+_READY_NEEDS: tuple[ConditionType, ...] = ("CredentialsValid", "PodReady", "Authenticated")
 
 
 @dataclass(frozen=True)
@@ -70,14 +87,14 @@ class Transition:
 
 
 def _time(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else "an unknown time"
+    return to_rfc3339(value) if value is not None else "an unknown time"
 
 
 def derive_fix(provider: Provider, kind: str | None) -> str:
     """The exact commands that give the resource a new login."""
     ns, name, secret = provider.namespace, provider.name, provider.spec.credentials.secret_name
     laptop = f"claude-code-operator login --namespace {ns} --name {name}"
-    if secret != login_secret_name(name):
+    if secret != names.login_secret_name(name):
         laptop += f" --secret-name {secret}"
     setup_token = f"run `claude setup-token` on a laptop and pipe it to `{laptop} --token-stdin`"
     if kind == "setup-token":
@@ -122,14 +139,14 @@ def _auth_condition(provider: Provider, probe: ProbeFacts, kind: str | None) -> 
             "Unknown",
             "ProbeFailed",
             # No counts or times here: a message that changes with every failed probe would be a write per probe.
-            f"http://{probe.pod_ip}:{names.HEALTH_PORT}/auth/status does not answer "
+            f"{auth_status_url(probe.pod_ip or '')} does not answer "
             f"({probe.detail}). Check the pod's `claude` container logs.",
         )
     if report.logged_in:
         return "True", "LoggedIn", report.reason
-    if report.method in ("api_key", "api_key_helper"):
+    if report.method in contract.API_KEY_METHODS:
         reason = "ApiKeyConfigured"
-    elif report.last_result == "unauthorized":
+    elif report.last_result == contract.OUTCOME_UNAUTHORIZED:
         reason = "LoginRejected"
     else:
         reason = "NotLoggedIn"
@@ -137,17 +154,18 @@ def _auth_condition(provider: Provider, probe: ProbeFacts, kind: str | None) -> 
 
 
 def _rate_condition(probe: ProbeFacts) -> tuple[ConditionStatus, str, str]:
+    """A usage limit is in effect while the runtime says until when (`rateLimitedUntil`); its last
+    request's `rate_limited` (contract.OUTCOME_USAGE_LIMIT) stays after the limit reset, until the next
+    request, so it alone says nothing of now."""
     report = probe.report
     if report is not None and report.rate_limited_until is not None:
         until = _time(report.rate_limited_until)
         return "True", "UsageLimitReached", f"The subscription's usage limit is reached; it resets at {until}."
-    if report is not None and report.last_result == "rate_limited":
-        return "True", "RateLimited", "Anthropic is rate limiting this login; requests may fail until it eases."
     return "False", "WithinLimits", "No usage limit in effect."
 
 
 def _ready(conditions: list[Condition]) -> tuple[ConditionStatus, str, str]:
-    for type_ in ("CredentialsValid", "PodReady", "Authenticated"):
+    for type_ in _READY_NEEDS:
         c = find_condition(conditions, type_)
         if c is None:
             return "Unknown", "Reconciling", "Not reconciled yet."
@@ -236,7 +254,7 @@ def derive_status(
                     "message": report.reason,
                 }
             )
-            write_back_failed = report.write_back_result in _WRITE_BACK_FAILED
+            write_back_failed = report.write_back_result in contract.WRITE_BACK_FAILED
     if auth is not None and auth.login_kind is not None:
         # Derived at every status derivation (each probe): an expiry approaches without any event.
         failing = auth.write_back and auth.login_expires_at is None and write_back_failed
@@ -263,15 +281,17 @@ def derive_transitions(
     unless it replaces an outcome), with the condition's actionable message."""
     out = []
     whose = f" (login of {owner})" if owner else ""
-    for type_ in _EVENTFUL:
+    for type_, rule in RULES.items():
+        if not rule.eventful:
+            continue
         new = find_condition(current.conditions, type_)
         old = find_condition(previous.conditions, type_)
         if new is None or (old is not None and (old.status, old.reason) == (new.status, new.reason)):
             continue
-        if old is None and (new.status == _GOOD[type_] or (type_ == "LoginExpiring" and new.status == "Unknown")):
+        if old is None and (new.status == rule.good or new.status in rule.quiet_first):
             continue  # the first good state of a fresh resource is not news, nor an expiry nobody wrote down
-        if (type_, new.reason) in _UNDER_WAY and (old is None or (type_, old.reason) in _UNDER_WAY):
+        if new.reason in rule.under_way and (old is None or old.reason in rule.under_way):
             continue  # still on its way: the Event comes with the outcome
-        kind = "Normal" if new.status == _GOOD[type_] else "Warning"
+        kind = "Normal" if new.status == rule.good else "Warning"
         out.append(Transition(type=kind, reason=new.reason, message=f"{type_} {new.status}: {new.message}{whose}"))
     return out

@@ -43,6 +43,25 @@ def connect(kube_config: KubeConfig, field_manager: str = FIELD_MANAGER) -> Asyn
     return AsyncClient(config=kube_config, field_manager=field_manager, transport=transport, timeout=API_TIMEOUT)
 
 
+#: Answers that no retry soon changes: a bad or invalid object (a bad spec.placement value), or a refusal
+#: (a ResourceQuota, an admission webhook, RBAC).
+REFUSED_CODES = frozenset({400, 403, 422})
+
+
+class Refused(Exception):
+    """The API server refused to write a child: what, and the API's own words."""
+
+    def __init__(self, kind: str, name: str, code: int, message: str) -> None:
+        super().__init__(f"{kind} {name}: HTTP {code}")
+        self.kind, self.name, self.code, self.message = kind, name, code, message
+
+
+def _refused(manifest: dict[str, Any], error: ApiError) -> Refused | None:
+    if error.status.code not in REFUSED_CODES:
+        return None
+    return Refused(manifest["kind"], manifest["metadata"]["name"], error.status.code, error.status.message or "")
+
+
 def _missing(error: ApiError) -> bool:
     return error.status.code == 404
 
@@ -85,10 +104,6 @@ class Kube:
         pod = await self._get(Pod, namespace, name)
         return None if pod is None else dict(pod.to_dict())
 
-    async def fetch_provider(self, namespace: str, name: str) -> dict[str, Any] | None:
-        obj = await self._get(ClaudeCodeProvider, namespace, name)
-        return None if obj is None else dict(obj.to_dict())
-
     async def apply_manifest(self, manifest: dict[str, Any], *, remember: bool = True) -> dict[str, Any] | None:
         """Server-side apply (force: this manager owns the fields it renders): the object as the server
         has it now. An apply identical to the last one this process made is skipped (None): steady
@@ -98,7 +113,15 @@ class Kube:
         digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
         if remember and self._applied.get(key) == digest:
             return None
-        applied: Any = await self.client.apply(codecs.from_dict(manifest), field_manager=self.field_manager, force=True)
+        try:
+            applied: Any = await self.client.apply(
+                codecs.from_dict(manifest), field_manager=self.field_manager, force=True
+            )
+        except ApiError as error:
+            refused = _refused(manifest, error)
+            if refused is not None:
+                raise refused from error
+            raise
         if remember:
             self._applied[key] = digest
         return dict(applied.to_dict())
@@ -111,8 +134,15 @@ class Kube:
         except ApiError as error:
             if error.status.code == 409:
                 return None
+            refused = _refused(manifest, error)
+            if refused is not None:
+                raise refused from error
             raise
         return dict(created.to_dict())
+
+    def forget_child(self, kind: str, namespace: str, name: str) -> None:
+        """Drop what is remembered of one child (deleted or edited by someone else): the next apply is made."""
+        self._applied.pop((kind, namespace, name), None)
 
     def forget(self, namespace: str, owner: str) -> None:
         """Drop what is remembered of a deleted resource's children."""

@@ -22,7 +22,6 @@ from .errors import ClusterError
 from .labels import FIELD_MANAGER
 from .validate import ExistingSecret
 
-DEFAULT_KUBECONFIG = Path("~/.kube/config")
 #: File paths in a kubeconfig are relative to that file; merged files keep them right by making them absolute.
 _PATH_FIELDS = {"cluster": ("certificate-authority",), "user": ("client-certificate", "client-key", "tokenFile")}
 

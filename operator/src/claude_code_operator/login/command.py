@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..api.resource import Provider
+from ..contract import CLAUDE_JSON_FILE, CREDENTIALS_FILE, OAUTH_TOKEN_FILE
 from ..render import names
+from ..wire import to_rfc3339
 from .apply import LoginApi, fetch_context, fetch_kubeconfig
 from .errors import ClusterError, LoginCommandError, LoginRefused
-from .labels import login_secret_name
 from .manifests import render_login_secret, render_masked_yaml, render_provider
 from .sources import Keychain, MacKeychain, fetch_local_login
 from .validate import (
@@ -24,10 +25,9 @@ from .validate import (
     derive_expiry,
     derive_login,
     derive_overwrite_refusal,
-    to_rfc3339,
 )
 
-LOGIN_KEYS = frozenset({names.CREDENTIALS_FILE, names.CLAUDE_JSON_FILE, names.OAUTH_TOKEN_FILE})
+LOGIN_KEYS = frozenset({CREDENTIALS_FILE, CLAUDE_JSON_FILE, OAUTH_TOKEN_FILE})
 DESCRIPTION = """\
 Copy this machine's Claude Code login into a Secret in the cluster (server-side apply through your
 kubeconfig) and, with --apply, write the ClaudeCodeProvider that serves it. The login is validated
@@ -137,7 +137,7 @@ def _run(args: argparse.Namespace, machine: Machine, now: datetime) -> None:
         stdin=machine.stdin if args.token_stdin else None,
     )
     login = derive_login(found, now, args.token_expires_at)
-    secret_name = args.secret_name or login_secret_name(args.name)
+    secret_name = args.secret_name or names.login_secret_name(args.name)
     owner = args.owner or login.owner
     report = err if args.dry_run else out
     print(f"Login: {_describe(login)}.", file=report)

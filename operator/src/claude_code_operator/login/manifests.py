@@ -14,15 +14,10 @@ from typing import Any
 import yaml
 
 from ..api.spec import GROUP, KIND, VERSION, ClaudeCodeProviderSpec, Credentials
-from .labels import (
-    EXPIRES_AT_ANNOTATION,
-    LOGIN_KIND_LABEL,
-    PART_OF,
-    PART_OF_LABEL,
-    WRITTEN_BY_ANNOTATION,
-    WRITTEN_BY_COMMAND,
-)
-from .validate import Login, to_rfc3339
+from ..contract import EXPIRES_AT_ANNOTATION, WRITTEN_BY_ANNOTATION, WRITTEN_BY_COMMAND
+from ..wire import to_rfc3339
+from .labels import LOGIN_KIND_LABEL, PART_OF, PART_OF_LABEL
+from .validate import Login
 
 #: The fields of spec.credentials that must match the Secret this command writes; any other (write-back,
 #: expiry warnings, ...) stays with whoever set it.

@@ -12,14 +12,19 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..contract import (
+    CLAUDE_JSON_FILE,
+    CREDENTIALS_FILE,
+    EXPIRES_AT_ANNOTATION,
+    OAUTH_TOKEN_FILE,
+    WRITTEN_BY_ANNOTATION,
+)
 from ..credentials import API_KEY_PREFIX
-from ..render.names import CLAUDE_JSON_FILE, CREDENTIALS_FILE, OAUTH_TOKEN_FILE
+from ..wire import json_object, to_rfc3339
 from .errors import LoginRefused
-from .labels import EXPIRES_AT_ANNOTATION, WRITTEN_BY_ANNOTATION
 from .sources import HOW_TO_LOG_IN, LocalLogin, LoginKind
 
 INFERENCE_SCOPE = "user:inference"
@@ -31,7 +36,6 @@ REFRESH_TOKEN_PREFIX = "sk-ant-ort"
 STATE_FIELDS = ("oauthAccount", "userID", "hasCompletedOnboarding")
 #: expiresAt is in milliseconds; below this it is seconds (or garbage): 10**11 ms is March 1973.
 _MIN_EXPIRES_MS = 10**11
-_JSON_OBJECT = TypeAdapter(dict[str, Any])
 API_KEY_REFUSAL = (
     "{where} holds an Anthropic API key (sk-ant-api...). This operator serves a Claude subscription login "
     "only; for an API key use LiteLLM's standard `anthropic/` provider (for example "
@@ -72,10 +76,6 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def to_rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def derive_login(found: LocalLogin, now: datetime, token_expires_at: datetime | None = None) -> Login:
     """Validate what was found; `token_expires_at` is a setup-token's expiry when the user knows it."""
     if found.kind == "setup-token":
@@ -111,16 +111,9 @@ def _setup_token(found: LocalLogin, now: datetime, expires_at: datetime | None) 
     return Login("setup-token", found.source, {OAUTH_TOKEN_FILE: token.encode()}, expires_at)
 
 
-def _json_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        return _JSON_OBJECT.validate_json(raw)
-    except ValidationError:
-        return None
-
-
 def _oauth(found: LocalLogin, now: datetime) -> Login:
     source = found.source
-    parsed = _json_object(found.secret)
+    parsed = json_object(found.secret)
     if parsed is None:
         raise LoginRefused(f"{source} is not a JSON object, so not a Claude Code login. {HOW_TO_LOG_IN}")
     oauth = parsed.get("claudeAiOauth")
@@ -167,7 +160,7 @@ def _oauth(found: LocalLogin, now: datetime) -> Login:
 
 
 def _state(found: LocalLogin) -> dict[str, object] | None:
-    return None if found.state is None else _json_object(found.state)
+    return None if found.state is None else json_object(found.state)
 
 
 @dataclass(frozen=True)
@@ -210,8 +203,8 @@ def derive_overwrite_refusal(login: Login, existing: ExistingSecret | None) -> s
     it back; this machine's older copy holds a refresh token that is already spent."""
     if login.kind != "oauth" or existing is None or CREDENTIALS_FILE not in existing.data:
         return None
-    theirs = _json_object(existing.data[CREDENTIALS_FILE]) or {}
-    ours = _json_object(login.data[CREDENTIALS_FILE]) or {}
+    theirs = json_object(existing.data[CREDENTIALS_FILE]) or {}
+    ours = json_object(login.data[CREDENTIALS_FILE]) or {}
     their_oauth, our_oauth = theirs.get("claudeAiOauth"), ours.get("claudeAiOauth")
     if not isinstance(their_oauth, dict) or not isinstance(our_oauth, dict):
         return None

@@ -4,17 +4,27 @@ one). Values are generated once and kept: existing values always win over new on
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .. import contract
 from ..api.resource import Provider
 from . import names
 
 
 def wanted_keys(provider: Provider) -> tuple[str, ...]:
     if provider.spec.master_key_secret is None:
-        return (names.RUNTIME_TOKEN_KEY, names.MASTER_KEY_KEY)
-    return (names.RUNTIME_TOKEN_KEY,)
+        return (contract.RUNTIME_TOKEN_KEY, contract.MASTER_KEY_KEY)
+    return (contract.RUNTIME_TOKEN_KEY,)
+
+
+def derive_keys_digest(data: Mapping[str, bytes]) -> str:
+    """Any change of the generated keys (a rotation: the Secret deleted and made anew) changes it."""
+    digest = hashlib.sha256()
+    for key, value in sorted(data.items()):
+        digest.update(f"{key}={len(value)}:".encode() + value)
+    return digest.hexdigest()[:32]
 
 
 def render_keys_secret(

@@ -6,10 +6,12 @@ from typing import Any
 
 import yaml
 
+from .. import contract
 from ..api.resource import Provider
 from . import names
 
 CONFIG_KEY = "config.yaml"
+RUNTIME_URL_FROM_ENV = f"os.environ/{contract.ENV_RUNTIME_URL}"
 CUSTOM_HANDLER = "claude_code_provider.llm.handler.claude_code_llm"
 
 
@@ -18,7 +20,10 @@ def render_litellm_config(provider: Provider) -> dict[str, Any]:
         "model_list": [
             {
                 "model_name": exposed,
-                "litellm_params": {"model": f"claude-code/{claude}", "api_base": "os.environ/CLAUDE_RUNTIME_URL"},
+                "litellm_params": {
+                    "model": f"claude-code/{claude}",
+                    "api_base": f"os.environ/{contract.ENV_RUNTIME_URL}",
+                },
             }
             for exposed, claude in sorted(provider.spec.models.items())
         ],

@@ -8,23 +8,25 @@ MANAGED_BY = "claude-code-operator"
 APP_NAME = "claude-code-provider"
 PROVIDER_LABEL = "claudecode.dev/provider"
 SPEC_HASH_ANNOTATION = "claudecode.dev/spec-hash"
+#: On the pod: a digest of the generated keys it started with (a rotation replaces it).
+KEYS_DIGEST_ANNOTATION = "claudecode.dev/keys-digest"
+#: On the pod: a hash of what it was rendered from (the spec, the login Secret's keys): a pod whose render
+#: changed while this did not is the operator's own change, rolled out gradually.
+INPUT_HASH_ANNOTATION = "claudecode.dev/input-hash"
 
 CLAUDE_CONTAINER = "claude"
 LITELLM_CONTAINER = "litellm"
-HEALTH_PORT = 8080
-HTTP_PORT = 4000
-RUNTIME_API_URL = "http://127.0.0.1:8081"
-RUNTIME_TOKEN_KEY = "runtime-token"
-MASTER_KEY_KEY = "master-key"
 
 LOGIN_DIR = "/var/run/claude-login"
 CONFIG_DIR = "/var/lib/claude"
 HOME_DIR = "/home/claude"
 LITELLM_CONFIG_DIR = "/etc/litellm"
-#: The runtime reads the login under these file names, whatever the Secret's keys are called.
-CREDENTIALS_FILE = ".credentials.json"
-CLAUDE_JSON_FILE = ".claude.json"
-OAUTH_TOKEN_FILE = "oauth-token"
+
+
+def login_secret_name(name: str) -> str:
+    """The login Secret of the ClaudeCodeProvider `name` that `claude-code-operator login` writes (unless
+    its --secret-name says otherwise)."""
+    return f"{name}-login"
 
 
 def pod_name(name: str) -> str:

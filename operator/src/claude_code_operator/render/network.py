@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .. import contract
 from ..api.resource import Provider
 from . import names
 
@@ -38,14 +39,14 @@ def render_network_policy(
                     "podSelector": {"matchLabels": dict(operator_labels)},
                 }
             ],
-            "ports": [{"port": names.HEALTH_PORT, "protocol": "TCP"}],
+            "ports": [{"port": contract.HEALTH_PORT, "protocol": "TCP"}],
         }
     ]
     if provider.spec.allow_from:
         ingress.append(
             {
                 "from": [p.model_dump(exclude_none=True, exclude_defaults=True) for p in provider.spec.allow_from],
-                "ports": [{"port": names.HTTP_PORT, "protocol": "TCP"}],
+                "ports": [{"port": contract.HTTP_PORT, "protocol": "TCP"}],
             }
         )
     return {

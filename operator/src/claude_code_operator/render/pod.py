@@ -1,4 +1,5 @@
-"""The provider pod (contracts.md): the runtime holding the login, and the LiteLLM sidecar.
+"""The provider pod: the runtime holding the login, and the LiteLLM sidecar (what the runtime reads of
+it is named in `contract`).
 
 Restricted Pod Security throughout. The pod carries a hash of everything in its spec whose change must
 replace it, and the login it started with (`login_facts`), which the reconciler compares apart: a
@@ -13,8 +14,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from .. import contract
 from ..api.resource import Provider
-from ..api.spec import Container
+from ..api.spec import Container, Resources
+from ..config import PodDefaults
 from ..login_facts import LoginFacts, LoginSecret, derive_login_facts, render_pod_login_annotations
 from . import names
 
@@ -24,10 +27,11 @@ _SECURITY_CONTEXT = {
     "runAsNonRoot": True,
     "capabilities": {"drop": ["ALL"]},
 }
+DEFAULT_POD_DEFAULTS = PodDefaults()
 RUN_AS_USER = 10001  # the provider image's user
 LITELLM_COMMAND = [
     *("litellm", "--config", f"{names.LITELLM_CONFIG_DIR}/config.yaml"),
-    *("--host", "0.0.0.0", "--port", str(names.HTTP_PORT)),
+    *("--host", "0.0.0.0", "--port", str(contract.HTTP_PORT)),
 ]
 
 
@@ -48,12 +52,15 @@ def _empty_dir(name: str) -> dict[str, Any]:
     return {"name": name, "emptyDir": {}}
 
 
-def _resources(container: Container) -> dict[str, Any]:
+def _resources(container: Container, default: Resources) -> dict[str, Any]:
+    """The spec's requests and limits, each where it sets them, else the operator's defaults."""
     out: dict[str, Any] = {}
-    if container.resources.requests:
-        out["requests"] = dict(container.resources.requests)
-    if container.resources.limits:
-        out["limits"] = dict(container.resources.limits)
+    requests = container.resources.requests or default.requests
+    limits = container.resources.limits or default.limits
+    if requests:
+        out["requests"] = dict(requests)
+    if limits:
+        out["limits"] = dict(limits)
     return out
 
 
@@ -62,9 +69,9 @@ def login_items(provider: Provider, present_keys: set[str]) -> list[dict[str, st
     Items naming an absent key would keep the pod from starting."""
     creds = provider.spec.credentials
     wanted = [
-        (creds.credentials_key, names.CREDENTIALS_FILE),
-        (creds.claude_json_key, names.CLAUDE_JSON_FILE),
-        (creds.oauth_token_key, names.OAUTH_TOKEN_FILE),
+        (creds.credentials_key, contract.CREDENTIALS_FILE),
+        (creds.claude_json_key, contract.CLAUDE_JSON_FILE),
+        (creds.oauth_token_key, contract.OAUTH_TOKEN_FILE),
     ]
     return [{"key": key, "path": path} for key, path in wanted if key in present_keys]
 
@@ -73,7 +80,7 @@ def master_key_ref(provider: Provider) -> tuple[str, str]:
     given = provider.spec.master_key_secret
     if given is not None:
         return given.name, given.key
-    return names.keys_secret_name(provider.name), names.MASTER_KEY_KEY
+    return names.keys_secret_name(provider.name), contract.MASTER_KEY_KEY
 
 
 def _field_env(name: str, path: str) -> dict[str, Any]:
@@ -84,15 +91,15 @@ def _write_back_env(provider: Provider) -> list[dict[str, Any]]:
     """What the runtime's write-back needs (claude_code_provider.runtime.writeback)."""
     creds = provider.spec.credentials
     return [
-        {"name": "CLAUDE_LOGIN_SECRET", "value": creds.secret_name},
-        _field_env("CLAUDE_LOGIN_SECRET_NAMESPACE", "metadata.namespace"),
-        {"name": "CLAUDE_LOGIN_CREDENTIALS_KEY", "value": creds.credentials_key},
-        {"name": "CLAUDE_LOGIN_CLAUDE_JSON_KEY", "value": creds.claude_json_key},
-        _field_env("CLAUDE_POD_UID", "metadata.uid"),
+        {"name": contract.ENV_LOGIN_SECRET, "value": creds.secret_name},
+        _field_env(contract.ENV_LOGIN_SECRET_NAMESPACE, "metadata.namespace"),
+        {"name": contract.ENV_LOGIN_CREDENTIALS_KEY, "value": creds.credentials_key},
+        {"name": contract.ENV_LOGIN_CLAUDE_JSON_KEY, "value": creds.claude_json_key},
+        _field_env(contract.ENV_POD_UID, "metadata.uid"),
     ]
 
 
-def _claude_container(provider: Provider, write_back: bool) -> dict[str, Any]:
+def _claude_container(provider: Provider, write_back: bool, defaults: PodDefaults) -> dict[str, Any]:
     spec = provider.spec
     keys = names.keys_secret_name(provider.name)
     return {
@@ -101,20 +108,20 @@ def _claude_container(provider: Provider, write_back: bool) -> dict[str, Any]:
         "imagePullPolicy": spec.runtime.image_pull_policy,
         "command": ["claude-code-runtime"],
         "env": [
-            {"name": "CLAUDE_LOGIN_DIR", "value": names.LOGIN_DIR},
-            {"name": "CLAUDE_CONFIG_DIR", "value": names.CONFIG_DIR},
+            {"name": contract.ENV_LOGIN_DIR, "value": names.LOGIN_DIR},
+            {"name": contract.ENV_CONFIG_DIR, "value": names.CONFIG_DIR},
             {"name": "HOME", "value": names.HOME_DIR},
             {"name": "TMPDIR", "value": "/tmp"},
-            _secret_env("CLAUDE_RUNTIME_TOKEN", keys, names.RUNTIME_TOKEN_KEY),
-            {"name": "CLAUDE_RUNTIME_MAX_IN_FLIGHT", "value": str(spec.admission.max_in_flight)},
-            {"name": "CLAUDE_RUNTIME_MAX_QUEUED", "value": str(spec.admission.max_queued)},
-            {"name": "CLAUDE_RUNTIME_QUEUE_TIMEOUT", "value": str(spec.admission.queue_timeout_seconds)},
+            _secret_env(contract.ENV_RUNTIME_TOKEN, keys, contract.RUNTIME_TOKEN_KEY),
+            {"name": contract.ENV_MAX_IN_FLIGHT, "value": str(spec.admission.max_in_flight)},
+            {"name": contract.ENV_MAX_QUEUED, "value": str(spec.admission.max_queued)},
+            {"name": contract.ENV_QUEUE_TIMEOUT, "value": str(spec.admission.queue_timeout_seconds)},
             *(_write_back_env(provider) if write_back else []),
         ],
-        "ports": [{"name": "health", "containerPort": names.HEALTH_PORT, "protocol": "TCP"}],
+        "ports": [{"name": "health", "containerPort": contract.HEALTH_PORT, "protocol": "TCP"}],
         "livenessProbe": _http_probe("/healthz", "health", period=10),
         "readinessProbe": _http_probe("/readyz", "health", period=5),
-        "resources": _resources(spec.runtime),
+        "resources": _resources(spec.runtime, defaults.runtime),
         "securityContext": _SECURITY_CONTEXT,
         "volumeMounts": [
             {"name": "login", "mountPath": names.LOGIN_DIR, "readOnly": True},
@@ -125,7 +132,7 @@ def _claude_container(provider: Provider, write_back: bool) -> dict[str, Any]:
     }
 
 
-def _litellm_container(provider: Provider) -> dict[str, Any]:
+def _litellm_container(provider: Provider, defaults: PodDefaults) -> dict[str, Any]:
     spec = provider.spec
     master_secret, master_key = master_key_ref(provider)
     return {
@@ -135,16 +142,16 @@ def _litellm_container(provider: Provider) -> dict[str, Any]:
         "command": LITELLM_COMMAND,
         "env": [
             _secret_env("LITELLM_MASTER_KEY", master_secret, master_key),
-            _secret_env("CLAUDE_RUNTIME_TOKEN", names.keys_secret_name(provider.name), names.RUNTIME_TOKEN_KEY),
-            {"name": "CLAUDE_RUNTIME_URL", "value": names.RUNTIME_API_URL},
+            _secret_env(contract.ENV_RUNTIME_TOKEN, names.keys_secret_name(provider.name), contract.RUNTIME_TOKEN_KEY),
+            {"name": contract.ENV_RUNTIME_URL, "value": contract.RUNTIME_API_URL},
             {"name": "LITELLM_LOCAL_MODEL_COST_MAP", "value": "True"},
             {"name": "HOME", "value": "/tmp"},
             {"name": "TMPDIR", "value": "/tmp"},
         ],
-        "ports": [{"name": "http", "containerPort": names.HTTP_PORT, "protocol": "TCP"}],
+        "ports": [{"name": "http", "containerPort": contract.HTTP_PORT, "protocol": "TCP"}],
         "livenessProbe": _http_probe("/health/liveliness", "http", period=10),
         "readinessProbe": _http_probe("/health/readiness", "http", period=5),
-        "resources": _resources(spec.litellm),
+        "resources": _resources(spec.litellm, defaults.litellm),
         "securityContext": _SECURITY_CONTEXT,
         "volumeMounts": [
             {"name": "litellm-config", "mountPath": names.LITELLM_CONFIG_DIR, "readOnly": True},
@@ -153,7 +160,9 @@ def _litellm_container(provider: Provider) -> dict[str, Any]:
     }
 
 
-def _pod_without_hash(provider: Provider, present_keys: set[str], write_back: bool) -> dict[str, Any]:
+def _pod_without_hash(
+    provider: Provider, present_keys: set[str], write_back: bool, defaults: PodDefaults
+) -> dict[str, Any]:
     placement = provider.spec.placement
     spec: dict[str, Any] = {
         # A token only for write-back, and then one that may get and patch the login Secret alone.
@@ -168,7 +177,7 @@ def _pod_without_hash(provider: Provider, present_keys: set[str], write_back: bo
             "fsGroup": RUN_AS_USER,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [_claude_container(provider, write_back), _litellm_container(provider)],
+        "containers": [_claude_container(provider, write_back, defaults), _litellm_container(provider, defaults)],
         "volumes": [
             {
                 "name": "login",
@@ -203,17 +212,32 @@ def _pod_without_hash(provider: Provider, present_keys: set[str], write_back: bo
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
 
 
-def render_pod(provider: Provider, secret_data: Mapping[str, bytes], login: LoginFacts | None = None) -> dict[str, Any]:
+def render_pod(
+    provider: Provider,
+    secret_data: Mapping[str, bytes],
+    login: LoginFacts | None = None,
+    defaults: PodDefaults = DEFAULT_POD_DEFAULTS,
+    keys_digest: str | None = None,
+) -> dict[str, Any]:
     """The pod for a login whose Secret holds `secret_data` (already validated); `login`: its facts, when
-    already derived with the Secret's annotations."""
+    already derived with the Secret's annotations; `defaults`: resources where the spec sets none."""
     if login is None:
         login = derive_login_facts(provider.spec.credentials, LoginSecret(secret_data))
-    pod = _pod_without_hash(provider, set(secret_data), login.write_back)
+    pod = _pod_without_hash(provider, set(secret_data), login.write_back, defaults)
     material = json.dumps(pod, sort_keys=True)
     annotations = pod["metadata"]["annotations"]
     annotations[names.SPEC_HASH_ANNOTATION] = hashlib.sha256(material.encode()).hexdigest()[:32]
     annotations.update(render_pod_login_annotations(login))
+    if keys_digest is not None:
+        annotations[names.KEYS_DIGEST_ANNOTATION] = keys_digest
+    annotations[names.INPUT_HASH_ANNOTATION] = render_input_hash(provider, secret_data, login)
     return pod
+
+
+def render_input_hash(provider: Provider, secret_data: Mapping[str, bytes], login: LoginFacts) -> str:
+    """What the pod is rendered from, apart from the operator itself (its version and settings)."""
+    material = json.dumps([provider.spec.model_dump(mode="json"), sorted(secret_data), login.write_back])
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
 def pod_hash(pod: Mapping[str, Any]) -> str | None:

@@ -1,0 +1,60 @@
+"""The operator <-> runtime contract, in one place: what the operator's pods and Secrets say and what
+the runtime (`claude_code_provider`) reads, and what its `/auth/status` answers.
+
+The runtime is another package (it does not depend on this one) and keeps its own copies of these
+names; `tests/unit/test_contract.py` holds the two together, so a rename on one side fails a test.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: On the login Secret: when its login ends, and who wrote it last (the login command, or `pod/<uid>`
+#: after a write-back). The pod carries the expiry it started with under the same annotation.
+EXPIRES_AT_ANNOTATION: Final = "claudecode.dev/login-expires-at"
+WRITTEN_BY_ANNOTATION: Final = "claudecode.dev/login-written-by"
+WRITTEN_BY_COMMAND: Final = "login-command"
+
+#: The login's file names in the pod, whatever the Secret's keys are called.
+CREDENTIALS_FILE: Final = ".credentials.json"
+CLAUDE_JSON_FILE: Final = ".claude.json"
+OAUTH_TOKEN_FILE: Final = "oauth-token"
+
+#: Keys of the generated Secret.
+RUNTIME_TOKEN_KEY: Final = "runtime-token"
+MASTER_KEY_KEY: Final = "master-key"
+
+#: The runtime's health and auth status port (pod network), its loopback completion API, LiteLLM's port.
+HEALTH_PORT: Final = 8080
+RUNTIME_API_URL: Final = "http://127.0.0.1:8081"
+HTTP_PORT: Final = 4000
+AUTH_STATUS_PATH: Final = "/auth/status"
+#: The most of an /auth/status answer the operator reads (the runtime's is well under 4 KiB).
+AUTH_STATUS_MAX_BYTES: Final = 64 * 1024
+
+#: Environment of the `claude` container (the runtime's settings).
+ENV_LOGIN_DIR: Final = "CLAUDE_LOGIN_DIR"
+ENV_CONFIG_DIR: Final = "CLAUDE_CONFIG_DIR"
+ENV_RUNTIME_TOKEN: Final = "CLAUDE_RUNTIME_TOKEN"
+ENV_MAX_IN_FLIGHT: Final = "CLAUDE_RUNTIME_MAX_IN_FLIGHT"
+ENV_MAX_QUEUED: Final = "CLAUDE_RUNTIME_MAX_QUEUED"
+ENV_QUEUE_TIMEOUT: Final = "CLAUDE_RUNTIME_QUEUE_TIMEOUT"
+ENV_LOGIN_SECRET: Final = "CLAUDE_LOGIN_SECRET"
+ENV_LOGIN_SECRET_NAMESPACE: Final = "CLAUDE_LOGIN_SECRET_NAMESPACE"
+ENV_LOGIN_CREDENTIALS_KEY: Final = "CLAUDE_LOGIN_CREDENTIALS_KEY"
+ENV_LOGIN_CLAUDE_JSON_KEY: Final = "CLAUDE_LOGIN_CLAUDE_JSON_KEY"
+ENV_POD_UID: Final = "CLAUDE_POD_UID"
+#: Environment of the LiteLLM container: where the runtime's completion API is.
+ENV_RUNTIME_URL: Final = "CLAUDE_RUNTIME_URL"
+
+#: /auth/status `lastRequest.result`: how the last real request ended. `rate_limited` is the
+#: subscription's usage limit (with `rateLimitedUntil` while it lasts), never Anthropic throttling,
+#: which the runtime counts as an upstream error.
+OUTCOME_OK: Final = "ok"
+OUTCOME_UNAUTHORIZED: Final = "unauthorized"
+OUTCOME_USAGE_LIMIT: Final = "rate_limited"
+OUTCOME_UPSTREAM_ERROR: Final = "upstream_error"
+#: /auth/status `authMethod` values that are an Anthropic API key, not a subscription login.
+API_KEY_METHODS: Final = frozenset({"api_key", "api_key_helper"})
+#: /auth/status `writeBack.lastResult` values that mean a refreshed login is not in the Secret.
+WRITE_BACK_FAILED: Final = frozenset({"error", "gave_up"})

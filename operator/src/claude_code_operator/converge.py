@@ -1,0 +1,179 @@
+"""Act: a full reconcile reads what the plan needs, decides (`plan`, pure) and carries the plan out
+through `kube/`. Called under the resource's lock."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import secrets
+from collections.abc import Awaitable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from . import contract
+from .api.resource import Provider
+from .credentials import CredentialsCheck, derive_credentials_check, derive_login_in_use
+from .kube.api import Refused
+from .observations import Observation, PodFacts, derive_pod_facts, fetch_observation
+from .plan import Plan, derive_children, derive_plan
+from .render import names
+from .render.keys import derive_keys_digest, render_keys_secret
+from .state import LoginUsers, State, Tracked, login_holder, login_users_of
+from .status import Facts
+from .wire import truncate
+
+log = logging.getLogger(__name__)
+#: Plan and act again at most this often in one reconcile (a pod in the way that is gone when read,
+#: a new resource's pod that has to be read after all).
+_ROUNDS = 4
+
+
+def _new_secret_value(key: str) -> str:
+    return f"sk-{secrets.token_hex(24)}" if key == contract.MASTER_KEY_KEY else secrets.token_urlsafe(32)
+
+
+async def together(*steps: Awaitable[Any]) -> list[Any]:
+    """Run `steps` concurrently, let every one finish, then raise the first error if any did."""
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
+@dataclass(frozen=True)
+class Outcome:
+    facts: Facts
+    #: What the API server refused to write, if it did: not converged, tried again with backoff.
+    refused: Refused | None = None
+    #: A gradual replacement waits for its turn: not converged, tried again with backoff.
+    deferred: bool = False
+
+    @property
+    def converged(self) -> bool:
+        return self.refused is None and not self.deferred
+
+
+class _Deferred(Exception):
+    """A gradual replacement that is not this pod's turn yet: the pod is kept meanwhile."""
+
+    def __init__(self, facts: PodFacts) -> None:
+        super().__init__("deferred")
+        self.facts = facts
+
+
+def _refusal(provider: Provider, refused: Refused) -> PodFacts:
+    detail = f"{refused.kind} {refused.name} (HTTP {refused.code}: {truncate(refused.message)})."
+    return PodFacts("refused", names.pod_name(provider.name), detail=detail)
+
+
+def _observed(results: list[Any]) -> tuple[Observation, Refused | None]:
+    """The observation among concurrent steps' results, and the first refusal; other errors raise."""
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, Refused):
+            raise result
+    refused = next((r for r in results if isinstance(r, Refused)), None)
+    seen: Observation = results[0]
+    return seen, refused
+
+
+async def converge(state: State, tracked: Tracked, users: LoginUsers) -> Outcome:
+    """Observe, plan, act: the facts for the status."""
+    provider = tracked.provider
+    secret_name = provider.spec.credentials.secret_name
+    holder = login_holder(users, provider.namespace, secret_name)
+    # The login is another resource's: nothing of ours is applied, and our pod (if any) goes.
+    in_use_by = holder if holder is not None and holder != provider.name else None
+    in_use = in_use_by is not None
+    new = tracked.never_reconciled
+    others = [] if in_use else [u for u in login_users_of(users, provider.namespace, secret_name) if u != provider.name]
+    observe = fetch_observation(state.kube, provider, read_secret=not in_use, read_pod=in_use or not new, others=others)
+    refused: Refused | None = None
+    if in_use:
+        seen = await observe
+    else:
+        # Independent requests go together: a creation waits for three round trips, not nine.
+        children = derive_children(provider, state.config)
+        applies = (state.kube.apply_manifest(m) for m in children)
+        results = await asyncio.gather(observe, _apply_keys(state, tracked), *applies, return_exceptions=True)
+        seen, refused = _observed(results)
+    check: CredentialsCheck
+    if in_use_by is not None:
+        check = derive_login_in_use(provider.namespace, secret_name, in_use_by)
+    else:
+        secret = seen.secret
+        data, annotations = (secret.data, secret.annotations) if secret is not None else (None, None)
+        check = derive_credentials_check(provider.spec.credentials, provider.namespace, data, annotations)
+    if refused is None:
+        try:
+            return Outcome(Facts(credentials=check, pod=await _act(state, tracked, check, seen)))
+        except Refused as error:
+            refused = error
+        except _Deferred as wait:
+            return Outcome(Facts(credentials=check, pod=wait.facts), deferred=True)
+    log.warning(
+        "The API server refused a child of %s/%s",
+        provider.namespace,
+        provider.name,
+        extra={"kind": refused.kind, "child": refused.name, "code": refused.code},
+    )
+    return Outcome(Facts(credentials=check, pod=_refusal(provider, refused)), refused)
+
+
+async def _act(state: State, tracked: Tracked, check: CredentialsCheck, seen: Observation) -> PodFacts:
+    provider = tracked.provider
+    name = names.pod_name(provider.name)
+    applied = False
+    for _ in range(_ROUNDS):
+        plan = derive_plan(provider, check, seen, state.config.pod_defaults, tracked.keys_digest)
+        tracked.pod_plan = plan.pod_plan
+        if not applied:  # the pod's ServiceAccount must exist before the pod
+            await together(*(state.kube.apply_manifest(m) for m in plan.children))
+            applied = True
+        if plan.action == "read":
+            seen = replace(seen, pod=await state.kube.fetch_pod(provider.namespace, name), pod_read=True)
+            continue
+        if plan.action == "create":
+            assert plan.pod is not None
+            created = await state.kube.create_manifest(plan.pod)
+            if created is not None:
+                log.info("Created pod %s/%s", provider.namespace, name)
+                # As its events will show it (phase Pending), so that they change nothing.
+                return derive_pod_facts(created)
+            seen = replace(seen, pod=await state.kube.fetch_pod(provider.namespace, name), pod_read=True)
+            continue
+        if plan.action == "delete":
+            if plan.gradual and not state.take_rollout(asyncio.get_running_loop().time()):
+                raise _Deferred(plan.facts)
+            await _delete_pod(state, provider.namespace, name, plan)
+            if plan.gradual:
+                return PodFacts("replacing", name)
+        return plan.facts
+    # A pod in the way that keeps coming and going: the next event tries again.
+    return PodFacts("replacing", name)
+
+
+async def _delete_pod(state: State, namespace: str, name: str, plan: Plan) -> None:
+    await state.kube.delete_pod(namespace, name)
+    log.info("Deleted pod %s/%s", namespace, name, extra={"reason": plan.why, **plan.log_fields})
+
+
+async def _apply_keys(state: State, tracked: Tracked) -> None:
+    """The generated keys: created once, never regenerated (clients hold them); a key that a changed spec
+    wants and the Secret lacks is added to the values already there."""
+    if tracked.keys_complete:
+        return
+    provider = tracked.provider
+    fresh = render_keys_secret(provider, {}, _new_secret_value) if tracked.never_reconciled else None
+    written = fresh if fresh is not None and await state.kube.create_manifest(fresh) is not None else None
+    if written is None:
+        existing = await state.kube.fetch_secret_data(provider.namespace, names.keys_secret_name(provider.name))
+        written = render_keys_secret(provider, existing or {}, _new_secret_value)
+        if written is not None:
+            await state.kube.apply_manifest(written, remember=False)
+        else:
+            tracked.keys_digest = derive_keys_digest(existing or {})
+    if written is not None:
+        tracked.keys_digest = derive_keys_digest({k: base64.b64decode(v) for k, v in written["data"].items()})
+    tracked.keys_complete = True
