@@ -240,8 +240,12 @@ def test_litellm_config_routes_every_model_to_the_runtime() -> None:
         },
     ]
     assert config["router_settings"] == {"num_retries": 0, "disable_cooldowns": True}
-    assert config["general_settings"] == {"master_key": "os.environ/LITELLM_MASTER_KEY"}
+    assert config["general_settings"] == {
+        "master_key": "os.environ/LITELLM_MASTER_KEY",
+        "custom_auth": "claude_code_provider.llm.proxy_auth.authenticate",
+    }
     example = yaml.safe_load((REPO / "examples" / "litellm-config.yaml").read_text())
+    assert config["general_settings"] == example["general_settings"]
     assert config["litellm_settings"]["custom_provider_map"] == example["litellm_settings"]["custom_provider_map"]
 
 

@@ -11,6 +11,8 @@ from . import names
 
 CONFIG_KEY = "config.yaml"
 CUSTOM_HANDLER = "claude_code_provider.llm.handler.claude_code_llm"
+# Only the master key opens the endpoint; any other is a 401 that says the key is wrong.
+CUSTOM_AUTH = "claude_code_provider.llm.proxy_auth.authenticate"
 
 
 def render_litellm_config(provider: Provider) -> dict[str, Any]:
@@ -27,7 +29,7 @@ def render_litellm_config(provider: Provider) -> dict[str, Any]:
         # Without disable_cooldowns one 401 or 429 puts the only deployment on ice: the owner would get
         # "No deployments available" after fixing the login, or after the limit reset.
         "router_settings": {"num_retries": 0, "disable_cooldowns": True},
-        "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY"},
+        "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY", "custom_auth": CUSTOM_AUTH},
     }
 
 
