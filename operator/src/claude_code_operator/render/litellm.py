@@ -12,6 +12,9 @@ from . import names
 CONFIG_KEY = "config.yaml"
 CUSTOM_HANDLER = "claude_code_provider.llm.handler.claude_code_llm"
 # Only the master key opens the endpoint; any other is a 401 that says the key is wrong.
+# LiteLLM checks OpenAI parameters against a generic list for custom providers, which lacks these;
+# claude-code/ honours them (the provider's llm/reasoning.py; tests/unit/test_operator_render.py holds the two).
+REASONING_PARAMS = ("reasoning_effort", "thinking")
 CUSTOM_AUTH = "claude_code_provider.llm.proxy_auth.authenticate"
 
 
@@ -20,7 +23,11 @@ def render_litellm_config(provider: Provider) -> dict[str, Any]:
         "model_list": [
             {
                 "model_name": exposed,
-                "litellm_params": {"model": f"claude-code/{claude}", "api_base": "os.environ/CLAUDE_RUNTIME_URL"},
+                "litellm_params": {
+                    "model": f"claude-code/{claude}",
+                    "api_base": "os.environ/CLAUDE_RUNTIME_URL",
+                    "allowed_openai_params": list(REASONING_PARAMS),
+                },
             }
             for exposed, claude in sorted(provider.spec.models.items())
         ],

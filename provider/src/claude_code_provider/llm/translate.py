@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from ..errors import ClaudeCodeError, ErrorKind
 from ..protocol import ChatTurn, CompletionRequest
+from .reasoning import REASONING_PARAMS, to_effort, to_thinking
 
 PROVIDER_PREFIX = "claude-code/"
 
@@ -16,7 +17,16 @@ PROVIDER_PREFIX = "claude-code/"
 # Anything else (temperature, top_p, seed, logprobs, tools, ...) is refused, or dropped when the LiteLLM
 # config asks for that with ``drop_params``: answering something other than what was asked, silently,
 # is worse than either.
-SUPPORTED_PARAMS = ("max_tokens", "max_completion_tokens", "stop", "stream", "stream_options", "user", "n")
+SUPPORTED_PARAMS = (
+    "max_tokens",
+    "max_completion_tokens",
+    "stop",
+    "stream",
+    "stream_options",
+    "user",
+    "n",
+    *REASONING_PARAMS,
+)
 # LiteLLM's own settings of the call, passed along with the model's parameters; not about the answer.
 _CALL_SETTINGS = ("max_retries", "extra_headers")
 # Values that ask for nothing beyond the default (LiteLLM and client libraries send some of them).
@@ -90,6 +100,7 @@ def to_request(
         else:
             raise _bad(f"messages[{index}]: role {role!r} is not supported (use system, user or assistant).")
     max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
+    extra = params.get("extra_body") or {}
     try:
         return CompletionRequest(
             model=model.removeprefix(PROVIDER_PREFIX),
@@ -97,6 +108,8 @@ def to_request(
             messages=turns,
             max_tokens=max_tokens,
             stop=_stops(params.get("stop")),
+            effort=to_effort(params.get("reasoning_effort", extra.get("reasoning_effort"))),
+            thinking=to_thinking(params.get("thinking", extra.get("thinking"))),
         )
     except ValidationError as error:
         raise _bad(f"Invalid chat request: {_problems(error)}.") from None
