@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from claude_code_provider.errors import ClaudeCodeError, ErrorKind
 from claude_code_provider.llm.translate import to_request
 from claude_code_provider.protocol import Thinking
@@ -35,7 +36,7 @@ def test_no_reasoning_settings_leave_the_clis_defaults() -> None:
     ("params", "message"),
     [
         ({"reasoning_effort": "minimal"}, "'reasoning_effort' must be one of 'low', 'medium', 'high', not 'minimal'."),
-        ({"thinking": "on"}, "'thinking' must be an object such as {\"type\": \"disabled\"}."),
+        ({"thinking": "on"}, '\'thinking\' must be an object such as {"type": "disabled"}.'),
         ({"thinking": {"type": "enabled"}}, "'thinking' is invalid: "),
         ({"thinking": {"type": "disabled", "budget_tokens": 2048}}, "'thinking' is invalid: "),
         ({"thinking": {"type": "enabled", "budget_tokens": 100}}, "'thinking' is invalid: budget_tokens: "),
