@@ -16,6 +16,7 @@ import openai
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from claude_code_provider.llm.reasoning import REASONING_PARAMS
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.support import REPO, VENV_BIN, Process, free_port, wait_until
 
@@ -178,7 +179,13 @@ def write_proxy_config(path: Path, models: list[dict[str, object]]) -> Path:
     path.write_text(
         yaml.safe_dump(
             {
-                "model_list": models,
+                # As in the shipped configs: LiteLLM's generic list for custom providers lacks these.
+                "model_list": [
+                    {**m, "litellm_params": {**m["litellm_params"], "allowed_openai_params": list(REASONING_PARAMS)}}  # type: ignore[dict-item]
+                    if str(m["litellm_params"]["model"]).startswith("claude-code/")  # type: ignore[index]
+                    else m
+                    for m in models
+                ],
                 "litellm_settings": {"custom_provider_map": [{"provider": "claude-code", "custom_handler": HANDLER}]},
                 # As in the shipped configs: the CLI already retries what is worth retrying.
                 "router_settings": {"num_retries": 0, "disable_cooldowns": True},

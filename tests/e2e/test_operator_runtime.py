@@ -199,6 +199,11 @@ def test_a_completion_through_the_operators_pod_and_status_follows_the_login(wor
     fake_upstream.enqueue(TextReply(["Hello from ", "the operator's pod"]))
     assert chat(pod, master_key) == "Hello from the operator's pod"
     assert [r.bearer_token for r in fake_upstream.messages_requests] == [token]
+    # Any other key is a 401 that says so (not LiteLLM's 400 "No connected db."), and reaches nobody's login.
+    with pytest.raises(openai.AuthenticationError) as refused:
+        chat(pod, "sk-" + "0" * 48)
+    assert "The API key is wrong" in refused.value.message
+    assert len(fake_upstream.messages_requests) == 1
 
     # Revoked at the upstream: the next request fails, and the probe reports it.
     fake_upstream.default_reply = authentication_error()

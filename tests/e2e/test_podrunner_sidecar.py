@@ -16,6 +16,7 @@ import pytest
 import yaml
 from kubernetes import client
 
+from claude_code_operator.render.litellm import CUSTOM_AUTH
 from tests.e2e.harness import wait_until
 from tests.e2e.podrunner import PodRunner, RunningPod
 from tests.fakes.anthropic_api import FakeAnthropic, TextReply
@@ -47,7 +48,7 @@ def litellm_config() -> str:
                 ]
             },
             "router_settings": {"num_retries": 0},
-            "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY"},
+            "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY", "custom_auth": CUSTOM_AUTH},
         }
     )
 
@@ -178,10 +179,10 @@ def test_a_provider_pod_serves_the_openai_api_through_both_containers(
         stranger = openai.OpenAI(
             base_url=f"http://{ip}:{API_PORT}/v1", api_key="sk-wrong", http_client=http, max_retries=0, timeout=60
         )
-        # LiteLLM without a database answers a key that is not the master key with 400 "No connected db."
-        with pytest.raises(openai.APIStatusError) as refused:
+        # A key that is not the master key is a 401 that says so (not LiteLLM's 400 "No connected db.").
+        with pytest.raises(openai.AuthenticationError) as refused:
             stranger.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "hi"}])
-        assert refused.value.status_code in {400, 401}, refused.value
+        assert "The API key is wrong" in str(refused.value), refused.value
         # The runtime's completion API, on the pod's loopback, wants the pod's runtime token.
         refused_runtime = http.post(f"http://{ip}:8081/v1/complete", json={}, timeout=30)
         assert refused_runtime.status_code == 401, refused_runtime.text

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 from tests.fakes.anthropic_api import FakeAnthropic, TextReply
@@ -52,14 +53,31 @@ def test_the_example_config_serves_the_laptops_own_login(model: str, fake: FakeA
     assert sent.model.startswith(f"claude-{model}-")
 
 
-def test_the_example_endpoint_is_closed_without_the_master_key(fake: FakeAnthropic, laptop_proxy: Proxy) -> None:
+def test_a_wrong_key_is_a_401_that_says_so(fake: FakeAnthropic, laptop_proxy: Proxy) -> None:
     stranger = openai.OpenAI(base_url=laptop_proxy.url + "/v1", api_key="sk-someone-else", max_retries=0)
 
-    # LiteLLM refuses an unknown key (400 "No connected db." without a key database, 401 with one).
-    with pytest.raises(openai.APIStatusError) as caught:
+    # Not LiteLLM's 400 "No connected db." (it would look the key up in a database of virtual keys).
+    with pytest.raises(openai.AuthenticationError) as caught:
         stranger.chat.completions.create(model="sonnet", messages=[{"role": "user", "content": "hi"}])
-    assert caught.value.status_code in (400, 401)
+    assert caught.value.status_code == 401
+    assert "The API key is wrong" in caught.value.message
+    with pytest.raises(openai.AuthenticationError):
+        stranger.models.list()
     assert fake.requests == []
+
+
+def test_a_request_without_a_key_is_a_401_that_says_so(fake: FakeAnthropic, laptop_proxy: Proxy) -> None:
+    body = {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]}
+
+    answer = httpx.post(laptop_proxy.url + "/v1/chat/completions", json=body, timeout=30, trust_env=False)
+
+    assert answer.status_code == 401
+    assert "No API key was sent" in answer.json()["error"]["message"]
+    assert fake.requests == []
+
+
+def test_the_example_endpoint_lists_its_models_for_the_master_key(laptop_proxy: Proxy) -> None:
+    assert {model.id for model in laptop_proxy.client().models.list()} == {"sonnet", "opus", "haiku"}
 
 
 def test_the_example_config_names_only_claude_code_models() -> None:

@@ -15,6 +15,7 @@ from claude_code_operator.render.keys import render_keys_secret
 from claude_code_operator.render.litellm import render_config_map
 from claude_code_operator.render.network import render_network_policy, render_service
 from claude_code_operator.render.pod import pod_hash, render_pod
+from claude_code_provider.llm.reasoning import REASONING_PARAMS
 
 REPO = Path(__file__).resolve().parents[2]
 LOGIN = {".credentials.json": b'{"claudeAiOauth": {"accessToken": "sk-ant-oat01-x"}}', ".claude.json": b"{}"}
@@ -232,16 +233,29 @@ def test_litellm_config_routes_every_model_to_the_runtime() -> None:
     assert config["model_list"] == [
         {
             "model_name": "fast",
-            "litellm_params": {"model": "claude-code/haiku", "api_base": "os.environ/CLAUDE_RUNTIME_URL"},
+            "litellm_params": {
+                "model": "claude-code/haiku",
+                "api_base": "os.environ/CLAUDE_RUNTIME_URL",
+                "allowed_openai_params": ["reasoning_effort", "thinking"],
+            },
         },
         {
             "model_name": "smart",
-            "litellm_params": {"model": "claude-code/claude-opus-4-1", "api_base": "os.environ/CLAUDE_RUNTIME_URL"},
+            "litellm_params": {
+                "model": "claude-code/claude-opus-4-1",
+                "api_base": "os.environ/CLAUDE_RUNTIME_URL",
+                "allowed_openai_params": ["reasoning_effort", "thinking"],
+            },
         },
     ]
     assert config["router_settings"] == {"num_retries": 0, "disable_cooldowns": True}
-    assert config["general_settings"] == {"master_key": "os.environ/LITELLM_MASTER_KEY"}
+    assert config["general_settings"] == {
+        "master_key": "os.environ/LITELLM_MASTER_KEY",
+        "custom_auth": "claude_code_provider.llm.proxy_auth.authenticate",
+    }
     example = yaml.safe_load((REPO / "examples" / "litellm-config.yaml").read_text())
+    assert config["general_settings"] == example["general_settings"]
+    assert all(m["litellm_params"]["allowed_openai_params"] == list(REASONING_PARAMS) for m in example["model_list"])
     assert config["litellm_settings"]["custom_provider_map"] == example["litellm_settings"]["custom_provider_map"]
 
 

@@ -67,6 +67,22 @@ class ChatTurn(_Model):
         return self
 
 
+Effort = Literal["low", "medium", "high"]
+
+
+class Thinking(_Model):
+    """Anthropic's ``thinking`` setting, as the CLI takes it (``--thinking`` / ``--max-thinking-tokens``)."""
+
+    type: Literal["enabled", "disabled", "adaptive"]
+    budget_tokens: int | None = Field(default=None, ge=1024)
+
+    @model_validator(mode="after")
+    def _budget_when_enabled(self) -> Thinking:
+        if (self.type == "enabled") != (self.budget_tokens is not None):
+            raise ValueError("budget_tokens is required with type 'enabled' and allowed only with it")
+        return self
+
+
 class CompletionRequest(_Model):
     model: str = Field(min_length=1)
     system: Text | None = None
@@ -74,6 +90,8 @@ class CompletionRequest(_Model):
     max_tokens: int | None = Field(default=None, gt=0)
     stop: list[str] = Field(default_factory=list, description="the answer ends before the first of these")
     tools: list[ToolSpec] = Field(default_factory=list, description="offered to the model; it may call them")
+    effort: Effort | None = Field(default=None, description="the effort the model spends (adaptive-thinking models)")
+    thinking: Thinking | None = None
 
     @model_validator(mode="after")
     def _ends_with_user(self) -> CompletionRequest:

@@ -13,6 +13,11 @@ from . import names
 CONFIG_KEY = "config.yaml"
 RUNTIME_URL_FROM_ENV = f"os.environ/{contract.ENV_RUNTIME_URL}"
 CUSTOM_HANDLER = "claude_code_provider.llm.handler.claude_code_llm"
+# Only the master key opens the endpoint; any other is a 401 that says the key is wrong.
+# LiteLLM checks OpenAI parameters against a generic list for custom providers, which lacks these;
+# claude-code/ honours them (the provider's llm/reasoning.py; tests/unit/test_operator_render.py holds the two).
+REASONING_PARAMS = ("reasoning_effort", "thinking")
+CUSTOM_AUTH = "claude_code_provider.llm.proxy_auth.authenticate"
 
 
 def render_litellm_config(provider: Provider) -> dict[str, Any]:
@@ -23,6 +28,7 @@ def render_litellm_config(provider: Provider) -> dict[str, Any]:
                 "litellm_params": {
                     "model": f"claude-code/{claude}",
                     "api_base": f"os.environ/{contract.ENV_RUNTIME_URL}",
+                    "allowed_openai_params": list(REASONING_PARAMS),
                 },
             }
             for exposed, claude in sorted(provider.spec.models.items())
@@ -32,7 +38,7 @@ def render_litellm_config(provider: Provider) -> dict[str, Any]:
         # Without disable_cooldowns one 401 or 429 puts the only deployment on ice: the owner would get
         # "No deployments available" after fixing the login, or after the limit reset.
         "router_settings": {"num_retries": 0, "disable_cooldowns": True},
-        "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY"},
+        "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY", "custom_auth": CUSTOM_AUTH},
     }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from claude_agent_sdk import ClaudeAgentOptions
 
-from ..protocol import CompletionRequest
+from ..protocol import CompletionRequest, Effort, Thinking
 from .environment import derive_sdk_env
 from .settings import EngineSettings
 from .tool_calls import render_tool_options, render_tool_specs
@@ -22,6 +22,8 @@ class SessionKey:
     system: str | None = None
     max_tokens: int | None = None
     tools: str | None = None  # the client's tools (``render_tool_specs``), offered from start-up
+    effort: Effort | None = None
+    thinking: Thinking | None = None
 
     @classmethod
     def of(cls, request: CompletionRequest) -> SessionKey:
@@ -30,11 +32,15 @@ class SessionKey:
             system=request.system,
             max_tokens=request.max_tokens,
             tools=render_tool_specs(request.tools),
+            effort=request.effort,
+            thinking=request.thinking,
         )
 
     def parked(self) -> SessionKey:
         """What a parked process must be started with; the system prompt comes with its claim."""
-        return SessionKey(model=self.model, max_tokens=self.max_tokens, tools=self.tools)
+        return SessionKey(
+            model=self.model, max_tokens=self.max_tokens, tools=self.tools, effort=self.effort, thinking=self.thinking
+        )
 
 
 def render_env(key: SessionKey, settings: EngineSettings, environ: Mapping[str, str]) -> dict[str, str]:
@@ -82,6 +88,9 @@ def render_options(
         cli_path=settings.cli_path,
         resume=resume,
         env=render_env(key, settings, environ),
+        # The CLI sends what the model takes: an effort to adaptive-thinking models, a budget to older ones.
+        effort=key.effort,
+        thinking=key.thinking.model_dump(exclude_none=True) if key.thinking is not None else None,  # type: ignore[arg-type]
         # The transcript of a request is throw-away; only a resumed history file is read. A parked process
         # waits for a claim_session that gives it its system prompt (the one above is then replaced).
         extra_args={"no-session-persistence": None, **({"await-claim": None} if park else {})},

@@ -187,7 +187,7 @@ class WarmPool:
         return None
 
     def _take_spare(self, key: SessionKey) -> Session | None:
-        bare = key.max_tokens is None and key.tools is None  # a model alone: likely asked for again
+        bare = key == SessionKey(model=key.model)  # a model alone: likely asked for again
         if key not in self._ready and not bare and self._seen.pop(key, None) is None:
             self._seen[key] = time.monotonic()
             while len(self._seen) > _MAX_SEEN:

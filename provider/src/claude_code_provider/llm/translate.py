@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from ..errors import ClaudeCodeError, ErrorKind
 from ..protocol import ChatTurn, CompletionRequest
+from .reasoning import REASONING_PARAMS, to_effort, to_thinking
 from .tools import TOOL_PARAMS, check_tool_results, derive_unsupported_tool_params, to_tool_calls, to_tool_specs
 
 PROVIDER_PREFIX = "claude-code/"
@@ -20,6 +21,7 @@ PROVIDER_PREFIX = "claude-code/"
 SUPPORTED_PARAMS = (
     *("max_tokens", "max_completion_tokens", "stop", "stream", "stream_options", "user", "n"),
     *TOOL_PARAMS,
+    *REASONING_PARAMS,
 )
 # LiteLLM's own settings of the call, passed along with the model's parameters; not about the answer.
 _CALL_SETTINGS = ("max_retries", "extra_headers")
@@ -103,6 +105,7 @@ def to_request(
         else:
             raise _bad(f"messages[{index}]: role {role!r} is not supported (use system, user, assistant or tool).")
     max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
+    extra = params.get("extra_body") or {}
     try:
         return CompletionRequest(
             model=model.removeprefix(PROVIDER_PREFIX),
@@ -111,6 +114,8 @@ def to_request(
             max_tokens=max_tokens,
             stop=_stops(params.get("stop")),
             tools=to_tool_specs(params),
+            effort=to_effort(params.get("reasoning_effort", extra.get("reasoning_effort"))),
+            thinking=to_thinking(params.get("thinking", extra.get("thinking"))),
         )
     except ValidationError as error:
         raise _bad(f"Invalid chat request: {_problems(error)}.") from None

@@ -1,0 +1,98 @@
+"""Reasoning through the real chain: what a client asks for is what the upstream receives, warm and cold."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import openai
+import pytest
+from tests.fakes.anthropic_api import FakeAnthropic, TextReply
+from tests.stack import Runtime
+from tests.support import wait_until
+
+WARM = {"CLAUDE_CODE_POOL_WARM_MODELS": "sonnet", "CLAUDE_CODE_POOL_SIZE": "1"}
+
+
+@pytest.mark.parametrize("route", ["", "remote/"])
+@pytest.mark.parametrize("effort", ["low", "high"])
+def test_reasoning_effort_is_the_effort_the_upstream_receives(
+    route: str, effort: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(TextReply("Thought about it."))
+
+    reply = client.chat.completions.create(
+        model=f"{route}sonnet", messages=[{"role": "user", "content": "hi"}], reasoning_effort=effort
+    )
+
+    assert reply.choices[0].message.content == "Thought about it."
+    (sent,) = fake.messages_requests
+    assert sent.json["output_config"] == {"effort": effort}
+    assert sent.json["thinking"]["type"] == "adaptive"
+
+
+def test_without_reasoning_effort_the_clis_default_stays(fake: FakeAnthropic, client: openai.OpenAI) -> None:
+    fake.enqueue(TextReply("Default."))
+
+    client.chat.completions.create(model="remote/sonnet", messages=[{"role": "user", "content": "hi"}])
+
+    assert fake.messages_requests[0].json["output_config"] == {"effort": "medium"}
+
+
+@pytest.mark.parametrize(
+    ("thinking", "received"),
+    [
+        ({"type": "enabled", "budget_tokens": 2048}, {"type": "enabled", "budget_tokens": 2048}),
+        ({"type": "disabled"}, {"type": "disabled"}),
+    ],
+)
+def test_anthropic_thinking_sets_the_budget_on_a_model_that_takes_one(
+    thinking: dict[str, object], received: dict[str, object], fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(TextReply("Budgeted."))
+
+    client.chat.completions.create(
+        model="remote/claude-sonnet-4-5-20250929",
+        messages=[{"role": "user", "content": "hi"}],
+        extra_body={"thinking": thinking},
+    )
+
+    sent = fake.messages_requests[0].json["thinking"]
+    assert {k: v for k, v in sent.items() if k != "display"} == received
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"reasoning_effort": "extreme"}, "'reasoning_effort' must be one of 'low', 'medium', 'high', not 'extreme'"),
+        ({"extra_body": {"thinking": {"type": "enabled"}}}, "'thinking' is invalid"),
+        ({"extra_body": {"thinking": {"type": "enabled", "budget_tokens": 10}}}, "'thinking' is invalid"),
+        ({"extra_body": {"thinking": "lots"}}, "'thinking' must be an object"),
+    ],
+)
+def test_reasoning_it_cannot_take_is_a_400_naming_it(
+    extra: dict[str, object], named: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(
+            model="remote/sonnet",
+            messages=[{"role": "user", "content": "hi"}],
+            **extra,  # type: ignore[arg-type]
+        )
+
+    assert named in refused.value.body["message"]  # type: ignore[index]
+    assert fake.messages_requests == []
+
+
+def test_a_request_with_reasoning_is_served_warm_when_it_comes_again(
+    fake: FakeAnthropic, start: Callable[..., Runtime]
+) -> None:
+    runtime = start(env=WARM)
+    wait_until(lambda: runtime.metric("claude_code_pool_ready_processes") == 1, timeout=60, what="a warm spare")
+    body = {"model": "sonnet", "messages": [{"role": "user", "content": "q"}], "effort": "high"}
+
+    for _ in range(3):
+        assert runtime.complete(body).is_success
+
+    assert [r.json["output_config"] for r in fake.messages_requests] == [{"effort": "high"}] * 3
+    assert runtime.metric("claude_code_request_paths_total", path="cold") == 1
+    assert runtime.metric("claude_code_request_paths_total", path="reused") == 2
