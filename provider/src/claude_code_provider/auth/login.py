@@ -2,7 +2,8 @@
 
 The CLI rewrites ``.claude.json`` at every start and replaces ``.credentials.json`` when it refreshes
 its token, so it cannot work from a read-only Secret mount. Files are copied with mode 0600 and only
-when the Secret changed since the last copy, and never over a newer login: a container restart, or the
+when the Secret changed since the last copy, under the CLI's own lock on its login store
+(``store_lock``), and never over a newer login: a container restart, or the
 Secret updated by the pod's own write-back, keeps the CLI's refreshed token instead of going back to an
 (already used) refresh token.
 """
@@ -21,6 +22,7 @@ from typing import Literal
 from pydantic import SecretStr
 
 from .oauth_login import is_newer_login
+from .store_lock import StoreLockTimeout, cli_store_lock
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,22 @@ def _write_private(path: Path, data: bytes) -> None:
         raise
 
 
+def _copy_login(present: list[Path], credentials: Path, state: Path, config_dir: Path, changed: bool) -> bool:
+    """Copy the Secret's files (under the CLI's store lock); True when the pod's newer login was kept."""
+    # The pod's own refresh (or in-pod login), written back or not yet, is never undone by an older Secret.
+    installed = config_dir / CREDENTIALS_FILE
+    keep = (
+        credentials in present
+        and installed.is_file()
+        and is_newer_login(installed.read_bytes(), credentials.read_bytes())
+    )
+    for path in (credentials, state):
+        target = config_dir / path.name
+        if path in present and not keep and (changed or not target.exists()):
+            _write_private(target, path.read_bytes())
+    return keep
+
+
 def install_login(source: Path, config_dir: Path) -> Login:
     """Validate the login in ``source`` and make it usable from ``config_dir``; raise ``LoginError``."""
     token_file, credentials, state = source / OAUTH_TOKEN_FILE, source / CREDENTIALS_FILE, source / STATE_FILE
@@ -101,17 +119,13 @@ def install_login(source: Path, config_dir: Path) -> Login:
     digest = hashlib.sha256(b"".join(p.name.encode() + b"\0" + p.read_bytes() for p in present)).hexdigest()
     marker = config_dir / _MARKER
     changed = not marker.is_file() or marker.read_text().strip() != digest
-    # The pod's own refresh (or in-pod login), written back or not yet, is never undone by an older Secret.
-    installed = config_dir / CREDENTIALS_FILE
-    keep = (
-        credentials in present
-        and installed.is_file()
-        and is_newer_login(installed.read_bytes(), credentials.read_bytes())
-    )
-    for path in (credentials, state):
-        target = config_dir / path.name
-        if path in present and not keep and (changed or not target.exists()):
-            _write_private(target, path.read_bytes())
+    try:
+        with cli_store_lock(config_dir):
+            keep = _copy_login(present, credentials, state, config_dir, changed)
+    except StoreLockTimeout as error:
+        raise LoginError(
+            f"The login was not installed: {error}; the next change of the Secret installs it again."
+        ) from None
     if changed:
         _write_private(marker, digest.encode())
     log.info(
