@@ -22,8 +22,12 @@ from tests.fakes.anthropic_api import (
     TextReply,
     api_error,
     authentication_error,
+    extra_usage_required_error,
+    oauth_not_allowed_error,
+    organization_disabled_error,
     overloaded_error,
     rate_limit_error,
+    revoked_error,
 )
 from tests.stack import FAKE_TOKEN, Proxy, Runtime, start_proxy, write_proxy_config
 from tests.support import claude_processes, wait_until, working_directory
@@ -224,6 +228,29 @@ def test_in_process_requests_over_the_in_flight_limit_get_429_at_once(fake: Fake
     assert "0 more are waiting" in caught.value.message
     assert caught.value.response.headers["retry-after"] == "1"
     assert len(fake.messages_requests) == 1
+
+
+@MODES
+@pytest.mark.parametrize(
+    ("reply", "status", "words"),
+    [
+        (revoked_error(), 401, "Anthropic revoked this login (OAuth token revoked"),
+        (oauth_not_allowed_error(), 403, "does not allow Claude subscription (OAuth) logins for Claude Code"),
+        (organization_disabled_error(), 403, "Anthropic has disabled the organization of this login"),
+        (extra_usage_required_error(), 403, "This request needs extra usage"),
+    ],
+    ids=["revoked", "oauth-not-allowed", "organization-disabled", "extra-usage"],
+)
+def test_account_refusals_have_their_own_status_and_message(
+    mode: str, reply: ErrorReply, status: int, words: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(*[reply] * 3)  # a revoked token is sent twice (the CLI refreshes and tries again)
+
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model=f"{mode}sonnet", messages=HI)
+
+    assert caught.value.status_code == status
+    assert words in caught.value.message
 
 
 @MODES

@@ -14,6 +14,7 @@ from tests.fakes.anthropic_api import (
     FakeAnthropic,
     TextReply,
     authentication_error,
+    organization_disabled_error,
     rate_limit_error,
 )
 from tests.stack import FAKE_TOKEN, Runtime
@@ -119,6 +120,22 @@ def test_a_revoked_login_turns_not_ready_though_the_cli_still_says_logged_in(
     assert body["loggedIn"] is False
     assert body["lastRequest"]["result"] == "unauthorized"
     assert "rejected" in body["reason"]
+    assert runtime.get("/readyz").status_code == 503
+
+
+def test_a_disabled_organization_turns_not_ready_and_says_so(
+    fake: FakeAnthropic, start: Callable[..., Runtime]
+) -> None:
+    runtime = start()
+    fake.enqueue(organization_disabled_error())
+
+    answer = complete(runtime)
+
+    assert answer.status_code == 403
+    assert answer.json()["kind"] == "organization_disabled"
+    body = runtime.get("/auth/status").json()
+    assert (body["loggedIn"], body["lastRequest"]["kind"]) == (False, "organization_disabled")
+    assert body["reason"] == "Anthropic rejected the login on the last request: its organization has been disabled."
     assert runtime.get("/readyz").status_code == 503
 
 

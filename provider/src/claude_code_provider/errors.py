@@ -13,6 +13,10 @@ from enum import StrEnum
 
 class ErrorKind(StrEnum):
     NOT_LOGGED_IN = "not_logged_in"
+    LOGIN_REVOKED = "login_revoked"
+    ORGANIZATION_DISABLED = "organization_disabled"
+    OAUTH_NOT_ALLOWED = "oauth_not_allowed"
+    EXTRA_USAGE_REQUIRED = "extra_usage_required"
     PERMISSION_DENIED = "permission_denied"
     BILLING = "billing"
     MODEL_NOT_FOUND = "model_not_found"
@@ -32,6 +36,11 @@ class ErrorKind(StrEnum):
 
 STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.NOT_LOGGED_IN: 401,
+    ErrorKind.LOGIN_REVOKED: 401,
+    # Refusals no retry and no new login to the same organization clears: "not allowed".
+    ErrorKind.ORGANIZATION_DISABLED: 403,
+    ErrorKind.OAUTH_NOT_ALLOWED: 403,
+    ErrorKind.EXTRA_USAGE_REQUIRED: 403,
     ErrorKind.PERMISSION_DENIED: 403,
     # 402 has no LiteLLM or OpenAI client error class; 403 is what clients handle as "not allowed".
     ErrorKind.BILLING: 403,

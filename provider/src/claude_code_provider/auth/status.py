@@ -17,6 +17,18 @@ from ..errors import ClaudeCodeError, ErrorKind
 OutcomeKind = Literal["ok", "unauthorized", "rate_limited", "upstream_error"]
 
 _API_KEY_METHODS = {"api_key", "api_key_helper"}
+#: Kinds that say the login cannot serve at all, with what /auth/status then says.
+_LOGIN_REFUSALS: dict[ErrorKind, str] = {
+    ErrorKind.NOT_LOGGED_IN: "Anthropic rejected the login on the last request (revoked or expired).",
+    ErrorKind.LOGIN_REVOKED: "Anthropic rejected the login on the last request: it was revoked.",
+    ErrorKind.ORGANIZATION_DISABLED: (
+        "Anthropic rejected the login on the last request: its organization has been disabled."
+    ),
+    ErrorKind.OAUTH_NOT_ALLOWED: (
+        "Anthropic rejected the login on the last request: its organization does not allow Claude "
+        "subscription logins for Claude Code."
+    ),
+}
 
 
 class _Model(BaseModel):
@@ -30,21 +42,22 @@ class Outcome(_Model):
     at: datetime
     until: datetime | None = Field(default=None, description="when a usage limit resets")
     detail: str | None = None
+    kind: ErrorKind | None = Field(default=None, description="the error kind, finer than the result")
 
     @classmethod
     def of(cls, error: ClaudeCodeError | None, now: datetime) -> Outcome:
         if error is None:
             return cls(result="ok", at=now)
-        if error.kind is ErrorKind.NOT_LOGGED_IN:
-            return cls(result="unauthorized", at=now, detail=error.message)
+        if error.kind in _LOGIN_REFUSALS:
+            return cls(result="unauthorized", at=now, detail=error.message, kind=error.kind)
         if error.kind is ErrorKind.USAGE_LIMIT:
             until = (
                 datetime.fromtimestamp(now.timestamp() + error.retry_after, UTC)
                 if error.retry_after is not None
                 else None
             )
-            return cls(result="rate_limited", at=now, until=until, detail=error.message)
-        return cls(result="upstream_error", at=now, detail=error.message)
+            return cls(result="rate_limited", at=now, until=until, detail=error.message, kind=error.kind)
+        return cls(result="upstream_error", at=now, detail=error.message, kind=error.kind)
 
 
 class TokenInfo(_Model):
@@ -104,7 +117,7 @@ def derive_auth_status(
     elif not cli.get("loggedIn"):
         logged_in, reason = False, "Claude Code reports no login."
     elif outcome is not None and outcome.result == "unauthorized":
-        logged_in, reason = False, "Anthropic rejected the login on the last request (revoked or expired)."
+        logged_in, reason = False, _LOGIN_REFUSALS[outcome.kind or ErrorKind.NOT_LOGGED_IN]
     elif token.expires_at is not None and token.expires_at <= now and not token.refreshable:
         logged_in, reason = False, "The access token expired and there is no refresh token."
     elif limited_until is not None:

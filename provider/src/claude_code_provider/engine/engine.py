@@ -48,6 +48,10 @@ OutcomeListener = Callable[[ClaudeCodeError | None], None]
 # Kinds that say something about the login or the upstream, as opposed to this process or request.
 _UPSTREAM_KINDS = {
     ErrorKind.NOT_LOGGED_IN,
+    ErrorKind.LOGIN_REVOKED,
+    ErrorKind.ORGANIZATION_DISABLED,
+    ErrorKind.OAUTH_NOT_ALLOWED,
+    ErrorKind.EXTRA_USAGE_REQUIRED,
     ErrorKind.PERMISSION_DENIED,
     ErrorKind.BILLING,
     ErrorKind.USAGE_LIMIT,

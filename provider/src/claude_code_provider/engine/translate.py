@@ -120,6 +120,43 @@ def to_usage(raw: dict[str, object] | None) -> Usage:
     )
 
 
+_REVOKED = re.compile(r"OAuth (access )?token (has been )?revoked", re.IGNORECASE)
+_ORGANIZATION_DISABLED = re.compile(r"organization has been disabled", re.IGNORECASE)
+_EXTRA_USAGE = re.compile(r"(extra usage is|usage credits are|usage credits) required", re.IGNORECASE)
+
+
+def to_account_refusal(status: int | None, kind: str | None, detail: str) -> ClaudeCodeError | None:
+    """Refusals of the account behind the login, each its own kind: not a missing login, not a 500."""
+    if status in (401, 403) and _REVOKED.search(detail):
+        return ClaudeCodeError(
+            ErrorKind.LOGIN_REVOKED,
+            "Anthropic revoked this login (OAuth token revoked: signed out everywhere, a password change, "
+            f"or an administrator); it needs a new login. {LOGIN_HINT}",
+        )
+    if kind == "oauth_org_not_allowed":
+        return ClaudeCodeError(
+            ErrorKind.OAUTH_NOT_ALLOWED,
+            "The organization of this login does not allow Claude subscription (OAuth) logins for Claude Code "
+            "(403 oauth_org_not_allowed). A new login to the same organization does not help: ask its "
+            "administrator to enable Claude Code access, or log in with another account.",
+        )
+    if status == 400 and _ORGANIZATION_DISABLED.search(detail):
+        return ClaudeCodeError(
+            ErrorKind.ORGANIZATION_DISABLED,
+            "Anthropic has disabled the organization of this login (400 This organization has been disabled). "
+            "A new login to it does not help: ask its administrator or Anthropic's support, or log in with "
+            "another account.",
+        )
+    if status == 429 and _EXTRA_USAGE.search(detail):
+        return ClaudeCodeError(
+            ErrorKind.EXTRA_USAGE_REQUIRED,
+            "This request needs extra usage: long-context (1M) requests are not part of the Claude plan's "
+            "included usage. Turn on extra usage at https://claude.ai/settings/usage, or send a shorter "
+            "conversation. Waiting does not help; this is not a login problem.",
+        )
+    return None
+
+
 def judge_result(result: ResultMessage, state: TurnState, now: float | None = None) -> Finish:
     """The finish event of a successful turn, or the ``ClaudeCodeError`` that a failed one means."""
     if not result.is_error:
@@ -132,6 +169,9 @@ def to_error(result: ResultMessage, state: TurnState, now: float) -> ClaudeCodeE
     status = result.api_error_status
     kind = state.assistant_error
     detail = redact((result.result or "; ".join(result.errors or []) or result.subtype).strip())[:500]
+    refusal = to_account_refusal(status, kind, detail)
+    if refusal is not None:
+        return refusal
     if kind == "billing_error" or status == 402:
         return ClaudeCodeError(
             ErrorKind.BILLING,
