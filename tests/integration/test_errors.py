@@ -49,8 +49,12 @@ def test_a_rejected_login_is_401_telling_how_to_log_in_again(
         client.chat.completions.create(model=f"{mode}sonnet", messages=HI)
 
     assert caught.value.status_code == 401
-    assert "claude setup-token" in caught.value.message
-    assert "Secret" in caught.value.message
+    if mode:  # the runtime: a pod's login comes from a laptop, or from `claude auth login` inside the pod
+        assert "then `kubectl claude-code login -n NAMESPACE --name NAME --token-stdin`" in caught.value.message
+        assert "-c claude -- claude auth login`" in caught.value.message
+    else:  # in the LiteLLM process: this machine's own login
+        assert "Log in on this machine with `make login`" in caught.value.message
+        assert "kubectl" not in caught.value.message
 
 
 @MODES

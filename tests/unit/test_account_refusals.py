@@ -45,7 +45,7 @@ def test_a_revoked_login_is_401_login_revoked_saying_how_to_log_in_again(status:
     error = refusal(status, "authentication_failed", REVOKED)
     assert (error.kind, error.status) == (ErrorKind.LOGIN_REVOKED, 401)
     assert error.message.startswith("Anthropic revoked this login (OAuth token revoked")
-    assert "claude setup-token" in error.message
+    assert error.message.endswith("it needs a new login.")
 
 
 def test_an_organization_without_oauth_access_is_403_and_a_new_login_does_not_help() -> None:
@@ -56,7 +56,7 @@ def test_an_organization_without_oauth_access_is_403_and_a_new_login_does_not_he
     error = refusal(403, "oauth_org_not_allowed", text)
     assert (error.kind, error.status) == (ErrorKind.OAUTH_NOT_ALLOWED, 403)
     assert "(403 oauth_org_not_allowed). A new login to the same organization does not help" in error.message
-    assert "claude setup-token" not in error.message
+    assert error.with_login_hint("Log in again.") is error, "a new login does not help"
 
 
 def test_a_disabled_organization_is_403_not_a_bad_request() -> None:

@@ -204,9 +204,10 @@ class Engine:
             finally:
                 self._finish_later(session)
         except ClaudeCodeError as error:
-            self._report(error)
+            hinted = error.with_login_hint(self.settings.login_hint)
+            self._report(hinted)
             log.warning("Request failed", extra={"kind": error.kind.value, "model": request.model})
-            raise
+            raise hinted from None
         except Exception as error:
             # Whatever it was, the client gets a mapped error and the metrics count it. The exception's
             # text stays out of the log: it may quote the request.

@@ -15,7 +15,7 @@ from typing import Any
 
 from claude_agent_sdk import AssistantMessage, RateLimitEvent, ResultMessage, StreamEvent, SystemMessage, TextBlock
 
-from ..errors import LOGIN_HINT, ClaudeCodeError, ErrorKind
+from ..errors import ClaudeCodeError, ErrorKind
 from ..protocol import Finish, TextDelta, Usage
 
 _FINISH_REASONS = {
@@ -131,7 +131,7 @@ def to_account_refusal(status: int | None, kind: str | None, detail: str) -> Cla
         return ClaudeCodeError(
             ErrorKind.LOGIN_REVOKED,
             "Anthropic revoked this login (OAuth token revoked: signed out everywhere, a password change, "
-            f"or an administrator); it needs a new login. {LOGIN_HINT}",
+            "or an administrator); it needs a new login.",
         )
     if kind == "oauth_org_not_allowed":
         return ClaudeCodeError(
@@ -185,9 +185,7 @@ def to_error(result: ResultMessage, state: TurnState, now: float) -> ClaudeCodeE
             f"login may lack the scope for it (`claude setup-token` makes an inference login). {detail}",
         )
     if status == 401 or kind == "authentication_failed":
-        return ClaudeCodeError(
-            ErrorKind.NOT_LOGGED_IN, f"Claude Code is not logged in or its login was revoked. {LOGIN_HINT}"
-        )
+        return ClaudeCodeError(ErrorKind.NOT_LOGGED_IN, "Claude Code is not logged in or its login was revoked.")
     if status == 404 or kind == "model_not_found":
         return ClaudeCodeError(
             ErrorKind.MODEL_NOT_FOUND,
