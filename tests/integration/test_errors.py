@@ -70,8 +70,22 @@ def test_a_usage_limit_is_429_with_retry_after_until_the_reset(
     assert caught.value.status_code == 429
     retry_after = int(caught.value.response.headers["retry-after"])
     assert 3500 <= retry_after <= 3600
-    assert "usage limit" in caught.value.message
+    assert "The Claude subscription's five-hour usage limit is reached" in caught.value.message
     assert "not a login problem" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("claim", "name"), [("seven_day", "weekly"), ("seven_day_opus", "weekly Opus")], ids=["weekly", "model"]
+)
+def test_a_usage_limit_names_the_window_that_was_hit(
+    claim: str, name: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(rate_limit_error(claim=claim))
+
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model="remote/sonnet", messages=HI)
+
+    assert f"The Claude subscription's {name} usage limit is reached; it resets at" in caught.value.message
 
 
 def test_a_429_without_a_usage_limit_is_429_and_not_called_one(fake: FakeAnthropic, client: openai.OpenAI) -> None:

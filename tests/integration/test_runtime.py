@@ -185,6 +185,7 @@ def test_a_usage_limit_is_not_a_login_problem_and_a_later_success_clears_it(
     body = runtime.get("/auth/status").json()
     assert body["loggedIn"] is True
     assert body["lastRequest"]["result"] == "rate_limited"
+    assert (body["lastRequest"]["window"], body["rateLimitedWindow"]) == ("five_hour", "five_hour")
     until = datetime.fromisoformat(body["rateLimitedUntil"])
     assert until.utcoffset() == timedelta(0)  # a UTC time, whatever this machine's zone
     assert abs(until.timestamp() - resets_at) < 5

@@ -96,13 +96,17 @@ def render_retry_after(seconds: float) -> str:
 
 
 class ClaudeCodeError(Exception):
-    """A failure with a kind that maps to one HTTP status, and an optional retry hint in seconds."""
+    """A failure with a kind that maps to one HTTP status, an optional retry hint in seconds, and for a
+    usage limit the window that was hit."""
 
-    def __init__(self, kind: ErrorKind, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, kind: ErrorKind, message: str, *, retry_after: float | None = None, window: str | None = None
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.retry_after = retry_after
+        self.window = window  # the usage window a usage limit hit (five_hour, seven_day, ...)
 
     @property
     def status(self) -> int:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ClaudeCodeError, ErrorKind
+from ..usage import to_window_name
 
 OutcomeKind = Literal["ok", "unauthorized", "rate_limited", "upstream_error"]
 
@@ -43,6 +44,7 @@ class Outcome(_Model):
     until: datetime | None = Field(default=None, description="when a usage limit resets")
     detail: str | None = None
     kind: ErrorKind | None = Field(default=None, description="the error kind, finer than the result")
+    window: str | None = Field(default=None, description="the usage window a usage limit hit")
 
     @classmethod
     def of(cls, error: ClaudeCodeError | None, now: datetime) -> Outcome:
@@ -56,7 +58,9 @@ class Outcome(_Model):
                 if error.retry_after is not None
                 else None
             )
-            return cls(result="rate_limited", at=now, until=until, detail=error.message, kind=error.kind)
+            return cls(
+                result="rate_limited", at=now, until=until, detail=error.message, kind=error.kind, window=error.window
+            )
         return cls(result="upstream_error", at=now, detail=error.message, kind=error.kind)
 
 
@@ -86,6 +90,7 @@ class AuthStatus(_Model):
     cli_version: str | None = Field(alias="cliVersion")
     last_request: Outcome | None = Field(alias="lastRequest")
     rate_limited_until: datetime | None = Field(alias="rateLimitedUntil")
+    rate_limited_window: str | None = Field(default=None, alias="rateLimitedWindow")
     reason: str
 
 
@@ -121,7 +126,11 @@ def derive_auth_status(
     elif token.expires_at is not None and token.expires_at <= now and not token.refreshable:
         logged_in, reason = False, "The access token expired and there is no refresh token."
     elif limited_until is not None:
-        logged_in, reason = True, "Logged in; the subscription's usage limit is reached until it resets."
+        name = to_window_name(outcome.window if outcome is not None else None)
+        logged_in, reason = (
+            True,
+            f"Logged in; the subscription's {name + ' ' if name else ''}usage limit is reached until it resets.",
+        )
     else:
         logged_in, reason = True, "Logged in."
     return AuthStatus(
@@ -134,5 +143,6 @@ def derive_auth_status(
         cli_version=cli_version,
         last_request=outcome,
         rate_limited_until=limited_until,
+        rate_limited_window=outcome.window if limited_until is not None and outcome is not None else None,
         reason=reason,
     )

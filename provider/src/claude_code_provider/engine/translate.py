@@ -17,6 +17,7 @@ from claude_agent_sdk import AssistantMessage, RateLimitEvent, ResultMessage, St
 
 from ..errors import ClaudeCodeError, ErrorKind
 from ..protocol import Finish, TextDelta, Usage
+from ..usage import to_window_name
 
 _FINISH_REASONS = {
     "end_turn": "stop",
@@ -37,6 +38,7 @@ def redact(text: str) -> str:
 class TurnState:
     assistant_error: str | None = None
     resets_at: float | None = None
+    window: str | None = None  # the usage window that was hit
     model: str | None = None
     message_usage: dict[str, object] = field(default_factory=dict)
     sent: str = ""  # the answer's text as handed out so far
@@ -69,6 +71,7 @@ class TurnState:
             info = message.rate_limit_info
             if info.status == "rejected" and info.resets_at:
                 self.resets_at = float(info.resets_at)
+                self.window = info.rate_limit_type
         return None
 
     def _observe_text(self, message: AssistantMessage) -> TextDelta | None:
@@ -196,10 +199,13 @@ def to_error(result: ResultMessage, state: TurnState, now: float) -> ClaudeCodeE
     if state.resets_at is not None:
         # A subscription's limit comes with a rejected rate-limit event that says when it resets.
         until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state.resets_at))
+        name = to_window_name(state.window)
         return ClaudeCodeError(
             ErrorKind.USAGE_LIMIT,
-            f"The Claude subscription's usage limit is reached; it resets at {until}. This is not a login problem.",
+            f"The Claude subscription's {name + ' ' if name else ''}usage limit is reached; it resets at {until}. "
+            "This is not a login problem.",
             retry_after=max(1.0, state.resets_at - now),
+            window=state.window,
         )
     if status == 429 or kind == "rate_limit":
         return ClaudeCodeError(
