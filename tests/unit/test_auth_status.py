@@ -134,6 +134,7 @@ def test_json_uses_camel_case_keys_and_never_a_token() -> None:
         "lastRequest",
         "rateLimitedUntil",
         "rateLimitedWindow",
+        "usage",
         "reason",
     } == set(data)
     assert data["refreshable"] is True

@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from claude_agent_sdk import RateLimitEvent, RateLimitInfo, ResultMessage
+from prometheus_client import CollectorRegistry
 
 from claude_code_provider.auth.status import Outcome, TokenInfo, derive_auth_status
 from claude_code_provider.engine.translate import TurnState, judge_result
 from claude_code_provider.errors import ClaudeCodeError, ErrorKind
+from claude_code_provider.runtime.usage import UsageCollector, UsageTracker
 from claude_code_provider.usage import UsageWindow, derive_usage_windows
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -108,3 +110,28 @@ def test_windows_from_a_rate_limit_event_as_the_cli_sends_it() -> None:
 def test_malformed_windows_are_skipped_or_left_empty(raw: dict[str, object]) -> None:
     windows = derive_usage_windows(raw)
     assert all(w.utilization is None and w.resets_at is None for w in windows)
+
+
+def event(raw: dict[str, object]) -> RateLimitInfo:
+    return RateLimitInfo(status="allowed", raw=raw)
+
+
+def test_the_tracker_keeps_the_last_figures_and_a_reset_window_reads_empty() -> None:
+    tracker = UsageTracker()
+    resets = 1_767_340_800  # 2026-01-02T08:00:00Z
+    tracker.observe(event({"unifiedWindows": {"five_hour": {"utilization": 0.9, "resetsAt": resets}}}))
+    tracker.observe(event({"rateLimitType": "five_hour", "resetsAt": resets, "status": "allowed_warning"}))
+    (window,) = tracker.windows(NOW)
+    assert (window.window, window.utilization, window.status) == ("five_hour", 90.0, "allowed_warning")
+    (after_reset,) = tracker.windows(datetime(2026, 1, 2, 8, 0, 1, tzinfo=UTC))
+    assert (after_reset.utilization, after_reset.status) == (0.0, "allowed")
+
+
+def test_usage_metrics_are_derived_at_scrape_time() -> None:
+    tracker = UsageTracker()
+    registry = CollectorRegistry()
+    registry.register(UsageCollector(tracker))
+    far = int((datetime.now(UTC) + timedelta(days=3)).timestamp())
+    tracker.observe(event({"unifiedWindows": {"seven_day": {"utilization": 0.83, "resetsAt": far}}}))
+    assert registry.get_sample_value("claude_code_usage_utilization", {"window": "seven_day"}) == 83.0
+    assert registry.get_sample_value("claude_code_usage_resets_at_seconds", {"window": "seven_day"}) == far

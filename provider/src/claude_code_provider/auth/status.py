@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ClaudeCodeError, ErrorKind
-from ..usage import to_window_name
+from ..usage import UsageWindow, to_window_name
 
 OutcomeKind = Literal["ok", "unauthorized", "rate_limited", "upstream_error"]
 
@@ -91,6 +91,7 @@ class AuthStatus(_Model):
     last_request: Outcome | None = Field(alias="lastRequest")
     rate_limited_until: datetime | None = Field(alias="rateLimitedUntil")
     rate_limited_window: str | None = Field(default=None, alias="rateLimitedWindow")
+    usage: list[UsageWindow] = Field(default_factory=list, description="the plan's usage windows, last heard")
     reason: str
 
 
@@ -103,6 +104,7 @@ def derive_auth_status(
     cli_version: str | None,
     now: datetime,
     write_back: WriteBack | None = None,
+    usage: list[UsageWindow] | None = None,
 ) -> AuthStatus:
     cli = cli or {}
     method = cli.get("authMethod") if isinstance(cli.get("authMethod"), str) else None
@@ -144,5 +146,6 @@ def derive_auth_status(
         last_request=outcome,
         rate_limited_until=limited_until,
         rate_limited_window=outcome.window if limited_until is not None and outcome is not None else None,
+        usage=usage or [],
         reason=reason,
     )

@@ -23,6 +23,8 @@ from claude_agent_sdk import (
     CLIJSONDecodeError,
     CLINotFoundError,
     ProcessError,
+    RateLimitEvent,
+    RateLimitInfo,
     ResultMessage,
 )
 from claude_agent_sdk._errors import MessageParseError  # raised by the SDK, not exported by it
@@ -44,6 +46,7 @@ from .translate import TurnState, judge_result, redact, to_usage
 log = logging.getLogger(__name__)
 
 OutcomeListener = Callable[[ClaudeCodeError | None], None]
+RateLimitListener = Callable[[RateLimitInfo], None]
 
 # Kinds that say something about the login or the upstream, as opposed to this process or request.
 _UPSTREAM_KINDS = {
@@ -69,10 +72,12 @@ class Engine:
         *,
         pool: PoolSettings | None = None,
         metrics: Metrics | None = None,
+        on_rate_limit: RateLimitListener | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self._on_outcome = on_outcome
+        self._on_rate_limit = on_rate_limit  # every answer's usage windows
         self._slots = ScratchSlots(settings.scratch_root)
         self._closing: set[asyncio.Task[None]] = set()
         self.pool = WarmPool(pool, self._spawn_warm, self.metrics) if pool is not None and pool.size > 0 else None
@@ -280,7 +285,7 @@ class Engine:
                     raise _crashed("Claude Code ended without a result", session) from None
                 except TimeoutError:
                     raise self._timed_out(wait) from None
-                session.heard_from = True
+                self._heard(session, message)
                 event = state.observe(message)
                 if isinstance(event, TextDelta):
                     text, stopped = stops.feed(event.text)
@@ -316,6 +321,11 @@ class Engine:
                 return
         except (ProcessError, CLIConnectionError, CLIJSONDecodeError, MessageParseError) as error:
             raise _crashed(_describe(error), session) from None
+
+    def _heard(self, session: Session, message: object) -> None:
+        session.heard_from = True
+        if isinstance(message, RateLimitEvent) and self._on_rate_limit is not None:
+            self._on_rate_limit(message.rate_limit_info)
 
     def _timed_out(self, wait: float) -> ClaudeCodeError:
         return ClaudeCodeError(

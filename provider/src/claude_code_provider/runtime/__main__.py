@@ -23,6 +23,7 @@ from ..runtime_token import RuntimeTokenError, apply_runtime_token
 from .app import build_api_app, build_health_app
 from .monitor import LoginMonitor
 from .settings import RuntimeSettings
+from .usage import UsageCollector, UsageTracker
 from .writeback import LoginWriter, WriteBackSettings
 
 log = logging.getLogger("claude_code_provider.runtime")
@@ -51,7 +52,10 @@ async def serve(
     engine_settings = engine_settings.model_copy(
         update={"config_dir": config_dir, "login_hint": derive_pod_login_hint(settings.pod_name, settings.namespace)}
     )
-    engine = Engine(engine_settings, on_outcome=monitor.record, pool=pool_settings)
+    usage = UsageTracker()
+    monitor.usage = usage.windows
+    engine = Engine(engine_settings, on_outcome=monitor.record, pool=pool_settings, on_rate_limit=usage.observe)
+    engine.metrics.registry.register(UsageCollector(usage))
     engine.use_login(monitor.login)
     monitor.subscribe(engine.use_login)
     await engine.start()
