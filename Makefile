@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 NCA_VENV := $(VENV)/nca
 PORT ?= 4000
 
-.PHONY: install proxy test test-unit test-integration lint format bench bench-soak bench-operator
+.PHONY: install proxy login setup-token test test-unit test-integration lint format bench bench-soak bench-operator
 .PHONY: cluster cluster-down test-e2e crds demo demo-down constraints
 
 install: $(BIN)/.installed $(NCA_VENV)/.installed
@@ -37,6 +37,15 @@ proxy: $(BIN)/.installed
 	fi; \
 	LITELLM_MASTER_KEY="$$key" LITELLM_LOCAL_MODEL_COST_MAP=True \
 	  exec $(BIN)/litellm --config examples/litellm-config.yaml --host 127.0.0.1 --port $(PORT)
+
+# This machine's Claude Code login, with the CLI bundled in the provider (nothing else to install), in
+# its config directory (CLAUDE_CONFIG_DIR, else ~/.claude): the one `make proxy` serves. `make setup-token`
+# prints a one-year token instead (`export CLAUDE_CODE_OAUTH_TOKEN=...` before `make proxy`).
+login: $(BIN)/.installed
+	$(BIN)/claude auth login
+
+setup-token: $(BIN)/.installed
+	$(BIN)/claude setup-token
 
 # The whole system on this machine: control plane, chart, operator, one provider, one completion.
 # Offline (DEMO_OFFLINE=1, or no Claude Code login here) a fake Anthropic API on 127.0.0.1 answers.

@@ -22,8 +22,12 @@ from tests.fakes.anthropic_api import (
     TextReply,
     api_error,
     authentication_error,
+    extra_usage_required_error,
+    oauth_not_allowed_error,
+    organization_disabled_error,
     overloaded_error,
     rate_limit_error,
+    revoked_error,
 )
 from tests.stack import FAKE_TOKEN, Proxy, Runtime, start_proxy, write_proxy_config
 from tests.support import claude_processes, wait_until, working_directory
@@ -45,8 +49,12 @@ def test_a_rejected_login_is_401_telling_how_to_log_in_again(
         client.chat.completions.create(model=f"{mode}sonnet", messages=HI)
 
     assert caught.value.status_code == 401
-    assert "claude setup-token" in caught.value.message
-    assert "Secret" in caught.value.message
+    if mode:  # the runtime: a pod's login comes from a laptop, or from `claude auth login` inside the pod
+        assert "then `kubectl claude-code login -n NAMESPACE --name NAME --token-stdin`" in caught.value.message
+        assert "-c claude -- claude auth login`" in caught.value.message
+    else:  # in the LiteLLM process: this machine's own login
+        assert "Log in on this machine with `make login`" in caught.value.message
+        assert "kubectl" not in caught.value.message
 
 
 @MODES
@@ -62,8 +70,22 @@ def test_a_usage_limit_is_429_with_retry_after_until_the_reset(
     assert caught.value.status_code == 429
     retry_after = int(caught.value.response.headers["retry-after"])
     assert 3500 <= retry_after <= 3600
-    assert "usage limit" in caught.value.message
+    assert "The Claude subscription's five-hour usage limit is reached" in caught.value.message
     assert "not a login problem" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("claim", "name"), [("seven_day", "weekly"), ("seven_day_opus", "weekly Opus")], ids=["weekly", "model"]
+)
+def test_a_usage_limit_names_the_window_that_was_hit(
+    claim: str, name: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(rate_limit_error(claim=claim))
+
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model="remote/sonnet", messages=HI)
+
+    assert f"The Claude subscription's {name} usage limit is reached; it resets at" in caught.value.message
 
 
 def test_a_429_without_a_usage_limit_is_429_and_not_called_one(fake: FakeAnthropic, client: openai.OpenAI) -> None:
@@ -224,6 +246,29 @@ def test_in_process_requests_over_the_in_flight_limit_get_429_at_once(fake: Fake
     assert "0 more are waiting" in caught.value.message
     assert caught.value.response.headers["retry-after"] == "1"
     assert len(fake.messages_requests) == 1
+
+
+@MODES
+@pytest.mark.parametrize(
+    ("reply", "status", "words"),
+    [
+        (revoked_error(), 401, "Anthropic revoked this login (OAuth token revoked"),
+        (oauth_not_allowed_error(), 403, "does not allow Claude subscription (OAuth) logins for Claude Code"),
+        (organization_disabled_error(), 403, "Anthropic has disabled the organization of this login"),
+        (extra_usage_required_error(), 403, "This request needs extra usage"),
+    ],
+    ids=["revoked", "oauth-not-allowed", "organization-disabled", "extra-usage"],
+)
+def test_account_refusals_have_their_own_status_and_message(
+    mode: str, reply: ErrorReply, status: int, words: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(*[reply] * 3)  # a revoked token is sent twice (the CLI refreshes and tries again)
+
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model=f"{mode}sonnet", messages=HI)
+
+    assert caught.value.status_code == status
+    assert words in caught.value.message
 
 
 @MODES

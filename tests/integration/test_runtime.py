@@ -14,6 +14,7 @@ from tests.fakes.anthropic_api import (
     FakeAnthropic,
     TextReply,
     authentication_error,
+    organization_disabled_error,
     rate_limit_error,
 )
 from tests.stack import FAKE_TOKEN, Runtime
@@ -122,6 +123,22 @@ def test_a_revoked_login_turns_not_ready_though_the_cli_still_says_logged_in(
     assert runtime.get("/readyz").status_code == 503
 
 
+def test_a_disabled_organization_turns_not_ready_and_says_so(
+    fake: FakeAnthropic, start: Callable[..., Runtime]
+) -> None:
+    runtime = start()
+    fake.enqueue(organization_disabled_error())
+
+    answer = complete(runtime)
+
+    assert answer.status_code == 403
+    assert answer.json()["kind"] == "organization_disabled"
+    body = runtime.get("/auth/status").json()
+    assert (body["loggedIn"], body["lastRequest"]["kind"]) == (False, "organization_disabled")
+    assert body["reason"] == "Anthropic rejected the login on the last request: its organization has been disabled."
+    assert runtime.get("/readyz").status_code == 503
+
+
 def test_a_rejected_login_recovers_once_the_secret_holds_a_new_one(
     fake: FakeAnthropic, start: Callable[..., Runtime]
 ) -> None:
@@ -168,6 +185,7 @@ def test_a_usage_limit_is_not_a_login_problem_and_a_later_success_clears_it(
     body = runtime.get("/auth/status").json()
     assert body["loggedIn"] is True
     assert body["lastRequest"]["result"] == "rate_limited"
+    assert (body["lastRequest"]["window"], body["rateLimitedWindow"]) == ("five_hour", "five_hour")
     until = datetime.fromisoformat(body["rateLimitedUntil"])
     assert until.utcoffset() == timedelta(0)  # a UTC time, whatever this machine's zone
     assert abs(until.timestamp() - resets_at) < 5

@@ -133,6 +133,8 @@ def test_json_uses_camel_case_keys_and_never_a_token() -> None:
         "cliVersion",
         "lastRequest",
         "rateLimitedUntil",
+        "rateLimitedWindow",
+        "usage",
         "reason",
     } == set(data)
     assert data["refreshable"] is True

@@ -106,6 +106,8 @@ def test_outcome_words_are_the_runtimes() -> None:
     assert ours | {contract.OUTCOME_UPSTREAM_ERROR} == set(typing.get_args(OutcomeKind))
     assert set(typing.get_args(WriteOutcome)) >= contract.WRITE_BACK_FAILED
     assert {"error", "gave_up"} == contract.WRITE_BACK_FAILED
+    assert contract.WRITE_BACK_SUPERSEDED == "superseded"
+    assert contract.WRITE_BACK_SUPERSEDED in typing.get_args(WriteOutcome)
 
 
 def status_after(outcome: Outcome, now: datetime) -> ClaudeCodeProviderStatus:

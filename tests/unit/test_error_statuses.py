@@ -30,6 +30,10 @@ def test_every_error_kind_has_a_status() -> None:
     ("kind", "status"),
     [
         (ErrorKind.NOT_LOGGED_IN, 401),
+        (ErrorKind.LOGIN_REVOKED, 401),
+        (ErrorKind.ORGANIZATION_DISABLED, 403),
+        (ErrorKind.OAUTH_NOT_ALLOWED, 403),
+        (ErrorKind.EXTRA_USAGE_REQUIRED, 403),
         (ErrorKind.PERMISSION_DENIED, 403),
         (ErrorKind.BILLING, 403),
         (ErrorKind.MODEL_NOT_FOUND, 404),

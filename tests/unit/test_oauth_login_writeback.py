@@ -1,5 +1,6 @@
-"""Which login the pod writes back to its Secret: only valid, strictly newer ones; never a token in the patch's
-annotations; and the Secret's older login never undoes the pod's refresh at (re)install."""
+"""Which login the pod writes back to its Secret: only valid ones, only over its own lineage (else strictly
+newer ones); never a token in the patch's annotations; and the Secret's copy of the pod's own lineage never
+undoes the pod's refresh at (re)install, while a login put there on purpose always wins."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Secret
 
+from claude_code_provider.auth.lineage import Lineage, save_lineage
 from claude_code_provider.auth.login import install_login
 from claude_code_provider.auth.oauth_login import derive_secret_patch, is_newer_login, parse_oauth_login
 from claude_code_provider.metrics import Metrics
@@ -29,8 +33,10 @@ def login(expires_ms: int, access: str = "sk-ant-oat01-access", refresh: str | N
     return json.dumps({"claudeAiOauth": oauth}).encode()
 
 
-def patch_for(secret: dict[str, bytes], new: bytes | None, state: bytes | None = None) -> tuple[Any, str]:
-    return derive_secret_patch(secret, "42", credentials=new, claude_json=state, writer=WRITER, **KEYS)
+def patch_for(
+    secret: dict[str, bytes], new: bytes | None, state: bytes | None = None, lineage: Lineage | None = None
+) -> tuple[Any, str]:
+    return derive_secret_patch(secret, "42", credentials=new, claude_json=state, writer=WRITER, lineage=lineage, **KEYS)
 
 
 @pytest.mark.parametrize(
@@ -104,22 +110,127 @@ def test_write_back_is_off_unless_the_operator_names_the_secret() -> None:
     assert (on.writer, on.credentials_key) == ("pod/u1", ".credentials.json")
 
 
-def test_reinstalling_an_older_secret_keeps_the_pods_newer_login(tmp_path: Path) -> None:
-    """The Secret volume catches up with the pod's own write-back (or a container restarts): the newer
-    login in the config directory stays; a newer Secret still replaces it."""
+def test_reinstalling_the_pods_own_lineage_keeps_its_refreshed_login(tmp_path: Path) -> None:
+    """A container restart, or the Secret volume catching up with the pod's own write-back: the login the
+    CLI refreshed in the config directory stays."""
     secret, config = tmp_path / "secret", tmp_path / "config"
     secret.mkdir()
     (secret / ".credentials.json").write_bytes(login(1_000))
     install_login(secret, config)
     refreshed = login(2_000, access="sk-ant-oat01-refreshed")
     (config / ".credentials.json").write_bytes(refreshed)
-    (secret / ".credentials.json").chmod(0o600)
+    install_login(secret, config)  # a restart, the Secret unchanged
+    assert (config / ".credentials.json").read_bytes() == refreshed
+
+    written_back = login(2_000, access="sk-ant-oat01-refreshed", refresh="sk-ant-ort01-written")
+    save_lineage(config, Lineage(installed=None).writing(written_back))
+    again = login(3_000, access="sk-ant-oat01-again")
+    (config / ".credentials.json").write_bytes(again)  # refreshed again before the volume caught up
+    (secret / ".credentials.json").write_bytes(written_back)
+    install_login(secret, config)
+    assert (config / ".credentials.json").read_bytes() == again
+
+
+def test_a_login_put_in_the_secret_on_purpose_is_installed_even_if_it_expires_earlier(tmp_path: Path) -> None:
+    """Another account, or `login --force` with a shorter token: not this pod's lineage, so it wins."""
+    secret, config = tmp_path / "secret", tmp_path / "config"
+    secret.mkdir()
+    (secret / ".credentials.json").write_bytes(login(1_000))
+    install_login(secret, config)
+    (config / ".credentials.json").write_bytes(login(9_000, access="sk-ant-oat01-refreshed"))
+    replacement = login(1_500, access="sk-ant-oat01-other-account", refresh="sk-ant-ort01-other")
+    (secret / ".credentials.json").write_bytes(replacement)
+    install_login(secret, config)
+    assert (config / ".credentials.json").read_bytes() == replacement
+
+
+def test_without_a_lineage_record_the_later_expiry_wins_at_install(tmp_path: Path) -> None:
+    """A config directory from before lineage records: the old rule, never an older login over a newer."""
+    secret, config = tmp_path / "secret", tmp_path / "config"
+    secret.mkdir()
+    config.mkdir()
+    refreshed = login(2_000, access="sk-ant-oat01-refreshed")
+    (config / ".credentials.json").write_bytes(refreshed)
     (secret / ".credentials.json").write_bytes(login(1_500))
     install_login(secret, config)
     assert (config / ".credentials.json").read_bytes() == refreshed
     (secret / ".credentials.json").write_bytes(login(3_000))
     install_login(secret, config)
     assert (config / ".credentials.json").read_bytes() == login(3_000)
+
+
+def test_write_back_goes_only_over_the_pods_own_lineage() -> None:
+    installed = login(1_000, refresh="sk-ant-ort01-installed")
+    mine = login(2_000, access="sk-ant-oat01-refreshed", refresh="sk-ant-ort01-mine")
+    lineage = Lineage().installing(installed)
+    patch, outcome = patch_for({".credentials.json": installed}, mine, lineage=lineage)
+    assert outcome == "written"
+    assert base64.b64decode(patch["data"][".credentials.json"]) == mine
+    # Over what it wrote last, also with an earlier expiry (an in-pod `claude login` with a shorter token).
+    relogin = login(1_200, access="sk-ant-oat01-relogin", refresh="sk-ant-ort01-relogin")
+    assert patch_for({".credentials.json": mine}, relogin, lineage=lineage.writing(mine))[1] == "written"
+    # A person's login, older or newer than the pod's: never written over.
+    theirs_older = login(1_500, access="sk-ant-oat01-theirs", refresh="sk-ant-ort01-theirs")
+    theirs_newer = login(9_000, access="sk-ant-oat01-theirs", refresh="sk-ant-ort01-theirs")
+    for theirs in (theirs_older, theirs_newer):
+        assert patch_for({".credentials.json": theirs}, mine, lineage=lineage.writing(mine)) == (None, "superseded")
+
+
+class _Secrets:
+    """A client for one Secret, as lightkube's AsyncClient answers get and a merge patch."""
+
+    def __init__(self, data: dict[str, bytes]) -> None:
+        self.data = dict(data)
+        self.version = 1
+        self.patches: list[dict[str, Any]] = []
+
+    def __call__(self) -> Any:
+        return self
+
+    async def get(self, *_: Any, **__: Any) -> Secret:
+        encoded = {k: base64.b64encode(v).decode() for k, v in self.data.items()}
+        return Secret(metadata=ObjectMeta(name="s", resourceVersion=str(self.version)), data=encoded)
+
+    async def patch(self, _: Any, __: str, patch: dict[str, Any], **___: Any) -> None:
+        self.patches.append(patch)
+        self.data.update({k: base64.b64decode(v) for k, v in patch["data"].items()})
+        self.version += 1
+
+    async def close(self) -> None:
+        pass
+
+
+def test_a_deleted_pods_last_write_back_never_undoes_a_replaced_login(tmp_path: Path) -> None:
+    """The user replaces the login (another account, expiring before the pod's refreshed token); the
+    operator deletes the old pod; its shutdown write-back sees its own later expiry. It writes nothing,
+    neither credentials nor `.claude.json`, and says a newer login arrived."""
+    secret_dir, config = tmp_path / "secret", tmp_path / "config"
+    secret_dir.mkdir()
+    old = login(1_000, refresh="sk-ant-ort01-old")
+    (secret_dir / ".credentials.json").write_bytes(old)
+    (secret_dir / ".claude.json").write_text('{"oauthAccount": {"emailAddress": "old@example.com"}}')
+    install_login(secret_dir, config)
+    (config / ".credentials.json").write_bytes(login(9_000, access="sk-ant-oat01-refreshed"))
+    replacement = login(5_000, access="sk-ant-oat01-new-account", refresh="sk-ant-ort01-new")
+    new_state = b'{"oauthAccount": {"emailAddress": "new@example.com"}}'
+    api = _Secrets({".credentials.json": replacement, ".claude.json": new_state})
+    settings = WriteBackSettings(secret_name="s", namespace="ns", pod_uid="old-pod")
+    metrics = Metrics()
+    writer = LoginWriter(settings, config, metrics, client_factory=api)
+
+    assert asyncio.run(writer.write_back()) == "superseded"
+    assert api.patches == []
+    assert api.data == {".credentials.json": replacement, ".claude.json": new_state}
+    assert writer.status().last_result == "superseded"
+    assert metrics.login_write_backs.labels(outcome="superseded")._value.get() == 1
+
+    # While the Secret still holds this pod's lineage, the refreshed login is written, and then recorded.
+    api.data[".credentials.json"] = old
+    assert asyncio.run(writer.write_back()) == "written"
+    refreshed_again = login(9_500, access="sk-ant-oat01-again")
+    (config / ".credentials.json").write_bytes(refreshed_again)
+    assert asyncio.run(writer.write_back()) == "written"
+    assert api.data[".credentials.json"] == refreshed_again
 
 
 class _NoApi:

@@ -171,6 +171,20 @@ def test_a_failing_write_back_warns_until_a_write_succeeds() -> None:
     assert expiring(fixed)[:2] == ("False", "RefreshedInPod")
 
 
+def test_a_write_back_that_met_a_newer_login_says_so_until_a_write_succeeds() -> None:
+    p = provider()
+    s = status_for(p, oauth(T0 + timedelta(hours=8)), {}, T0, write_back_result="superseded")
+    status, reason, message = expiring(s)
+    assert (status, reason) == ("True", "WriteBackFailing")
+    assert message.startswith("A newer login arrived in the login Secret: the pod stopped writing its own login")
+    again = derive_status(
+        s, p, Facts(credentials=derive_credentials_check(p.spec.credentials, "team", oauth(T0), {})), T0
+    )
+    assert expiring(again) == expiring(s), "a reconcile without a probe keeps the message too"
+    fixed = derive_status(again, p, Facts(probe=report(write_back_result="written")), T0)
+    assert expiring(fixed)[:2] == ("False", "RefreshedInPod")
+
+
 def test_a_hand_made_setup_token_secret_has_an_unknown_expiry() -> None:
     s = status_for(provider(), TOKEN, {}, T0)
     status, reason, message = expiring(s)

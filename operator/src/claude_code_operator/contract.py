@@ -58,3 +58,5 @@ OUTCOME_UPSTREAM_ERROR: Final = "upstream_error"
 API_KEY_METHODS: Final = frozenset({"api_key", "api_key_helper"})
 #: /auth/status `writeBack.lastResult` values that mean a refreshed login is not in the Secret.
 WRITE_BACK_FAILED: Final = frozenset({"error", "gave_up"})
+#: `writeBack.lastResult` when a newer login (another lineage) arrived: the pod stopped writing it back.
+WRITE_BACK_SUPERSEDED: Final = "superseded"

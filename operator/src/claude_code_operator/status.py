@@ -124,12 +124,20 @@ def _login_expiring(provider: Provider, auth: Auth, now: datetime) -> tuple[Cond
     return "False", "NotExpiringSoon", f"The login expires at {_time(end)}."
 
 
-def _write_back_failing(provider: Provider) -> tuple[ConditionStatus, str, str]:
+def _write_back_failing(provider: Provider, result: str | None) -> str | None:
+    """The LoginExpiring message for a failed write-back ``result``, or None when it did not fail."""
+    if result == contract.WRITE_BACK_SUPERSEDED:
+        return (
+            "A newer login arrived in the login Secret: the pod stopped writing its own login back and did not "
+            "write over it. The pod is replaced to serve the new login; if it keeps the old one, delete it."
+        )
+    if result not in contract.WRITE_BACK_FAILED:
+        return None
     message = (
         "The pod could not write its refreshed login back to the login Secret (see the `claude` container's "
         "logs and the pod's ServiceAccount); a new pod would start from a spent refresh token. "
     )
-    return "True", "WriteBackFailing", message + derive_fix(provider, "oauth")
+    return message + derive_fix(provider, "oauth")
 
 
 def _auth_condition(provider: Provider, probe: ProbeFacts, kind: str | None) -> tuple[ConditionStatus, str, str]:
@@ -213,7 +221,11 @@ def derive_status(
     pod_name = previous.pod_name
     previous_expiring = find_condition(previous.conditions, "LoginExpiring")
     # Kept between probes: a write-back failure is reported until a probe shows a success.
-    write_back_failed = previous_expiring is not None and previous_expiring.reason == "WriteBackFailing"
+    write_back_failure = (
+        previous_expiring.message
+        if previous_expiring is not None and previous_expiring.reason == "WriteBackFailing"
+        else None
+    )
 
     def put(type_: ConditionType, triple: tuple[ConditionStatus, str, str]) -> None:
         nonlocal conditions
@@ -254,11 +266,13 @@ def derive_status(
                     "message": report.reason,
                 }
             )
-            write_back_failed = report.write_back_result in contract.WRITE_BACK_FAILED
+            write_back_failure = _write_back_failing(provider, report.write_back_result)
     if auth is not None and auth.login_kind is not None:
         # Derived at every status derivation (each probe): an expiry approaches without any event.
-        failing = auth.write_back and auth.login_expires_at is None and write_back_failed
-        put("LoginExpiring", _write_back_failing(provider) if failing else _login_expiring(provider, auth, now))
+        if auth.write_back and auth.login_expires_at is None and write_back_failure is not None:
+            put("LoginExpiring", ("True", "WriteBackFailing", write_back_failure))
+        else:
+            put("LoginExpiring", _login_expiring(provider, auth, now))
     if find_condition(conditions, "RateLimited") is None:
         put("RateLimited", ("False", "WithinLimits", "No usage limit in effect."))
     if find_condition(conditions, "Authenticated") is None:

@@ -13,6 +13,10 @@ from enum import StrEnum
 
 class ErrorKind(StrEnum):
     NOT_LOGGED_IN = "not_logged_in"
+    LOGIN_REVOKED = "login_revoked"
+    ORGANIZATION_DISABLED = "organization_disabled"
+    OAUTH_NOT_ALLOWED = "oauth_not_allowed"
+    EXTRA_USAGE_REQUIRED = "extra_usage_required"
     PERMISSION_DENIED = "permission_denied"
     BILLING = "billing"
     MODEL_NOT_FOUND = "model_not_found"
@@ -32,6 +36,11 @@ class ErrorKind(StrEnum):
 
 STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.NOT_LOGGED_IN: 401,
+    ErrorKind.LOGIN_REVOKED: 401,
+    # Refusals no retry and no new login to the same organization clears: "not allowed".
+    ErrorKind.ORGANIZATION_DISABLED: 403,
+    ErrorKind.OAUTH_NOT_ALLOWED: 403,
+    ErrorKind.EXTRA_USAGE_REQUIRED: 403,
     ErrorKind.PERMISSION_DENIED: 403,
     # 402 has no LiteLLM or OpenAI client error class; 403 is what clients handle as "not allowed".
     ErrorKind.BILLING: 403,
@@ -50,10 +59,30 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.RUNTIME_REFUSED: 502,
 }
 
-LOGIN_HINT = (
-    "Run `claude setup-token` (or `claude login`) on your own machine and update the credentials "
-    "Secret with the new login."
+#: Kinds a new login cures: their messages end with how to log in where the provider runs.
+NEEDS_LOGIN = frozenset({ErrorKind.NOT_LOGGED_IN, ErrorKind.LOGIN_REVOKED})
+
+#: Where the CLI runs in the LiteLLM process (``make proxy``): this machine's own login.
+LAPTOP_LOGIN_HINT = (
+    "Log in on this machine with `make login` in the claude-code-operator checkout (`claude auth login` with "
+    "the Claude Code CLI bundled in claude-code-provider: `claude` is in its virtualenv's bin/), or with "
+    "`make setup-token` and the proxy started with CLAUDE_CODE_OAUTH_TOKEN set to the token it prints."
 )
+#: The operator names a provider's pod ``<name>-claude-code``.
+POD_SUFFIX = "-claude-code"
+
+
+def derive_pod_login_hint(pod: str | None, namespace: str | None) -> str:
+    """How to give the pod ``pod`` in ``namespace`` a new login (placeholders for what is unknown)."""
+    ns = namespace or "NAMESPACE"
+    name = pod.removesuffix(POD_SUFFIX) if pod and pod.endswith(POD_SUFFIX) else "NAME"
+    command = f"kubectl claude-code login -n {ns} --name {name}"
+    return (
+        f"Log in again from a laptop with `claude setup-token`, then `{command} --token-stdin` (or `{command}` "
+        f"to copy that laptop's `claude auth login`), or in the pod with `kubectl exec -it {pod or name + POD_SUFFIX} "
+        f"-n {ns} -c claude -- claude auth login`."
+    )
+
 
 API_KEY_HINT = (
     "This provider serves a Claude Code subscription login (OAuth) only. For an Anthropic API key use "
@@ -67,17 +96,27 @@ def render_retry_after(seconds: float) -> str:
 
 
 class ClaudeCodeError(Exception):
-    """A failure with a kind that maps to one HTTP status, and an optional retry hint in seconds."""
+    """A failure with a kind that maps to one HTTP status, an optional retry hint in seconds, and for a
+    usage limit the window that was hit."""
 
-    def __init__(self, kind: ErrorKind, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, kind: ErrorKind, message: str, *, retry_after: float | None = None, window: str | None = None
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.retry_after = retry_after
+        self.window = window  # the usage window a usage limit hit (five_hour, seven_day, ...)
 
     @property
     def status(self) -> int:
         return STATUS_BY_KIND[self.kind]
+
+    def with_login_hint(self, hint: str) -> ClaudeCodeError:
+        """This error, ending with ``hint`` when a new login cures it."""
+        if self.kind not in NEEDS_LOGIN:
+            return self
+        return ClaudeCodeError(self.kind, f"{self.message} {hint}", retry_after=self.retry_after)
 
     def __repr__(self) -> str:
         return f"ClaudeCodeError({self.kind.value!r}, {self.message!r}, retry_after={self.retry_after!r})"

@@ -2,9 +2,11 @@
 
 The CLI rewrites ``.claude.json`` at every start and replaces ``.credentials.json`` when it refreshes
 its token, so it cannot work from a read-only Secret mount. Files are copied with mode 0600 and only
-when the Secret changed since the last copy, and never over a newer login: a container restart, or the
-Secret updated by the pod's own write-back, keeps the CLI's refreshed token instead of going back to an
-(already used) refresh token.
+when the Secret changed since the last copy, under the CLI's own lock on its login store
+(``store_lock``), and never over the pod's own newer login: a container restart, or the Secret updated
+by the pod's own write-back, keeps the CLI's refreshed token instead of going back to an (already used)
+refresh token. A login of another lineage (``lineage``) in the Secret was put there on purpose and is
+installed.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from pydantic import SecretStr
 
-from .oauth_login import is_newer_login
+from .lineage import Lineage, read_lineage, save_lineage
+from .oauth_login import is_newer_login, parse_oauth_login
+from .private_file import write_private
+from .store_lock import StoreLockTimeout, cli_store_lock
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +65,31 @@ def _check_credentials(path: Path) -> None:
         )
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    # Atomic like the CLI's own writes, so a crash never leaves half a login behind.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _keeps_own_login(installed: bytes | None, secret: bytes, config_dir: Path) -> bool:
+    """The pod's own login (refreshed, or from an in-pod login) stays over the Secret's: only when the
+    Secret holds this pod's lineage (what it installed or wrote back last). A login of another lineage
+    was put there on purpose and wins whatever its expiry; without a record, the later expiry wins."""
+    if installed is None or installed == secret:
+        return False
+    lineage = read_lineage(config_dir)
+    if lineage is None:
+        return is_newer_login(installed, secret)
+    return parse_oauth_login(installed) is not None and lineage.holds(secret)
+
+
+def _copy_login(present: list[Path], credentials: Path, state: Path, config_dir: Path, changed: bool) -> bool:
+    """Copy the Secret's files (under the CLI's store lock); True when the pod's own login was kept."""
+    keep = False
+    if credentials in present:
+        secret = credentials.read_bytes()
+        installed = config_dir / CREDENTIALS_FILE
+        keep = _keeps_own_login(installed.read_bytes() if installed.is_file() else None, secret, config_dir)
+        save_lineage(config_dir, (read_lineage(config_dir) or Lineage()).installing(secret))
+    for path in (credentials, state):
+        target = config_dir / path.name
+        if path in present and not keep and (changed or not target.exists()):
+            write_private(target, path.read_bytes())
+    return keep
 
 
 def install_login(source: Path, config_dir: Path) -> Login:
@@ -101,19 +118,15 @@ def install_login(source: Path, config_dir: Path) -> Login:
     digest = hashlib.sha256(b"".join(p.name.encode() + b"\0" + p.read_bytes() for p in present)).hexdigest()
     marker = config_dir / _MARKER
     changed = not marker.is_file() or marker.read_text().strip() != digest
-    # The pod's own refresh (or in-pod login), written back or not yet, is never undone by an older Secret.
-    installed = config_dir / CREDENTIALS_FILE
-    keep = (
-        credentials in present
-        and installed.is_file()
-        and is_newer_login(installed.read_bytes(), credentials.read_bytes())
-    )
-    for path in (credentials, state):
-        target = config_dir / path.name
-        if path in present and not keep and (changed or not target.exists()):
-            _write_private(target, path.read_bytes())
+    try:
+        with cli_store_lock(config_dir):
+            keep = _copy_login(present, credentials, state, config_dir, changed)
+    except StoreLockTimeout as error:
+        raise LoginError(
+            f"The login was not installed: {error}; the next change of the Secret installs it again."
+        ) from None
     if changed:
-        _write_private(marker, digest.encode())
+        write_private(marker, digest.encode())
     log.info(
         "Login installed",
         extra={"method": "oauth_token" if token else "credentials_file", "source_changed": changed, "kept_newer": keep},

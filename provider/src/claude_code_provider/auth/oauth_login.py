@@ -1,8 +1,9 @@
 """Pure: what an OAuth login file (``.credentials.json``) is worth, and the Secret patch that saves it.
 
 A refresh token is single-use: the CLI that refreshed holds the only working login, so it must reach
-the Secret, and nothing may ever write a blank, broken or older login over a newer one. "Newer" is
-the access token's ``expiresAt``: every refresh and every fresh ``claude login`` moves it forward.
+the Secret, and nothing may ever write a blank or broken login, or the pod's own login over one a
+person put in the Secret since (``lineage``). Without a lineage record, "newer" is the access token's
+``expiresAt``: every refresh and every fresh ``claude login`` moves it forward.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from .lineage import Lineage
+
 EXPIRES_AT_ANNOTATION = "claudecode.dev/login-expires-at"
 WRITTEN_BY_ANNOTATION = "claudecode.dev/login-written-by"
 _API_KEY_PREFIX = "sk-ant-api"
 
-PatchOutcome = Literal["written", "invalid", "stale", "unchanged"]
+PatchOutcome = Literal["written", "invalid", "stale", "superseded", "unchanged"]
 
 
 @dataclass(frozen=True)
@@ -80,16 +83,22 @@ def derive_secret_patch(
     credentials: bytes | None,
     claude_json: bytes | None,
     writer: str,
+    lineage: Lineage | None,
 ) -> tuple[dict[str, Any] | None, PatchOutcome]:
     """The merge patch saving ``credentials`` (and ``claude_json`` when the Secret holds that key) into a
-    Secret holding ``secret_data`` at ``resource_version`` (optimistic concurrency), or None and why not."""
+    Secret holding ``secret_data`` at ``resource_version`` (optimistic concurrency), or None and why not.
+
+    Only over a Secret login of this pod's ``lineage``: any other one is a newer login a person put
+    there ("superseded"), whatever its expiry. Without a lineage record, only a later expiry is written."""
     new = parse_oauth_login(credentials)
     if new is None or credentials is None:
         return None, "invalid"
     current = secret_data.get(credentials_key)
     if current == credentials:
         return None, "unchanged"
-    if not is_newer_login(credentials, current):
+    if lineage is not None and current is not None and not lineage.holds(current):
+        return None, "superseded"
+    if lineage is None and not is_newer_login(credentials, current):
         return None, "stale"
     data = {credentials_key: base64.b64encode(credentials).decode()}
     if claude_json_key in secret_data and _json_object(claude_json) and claude_json != secret_data[claude_json_key]:

@@ -20,11 +20,16 @@ from .status import TokenInfo
 log = logging.getLogger(__name__)
 
 
+def bundled_cli() -> Path:
+    """Where the claude-agent-sdk wheel keeps its Claude Code CLI."""
+    return Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
+
+
 def find_cli(configured: Path | None) -> Path | None:
     """The CLI the SDK will run: the configured one, the wheel's bundled one, or one on PATH."""
     if configured is not None:
         return configured if configured.is_file() else None
-    bundled = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
+    bundled = bundled_cli()
     if bundled.is_file():
         return bundled
     found = shutil.which("claude")

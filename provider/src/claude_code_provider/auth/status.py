@@ -13,10 +13,23 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ClaudeCodeError, ErrorKind
+from ..usage import UsageWindow, to_window_name
 
 OutcomeKind = Literal["ok", "unauthorized", "rate_limited", "upstream_error"]
 
 _API_KEY_METHODS = {"api_key", "api_key_helper"}
+#: Kinds that say the login cannot serve at all, with what /auth/status then says.
+_LOGIN_REFUSALS: dict[ErrorKind, str] = {
+    ErrorKind.NOT_LOGGED_IN: "Anthropic rejected the login on the last request (revoked or expired).",
+    ErrorKind.LOGIN_REVOKED: "Anthropic rejected the login on the last request: it was revoked.",
+    ErrorKind.ORGANIZATION_DISABLED: (
+        "Anthropic rejected the login on the last request: its organization has been disabled."
+    ),
+    ErrorKind.OAUTH_NOT_ALLOWED: (
+        "Anthropic rejected the login on the last request: its organization does not allow Claude "
+        "subscription logins for Claude Code."
+    ),
+}
 
 
 class _Model(BaseModel):
@@ -30,21 +43,25 @@ class Outcome(_Model):
     at: datetime
     until: datetime | None = Field(default=None, description="when a usage limit resets")
     detail: str | None = None
+    kind: ErrorKind | None = Field(default=None, description="the error kind, finer than the result")
+    window: str | None = Field(default=None, description="the usage window a usage limit hit")
 
     @classmethod
     def of(cls, error: ClaudeCodeError | None, now: datetime) -> Outcome:
         if error is None:
             return cls(result="ok", at=now)
-        if error.kind is ErrorKind.NOT_LOGGED_IN:
-            return cls(result="unauthorized", at=now, detail=error.message)
+        if error.kind in _LOGIN_REFUSALS:
+            return cls(result="unauthorized", at=now, detail=error.message, kind=error.kind)
         if error.kind is ErrorKind.USAGE_LIMIT:
             until = (
                 datetime.fromtimestamp(now.timestamp() + error.retry_after, UTC)
                 if error.retry_after is not None
                 else None
             )
-            return cls(result="rate_limited", at=now, until=until, detail=error.message)
-        return cls(result="upstream_error", at=now, detail=error.message)
+            return cls(
+                result="rate_limited", at=now, until=until, detail=error.message, kind=error.kind, window=error.window
+            )
+        return cls(result="upstream_error", at=now, detail=error.message, kind=error.kind)
 
 
 class TokenInfo(_Model):
@@ -73,6 +90,8 @@ class AuthStatus(_Model):
     cli_version: str | None = Field(alias="cliVersion")
     last_request: Outcome | None = Field(alias="lastRequest")
     rate_limited_until: datetime | None = Field(alias="rateLimitedUntil")
+    rate_limited_window: str | None = Field(default=None, alias="rateLimitedWindow")
+    usage: list[UsageWindow] = Field(default_factory=list, description="the plan's usage windows, last heard")
     reason: str
 
 
@@ -85,6 +104,7 @@ def derive_auth_status(
     cli_version: str | None,
     now: datetime,
     write_back: WriteBack | None = None,
+    usage: list[UsageWindow] | None = None,
 ) -> AuthStatus:
     cli = cli or {}
     method = cli.get("authMethod") if isinstance(cli.get("authMethod"), str) else None
@@ -104,11 +124,15 @@ def derive_auth_status(
     elif not cli.get("loggedIn"):
         logged_in, reason = False, "Claude Code reports no login."
     elif outcome is not None and outcome.result == "unauthorized":
-        logged_in, reason = False, "Anthropic rejected the login on the last request (revoked or expired)."
+        logged_in, reason = False, _LOGIN_REFUSALS[outcome.kind or ErrorKind.NOT_LOGGED_IN]
     elif token.expires_at is not None and token.expires_at <= now and not token.refreshable:
         logged_in, reason = False, "The access token expired and there is no refresh token."
     elif limited_until is not None:
-        logged_in, reason = True, "Logged in; the subscription's usage limit is reached until it resets."
+        name = to_window_name(outcome.window if outcome is not None else None)
+        logged_in, reason = (
+            True,
+            f"Logged in; the subscription's {name + ' ' if name else ''}usage limit is reached until it resets.",
+        )
     else:
         logged_in, reason = True, "Logged in."
     return AuthStatus(
@@ -121,5 +145,7 @@ def derive_auth_status(
         cli_version=cli_version,
         last_request=outcome,
         rate_limited_until=limited_until,
+        rate_limited_window=outcome.window if limited_until is not None and outcome is not None else None,
+        usage=usage or [],
         reason=reason,
     )

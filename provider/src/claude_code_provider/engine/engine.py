@@ -24,6 +24,8 @@ from claude_agent_sdk import (
     CLINotFoundError,
     Message,
     ProcessError,
+    RateLimitEvent,
+    RateLimitInfo,
     ResultMessage,
 )
 from claude_agent_sdk._errors import MessageParseError  # raised by the SDK, not exported by it
@@ -47,10 +49,15 @@ from .translate import TurnState, judge_result, redact, to_usage
 log = logging.getLogger(__name__)
 
 OutcomeListener = Callable[[ClaudeCodeError | None], None]
+RateLimitListener = Callable[[RateLimitInfo], None]
 
 # Kinds that say something about the login or the upstream, as opposed to this process or request.
 _UPSTREAM_KINDS = {
     ErrorKind.NOT_LOGGED_IN,
+    ErrorKind.LOGIN_REVOKED,
+    ErrorKind.ORGANIZATION_DISABLED,
+    ErrorKind.OAUTH_NOT_ALLOWED,
+    ErrorKind.EXTRA_USAGE_REQUIRED,
     ErrorKind.PERMISSION_DENIED,
     ErrorKind.BILLING,
     ErrorKind.USAGE_LIMIT,
@@ -68,10 +75,12 @@ class Engine:
         *,
         pool: PoolSettings | None = None,
         metrics: Metrics | None = None,
+        on_rate_limit: RateLimitListener | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self._on_outcome = on_outcome
+        self._on_rate_limit = on_rate_limit  # every answer's usage windows
         self._slots = ScratchSlots(settings.scratch_root)
         self._closing: set[asyncio.Task[None]] = set()
         self.pool = WarmPool(pool, self._spawn_warm, self.metrics) if pool is not None and pool.size > 0 else None
@@ -215,9 +224,10 @@ class Engine:
             async for event in self._serve_cold(request, started):
                 yield event
         except ClaudeCodeError as error:
-            self._report(error)
+            hinted = error.with_login_hint(self.settings.login_hint)
+            self._report(hinted)
             log.warning("Request failed", extra={"kind": error.kind.value, "model": request.model})
-            raise
+            raise hinted from None
         except Exception as error:
             # Whatever it was, the client gets a mapped error and the metrics count it. The exception's
             # text stays out of the log: it may quote the request.
@@ -307,7 +317,7 @@ class Engine:
             stream = session.client.receive_response().__aiter__()
             while True:
                 message = await self._next_message(stream, deadline, session)
-                session.heard_from = True
+                self._heard(session, message)
                 for call_event in calls.observe(message):
                     yield call_event
                 event = state.observe(message)
@@ -374,6 +384,11 @@ class Engine:
                 "tool_calls": len(calls.ids),
             },
         )
+
+    def _heard(self, session: Session, message: object) -> None:
+        session.heard_from = True
+        if isinstance(message, RateLimitEvent) and self._on_rate_limit is not None:
+            self._on_rate_limit(message.rate_limit_info)
 
     def _timed_out(self, wait: float) -> ClaudeCodeError:
         return ClaudeCodeError(

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from ..errors import LAPTOP_LOGIN_HINT
+
 
 class EngineSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -22,6 +24,7 @@ class EngineSettings(BaseModel):
     oauth_token: SecretStr | None = Field(default=None, description="a `claude setup-token` token")
     request_timeout: float = Field(default=600.0, gt=0, description="seconds for a whole request")
     idle_timeout: float = Field(default=120.0, gt=0, description="seconds without any message from the CLI")
+    login_hint: str = Field(default=LAPTOP_LOGIN_HINT, description="how to log in where this runs")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EngineSettings:

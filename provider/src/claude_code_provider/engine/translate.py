@@ -15,8 +15,9 @@ from typing import Any
 
 from claude_agent_sdk import AssistantMessage, RateLimitEvent, ResultMessage, StreamEvent, SystemMessage, TextBlock
 
-from ..errors import LOGIN_HINT, ClaudeCodeError, ErrorKind
+from ..errors import ClaudeCodeError, ErrorKind
 from ..protocol import Finish, TextDelta, Usage
+from ..usage import to_window_name
 
 _FINISH_REASONS = {
     "end_turn": "stop",
@@ -40,6 +41,7 @@ def redact(text: str) -> str:
 class TurnState:
     assistant_error: str | None = None
     resets_at: float | None = None
+    window: str | None = None  # the usage window that was hit
     model: str | None = None
     message_usage: dict[str, object] = field(default_factory=dict)
     sent: str = ""  # the answer's text as handed out so far
@@ -72,6 +74,7 @@ class TurnState:
             info = message.rate_limit_info
             if info.status == "rejected" and info.resets_at:
                 self.resets_at = float(info.resets_at)
+                self.window = info.rate_limit_type
         return None
 
     def _observe_text(self, message: AssistantMessage) -> TextDelta | None:
@@ -123,6 +126,43 @@ def to_usage(raw: dict[str, object] | None) -> Usage:
     )
 
 
+_REVOKED = re.compile(r"OAuth (access )?token (has been )?revoked", re.IGNORECASE)
+_ORGANIZATION_DISABLED = re.compile(r"organization has been disabled", re.IGNORECASE)
+_EXTRA_USAGE = re.compile(r"(extra usage is|usage credits are|usage credits) required", re.IGNORECASE)
+
+
+def to_account_refusal(status: int | None, kind: str | None, detail: str) -> ClaudeCodeError | None:
+    """Refusals of the account behind the login, each its own kind: not a missing login, not a 500."""
+    if status in (401, 403) and _REVOKED.search(detail):
+        return ClaudeCodeError(
+            ErrorKind.LOGIN_REVOKED,
+            "Anthropic revoked this login (OAuth token revoked: signed out everywhere, a password change, "
+            "or an administrator); it needs a new login.",
+        )
+    if kind == "oauth_org_not_allowed":
+        return ClaudeCodeError(
+            ErrorKind.OAUTH_NOT_ALLOWED,
+            "The organization of this login does not allow Claude subscription (OAuth) logins for Claude Code "
+            "(403 oauth_org_not_allowed). A new login to the same organization does not help: ask its "
+            "administrator to enable Claude Code access, or log in with another account.",
+        )
+    if status == 400 and _ORGANIZATION_DISABLED.search(detail):
+        return ClaudeCodeError(
+            ErrorKind.ORGANIZATION_DISABLED,
+            "Anthropic has disabled the organization of this login (400 This organization has been disabled). "
+            "A new login to it does not help: ask its administrator or Anthropic's support, or log in with "
+            "another account.",
+        )
+    if status == 429 and _EXTRA_USAGE.search(detail):
+        return ClaudeCodeError(
+            ErrorKind.EXTRA_USAGE_REQUIRED,
+            "This request needs extra usage: long-context (1M) requests are not part of the Claude plan's "
+            "included usage. Turn on extra usage at https://claude.ai/settings/usage, or send a shorter "
+            "conversation. Waiting does not help; this is not a login problem.",
+        )
+    return None
+
+
 def judge_result(result: ResultMessage, state: TurnState, now: float | None = None) -> Finish:
     """The finish event of a successful turn, or the ``ClaudeCodeError`` that a failed one means."""
     if not result.is_error:
@@ -135,6 +175,9 @@ def to_error(result: ResultMessage, state: TurnState, now: float) -> ClaudeCodeE
     status = result.api_error_status
     kind = state.assistant_error
     detail = redact((result.result or "; ".join(result.errors or []) or result.subtype).strip())[:500]
+    refusal = to_account_refusal(status, kind, detail)
+    if refusal is not None:
+        return refusal
     if kind == "billing_error" or status == 402:
         return ClaudeCodeError(
             ErrorKind.BILLING,
@@ -148,9 +191,7 @@ def to_error(result: ResultMessage, state: TurnState, now: float) -> ClaudeCodeE
             f"login may lack the scope for it (`claude setup-token` makes an inference login). {detail}",
         )
     if status == 401 or kind == "authentication_failed":
-        return ClaudeCodeError(
-            ErrorKind.NOT_LOGGED_IN, f"Claude Code is not logged in or its login was revoked. {LOGIN_HINT}"
-        )
+        return ClaudeCodeError(ErrorKind.NOT_LOGGED_IN, "Claude Code is not logged in or its login was revoked.")
     if status == 404 or kind == "model_not_found":
         return ClaudeCodeError(
             ErrorKind.MODEL_NOT_FOUND,
@@ -161,10 +202,13 @@ def to_error(result: ResultMessage, state: TurnState, now: float) -> ClaudeCodeE
     if state.resets_at is not None:
         # A subscription's limit comes with a rejected rate-limit event that says when it resets.
         until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state.resets_at))
+        name = to_window_name(state.window)
         return ClaudeCodeError(
             ErrorKind.USAGE_LIMIT,
-            f"The Claude subscription's usage limit is reached; it resets at {until}. This is not a login problem.",
+            f"The Claude subscription's {name + ' ' if name else ''}usage limit is reached; it resets at {until}. "
+            "This is not a login problem.",
             retry_after=max(1.0, state.resets_at - now),
+            window=state.window,
         )
     if status == 429 or kind == "rate_limit":
         return ClaudeCodeError(

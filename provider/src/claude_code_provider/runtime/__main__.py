@@ -18,10 +18,12 @@ from ..engine.admission import Admission, AdmissionSettings
 from ..engine.engine import Engine
 from ..engine.pool import PoolSettings
 from ..engine.settings import EngineSettings
+from ..errors import derive_pod_login_hint
 from ..runtime_token import RuntimeTokenError, apply_runtime_token
 from .app import build_api_app, build_health_app
 from .monitor import LoginMonitor
 from .settings import RuntimeSettings
+from .usage import UsageCollector, UsageTracker
 from .writeback import LoginWriter, WriteBackSettings
 
 log = logging.getLogger("claude_code_provider.runtime")
@@ -47,8 +49,13 @@ async def serve(
     )
     monitor.install()
     monitor.cli_version = await fetch_cli_version(cli, monitor.cli_env) if cli else None
-    engine_settings = engine_settings.model_copy(update={"config_dir": config_dir})
-    engine = Engine(engine_settings, on_outcome=monitor.record, pool=pool_settings)
+    engine_settings = engine_settings.model_copy(
+        update={"config_dir": config_dir, "login_hint": derive_pod_login_hint(settings.pod_name, settings.namespace)}
+    )
+    usage = UsageTracker()
+    monitor.usage = usage.windows
+    engine = Engine(engine_settings, on_outcome=monitor.record, pool=pool_settings, on_rate_limit=usage.observe)
+    engine.metrics.registry.register(UsageCollector(usage))
     engine.use_login(monitor.login)
     monitor.subscribe(engine.use_login)
     await engine.start()

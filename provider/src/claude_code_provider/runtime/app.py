@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..engine.admission import Admission
 from ..engine.engine import Engine
-from ..errors import LOGIN_HINT, ClaudeCodeError, ErrorKind, render_retry_after
+from ..errors import ClaudeCodeError, ErrorKind, render_retry_after
 from ..metrics import Metrics
 from ..protocol import COMPLETE_PATH, AnswerPart, CompletionRequest, ErrorEvent, Finish, encode_event
 from .guard import LoopbackGuard
@@ -63,7 +63,7 @@ def build_api_app(
 
     async def complete(request: Request) -> Response:
         if (problem := login_problem()) is not None:
-            return refuse(ClaudeCodeError(ErrorKind.NOT_LOGGED_IN, f"{problem} {LOGIN_HINT}"))
+            return refuse(ClaudeCodeError(ErrorKind.NOT_LOGGED_IN, problem).with_login_hint(engine.settings.login_hint))
         try:
             body = CompletionRequest.model_validate_json(await request.body())
         except ValidationError as error:

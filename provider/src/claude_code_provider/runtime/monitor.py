@@ -21,6 +21,7 @@ from ..auth.login import CREDENTIALS_FILE, OAUTH_TOKEN_FILE, STATE_FILE, Login, 
 from ..auth.probe import fetch_cli_auth, read_token_info
 from ..auth.status import AuthStatus, Outcome, WriteBack, derive_auth_status
 from ..errors import ClaudeCodeError
+from ..usage import UsageWindow
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ class LoginMonitor:
         self._lock = asyncio.Lock()
         #: Set when write-back is on: what /auth/status reports about it.
         self.write_back: Callable[[], WriteBack] | None = None
+        #: The plan's usage windows, as the last answers said.
+        self.usage: Callable[[], list[UsageWindow]] | None = None
 
     @property
     def cli_env(self) -> dict[str, str]:
@@ -138,4 +141,5 @@ class LoginMonitor:
             cli_version=self.cli_version,
             now=datetime.now(UTC),
             write_back=self.write_back() if self.write_back is not None else None,
+            usage=self.usage() if self.usage is not None else None,
         )

@@ -16,6 +16,8 @@ _VARIABLES = {
     "api_port": "CLAUDE_RUNTIME_API_PORT",
     "login_dir": "CLAUDE_LOGIN_DIR",
     "auth_refresh_seconds": "CLAUDE_RUNTIME_AUTH_REFRESH_SECONDS",
+    "pod_name": "HOSTNAME",  # a pod's hostname is its name
+    "namespace": "CLAUDE_LOGIN_SECRET_NAMESPACE",  # the login Secret lives in the pod's namespace
 }
 
 
@@ -28,6 +30,8 @@ class RuntimeSettings(BaseModel):
     api_port: int = Field(default=8081, gt=0, lt=65536)
     login_dir: Path = Field(default=Path("/var/run/claude-login"), description="the mounted login Secret")
     auth_refresh_seconds: float = Field(default=60.0, gt=0)
+    pod_name: str | None = Field(default=None, description="for the login hint in errors")
+    namespace: str | None = Field(default=None, description="for the login hint in errors")
 
     @field_validator("api_host")
     @classmethod

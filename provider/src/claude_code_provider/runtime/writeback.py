@@ -2,11 +2,12 @@
 
 Refresh tokens are single-use, so after a refresh only this pod holds a working login; a restart would
 start from the Secret's used one. File events on the config directory (no polling loop) trigger a
-write: read the Secret, derive the patch (valid and strictly newer only), patch it with its
-``resourceVersion``; on 409 read again and write only if still newer. Off unless the operator set
-``CLAUDE_LOGIN_SECRET`` (it also gives this pod a ServiceAccount allowed to get and patch that Secret
-alone). The client is made per write from ``KubeConfig.from_env()``: in a pod the in-cluster account,
-whose projected token rotates; elsewhere ``KUBECONFIG``.
+write: read the Secret, derive the patch (valid, and only over a login of this pod's lineage: what it
+installed or wrote last), patch it with its ``resourceVersion``; on 409 read again and decide again.
+A login of another lineage in the Secret (a person replaced it) is never written over ("superseded").
+Off unless the operator set ``CLAUDE_LOGIN_SECRET`` (it also gives this pod a ServiceAccount allowed to
+get and patch that Secret alone). The client is made per write from ``KubeConfig.from_env()``: in a pod
+the in-cluster account, whose projected token rotates; elsewhere ``KUBECONFIG``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from lightkube.types import PatchType
 from pydantic import BaseModel, ConfigDict, Field
 from watchfiles import Change, awatch
 
+from ..auth.lineage import Lineage, read_lineage, save_lineage
 from ..auth.login import CREDENTIALS_FILE, STATE_FILE
 from ..auth.oauth_login import EXPIRES_AT_ANNOTATION, derive_secret_patch, parse_oauth_login
 from ..auth.status import WriteBack
@@ -34,7 +36,7 @@ from ..metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-WriteOutcome = Literal["written", "invalid", "stale", "unchanged", "gave_up", "error"]
+WriteOutcome = Literal["written", "invalid", "stale", "superseded", "unchanged", "gave_up", "error"]
 #: Re-reads after a 409 before giving up until the next change (another writer keeps winning).
 MAX_ATTEMPTS = 5
 _VARIABLES = {
@@ -137,6 +139,7 @@ class LoginWriter:
             # Read per attempt: after a 409 the file may have changed again too.
             credentials = await asyncio.to_thread(self._read, CREDENTIALS_FILE)
             claude_json = await asyncio.to_thread(self._read, STATE_FILE)
+            lineage = await asyncio.to_thread(read_lineage, self._config_dir)
             secret = await client.get(Secret, s.secret_name, namespace=s.namespace)
             patch, outcome = derive_secret_patch(
                 {k: base64.b64decode(v) for k, v in (secret.data or {}).items()},
@@ -146,11 +149,16 @@ class LoginWriter:
                 credentials=credentials,
                 claude_json=claude_json,
                 writer=s.writer,
+                lineage=lineage,
             )
+            if outcome == "superseded":
+                log.warning("Login not written back: a newer login arrived in the Secret", extra=where)
             if patch is None:
-                if outcome != "unchanged":
+                if outcome not in ("unchanged", "superseded"):
                     log.info("Login not written back", extra={**where, "outcome": outcome})
                 return outcome
+            if credentials is not None:  # before the patch: one whose answer is lost is still this pod's
+                await asyncio.to_thread(save_lineage, self._config_dir, (lineage or Lineage()).writing(credentials))
             try:
                 await client.patch(Secret, s.secret_name, patch, namespace=s.namespace, patch_type=PatchType.MERGE)
             except ApiError as error:
