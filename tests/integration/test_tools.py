@@ -435,6 +435,8 @@ def test_after_a_tool_loop_the_process_serves_the_next_conversation_with_nothing
             {"role": "tool", "content": "14:05", "tool_call_id": "toolu_01Rewind"},
         ]
     )
+    # Rewound and given back off the request's path: wait for it.
+    wait_until(lambda: runtime.metric("claude_code_pool_ready_processes") == 1, timeout=60, what="the process back")
     ask([{"role": "user", "content": "A new conversation."}])
 
     assert runtime.metric("claude_code_request_paths_total", path="continued") == 1
