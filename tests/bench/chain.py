@@ -4,8 +4,8 @@ openai client -> LiteLLM proxy -> claude-code provider [-> runtime] -> Claude Co
 with the provider's engine in the proxy ("in-process") or in the runtime. The upstream answers at once, so
 every figure is the chain's own cost. Patterns: spaced (1.5 s apart), back-to-back, back-to-back
 conversations with history (system prompt + three earlier turns), and an agent loop (the same two tools,
-back-to-back rounds, each answered with a tool call whose result the next round brings, ten rounds a
-conversation). Prints a Markdown report.
+back-to-back rounds, each answered with a tool call whose result the next round brings, the tenth round of
+a conversation with text). Prints a Markdown report.
 """
 
 from __future__ import annotations
@@ -109,29 +109,44 @@ TOOLS: Any = [
 ]
 
 
+LOOP_ROUNDS = 10
+
+
 def call_a_tool(request: RecordedRequest) -> ToolReply | None:
-    """The fake model's answer to a request that offers tools: a call (with a fresh id) of the first one."""
-    if not request.tools:
+    """The fake model's answer to a request that offers tools: a call (with a fresh id) of the first one,
+    until the conversation has nine results (then the default text answer)."""
+    results = sum(
+        1
+        for m in request.chat_messages
+        if isinstance(m["content"], list)
+        for b in m["content"]
+        if b.get("type") == "tool_result"
+    )
+    if not request.tools or results >= LOOP_ROUNDS - 1:
         return None
     return ToolReply([ToolUse(request.tool_names[0], {"place": "Oslo"})], usage=Usage(input_tokens=30, output_tokens=9))
 
 
 class AgentLoop:
-    """An agent's conversation: every round sends the history so far with the last call's result."""
+    """An agent's conversations: every round sends the history so far with the last call's result; a text
+    answer ends the conversation."""
 
-    def __init__(self, rounds: int = 10) -> None:
-        self.rounds = rounds
+    def __init__(self) -> None:
         self.messages: list[Any] = []
 
     def round(self, client: openai.OpenAI, model: str, index: int) -> Sample:
-        if index % self.rounds == 0:
+        if not self.messages:
             self.messages = [{"role": "user", "content": f"Plan trip {index}."}]
         started = time.perf_counter()
         first = 0.0
         calls: dict[int, dict[str, str]] = {}
         chunks = client.chat.completions.create(model=model, messages=self.messages, tools=TOOLS, stream=True)
+        text = ""
         for chunk in chunks:
             for choice in chunk.choices:
+                if choice.delta.content:
+                    first = first or time.perf_counter() - started
+                    text += choice.delta.content
                 for delta in choice.delta.tool_calls or []:
                     first = first or time.perf_counter() - started
                     call = calls.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
@@ -139,6 +154,10 @@ class AgentLoop:
                     if delta.function is not None:
                         call["name"] = delta.function.name or call["name"]
                         call["arguments"] += delta.function.arguments or ""
+        if not calls:
+            assert text == "Hello, world.", text
+            self.messages = []
+            return Sample(time.perf_counter() - started, first)
         assert len(calls) == 1, calls
         call = calls[0]
         self.messages.append(

@@ -435,8 +435,37 @@ def test_after_a_tool_loop_the_process_serves_the_next_conversation_with_nothing
             {"role": "tool", "content": "14:05", "tool_call_id": "toolu_01Rewind"},
         ]
     )
+    # Rewound and given back off the request's path: wait for it.
+    wait_until(lambda: runtime.metric("claude_code_pool_ready_processes") == 1, timeout=60, what="the process back")
     ask([{"role": "user", "content": "A new conversation."}])
 
     assert runtime.metric("claude_code_request_paths_total", path="continued") == 1
     assert runtime.metric("claude_code_request_paths_total", path="reused") == 1
     assert fake.messages_requests[2].chat_messages == [{"role": "user", "content": "A new conversation."}]
+
+
+def test_the_process_that_made_the_calls_gives_the_model_back_its_own_thinking(
+    fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    ids = ("toolu_01ThinkW", "toolu_01ThinkT")
+    reply_with_thinking = two_calls(ids)
+    reply_with_thinking.thinking = "Two lookups are needed."
+    fake.enqueue(reply_with_thinking, TextReply("Sunny and 14:05 in Paris."))
+
+    first = client.chat.completions.create(model="sonnet", messages=QUESTION, tools=TOOLS)
+    # The client sees no thinking: only the text and the calls.
+    assert first.choices[0].message.content == "Let me look."
+    client.chat.completions.create(
+        model="sonnet", messages=conversation_after_calls("Sunny, 21 C", "14:05", ids), tools=TOOLS
+    )
+
+    fake.wait_quiet()
+    # A thinking model wants its thinking block back, signature intact, before the calls it led to: the
+    # client's history has none, the process that made the calls has it.
+    assistant = without_cache_marks(fake.messages_requests[1].chat_messages)[1]
+    assert assistant["content"][0] == {
+        "type": "thinking",
+        "thinking": "Two lookups are needed.",
+        "signature": reply_with_thinking.signature,
+    }
+    assert [b["type"] for b in assistant["content"]] == ["thinking", "text", "tool_use", "tool_use"]

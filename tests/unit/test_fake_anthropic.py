@@ -14,6 +14,8 @@ from tests.fakes.anthropic_api import (
     FakeAnthropic,
     Hang,
     TextReply,
+    ToolReply,
+    ToolUse,
     Usage,
     api_error,
     authentication_error,
@@ -256,3 +258,57 @@ def test_cli_env_points_only_at_loopback(fake: FakeAnthropic, tmp_path) -> None:
     assert env["CLAUDE_CONFIG_DIR"] == str(tmp_path / ".claude")
     assert env["CLAUDE_CODE_OAUTH_TOKEN"].startswith("sk-ant-oat01-")
     assert env["ANTHROPIC_API_KEY"] == ""
+
+
+def test_a_tool_answer_streams_two_tool_use_blocks_as_input_json_pieces(fake: FakeAnthropic) -> None:
+    calls = [
+        ToolUse("mcp__t__a", {"x": 1}, id="toolu_1", pieces=['{"x"', ": 1}"]),
+        ToolUse("mcp__t__b", {"y": "z"}, id="toolu_2"),
+    ]
+    fake.enqueue(ToolReply(calls, text="On it."), ToolReply(calls))
+
+    first = _sse_events(httpx.post(f"{fake.base_url}/v1/messages", json={**BODY, "stream": True}).text)
+    second = _sse_events(httpx.post(f"{fake.base_url}/v1/messages", json={**BODY, "stream": True}).text)
+
+    kinds = [
+        (name, data.get("index"), (data.get("delta") or data.get("content_block") or {}).get("type"))
+        for name, data in first
+    ]
+    assert kinds == [
+        ("message_start", None, None),
+        ("content_block_start", 0, "text"),
+        ("ping", None, None),
+        ("content_block_delta", 0, "text_delta"),
+        ("content_block_stop", 0, None),
+        ("content_block_start", 1, "tool_use"),
+        ("content_block_delta", 1, "input_json_delta"),
+        ("content_block_delta", 1, "input_json_delta"),
+        ("content_block_delta", 1, "input_json_delta"),
+        ("content_block_stop", 1, None),
+        ("content_block_start", 2, "tool_use"),
+        ("content_block_delta", 2, "input_json_delta"),
+        ("content_block_delta", 2, "input_json_delta"),
+        ("content_block_delta", 2, "input_json_delta"),
+        ("content_block_delta", 2, "input_json_delta"),
+        ("content_block_stop", 2, None),
+        ("message_delta", None, None),
+        ("message_stop", None, None),
+    ]
+    assert first[5][1]["content_block"] == {"type": "tool_use", "id": "toolu_1", "name": "mcp__t__a", "input": {}}
+    assert [d["delta"]["partial_json"] for _, d in first[6:9]] == ["", '{"x"', ": 1}"]
+    assert "".join(d["delta"]["partial_json"] for _, d in first[11:15]) == '{"y":"z"}'
+    assert first[16][1]["delta"]["stop_reason"] == "tool_use"
+    # Every answer is a message of its own (the CLI merges messages that share an id).
+    assert first[0][1]["message"]["id"] != second[0][1]["message"]["id"]
+
+
+def test_a_tool_answer_whole(fake: FakeAnthropic) -> None:
+    fake.enqueue(ToolReply([ToolUse("mcp__t__a", {"x": 1}, id="toolu_1")]))
+
+    body = httpx.post(f"{fake.base_url}/v1/messages", json={**BODY, "tools": [{"name": "mcp__t__a"}]}).json()
+
+    assert (body["stop_reason"], body["content"]) == (
+        "tool_use",
+        [{"type": "tool_use", "id": "toolu_1", "name": "mcp__t__a", "input": {"x": 1}}],
+    )
+    assert fake.messages_requests[0].tool_names == ["mcp__t__a"]
