@@ -7,11 +7,12 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.unit.test_operator_status import report
 
 from claude_code_operator.api.resource import Provider
 from claude_code_operator.api.status import ClaudeCodeProviderStatus
 from claude_code_operator.credentials import CredentialsCheck, derive_credentials_check
-from claude_code_operator.observations import AuthReport, PodFacts, ProbeFacts
+from claude_code_operator.observations import PodFacts
 from claude_code_operator.render.pod import render_pod
 from claude_code_operator.status import Facts, derive_status
 
@@ -30,21 +31,10 @@ def provider(**spec: object) -> Provider:
 
 def probed(**fields: object) -> ClaudeCodeProviderStatus:
     """The status of a running pod whose runtime answered with these fields."""
-    answer: dict[str, object] = {
-        "logged_in": True,
-        "method": "claude.ai",
-        "subscription_type": "max",
-        "expires_at": None,
-        "rate_limited_until": None,
-        "last_result": "ok",
-        "reason": "Logged in.",
-        **fields,
-    }
     p = provider()
     pod = PodFacts("ready", "alice-claude-code", ip="127.100.0.5")
     s = derive_status(ClaudeCodeProviderStatus(), p, Facts(CredentialsCheck(True, "Valid", "ok"), pod), T0)
-    report = AuthReport(**answer)  # type: ignore[arg-type]
-    return derive_status(s, p, Facts(probe=ProbeFacts(report, pod_ip="127.100.0.5")), T0)
+    return derive_status(s, p, Facts(probe=report(**fields)), T0)
 
 
 def condition(s: ClaudeCodeProviderStatus, type_: str) -> tuple[str, str, str]:
