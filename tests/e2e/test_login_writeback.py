@@ -276,8 +276,8 @@ def test_a_stale_writer_loses_to_a_newer_login_under_resource_version_conflicts(
     tmp_path: Path,
 ) -> None:
     """Two writers race: while the pod's write-back is between its read and its patch, a newer login lands
-    (as `claude-code-operator login` writes it). The pod's patch gets 409, it reads again, sees a newer login
-    and writes nothing. Runs the runtime's writer against the API server with the rendered Role's token."""
+    (as `claude-code-operator login` writes it). The pod's patch gets 409, it reads again, sees a login that is
+    not its own lineage (a newer one) and writes nothing. Runs the runtime's writer against the API server with the rendered Role's token."""
     core, custom, ns = world.core, world.custom, world.namespace
     world.operator.start()
     with FakeOAuthServer(tmp_path) as oauth:
@@ -323,7 +323,8 @@ def test_a_stale_writer_loses_to_a_newer_login_under_resource_version_conflicts(
             metrics,
             client_factory=lambda: RacingClient(KubeConfig.from_file(kubeconfig), trust_env=False),
         )
-        assert asyncio.run(writer.write_back()) == "stale"
+        # After the 409 the Secret holds a login of another lineage than the one this writer tried to write.
+        assert asyncio.run(writer.write_back()) == "superseded"
         assert metrics.login_write_backs.labels(outcome="conflict")._value.get() == 1
         creds, annotations = secret_login(core, ns, "erin-login")
         assert (creds["refreshToken"], annotations[WRITTEN_BY]) == (newer.refresh_token, "login-command")
