@@ -277,7 +277,8 @@ def test_a_stale_writer_loses_to_a_newer_login_under_resource_version_conflicts(
 ) -> None:
     """Two writers race: while the pod's write-back is between its read and its patch, a newer login lands
     (as `claude-code-operator login` writes it). The pod's patch gets 409, it reads again, sees a login that is
-    not its own lineage (a newer one) and writes nothing. Runs the runtime's writer against the API server with the rendered Role's token."""
+    not its own lineage (a newer one) and writes nothing. Runs the runtime's writer against the API server with
+    the rendered Role's token."""
     core, custom, ns = world.core, world.custom, world.namespace
     world.operator.start()
     with FakeOAuthServer(tmp_path) as oauth:
