@@ -33,9 +33,21 @@ def _unicode(text: str) -> str:
 Text = Annotated[str, AfterValidator(_unicode)]
 
 
+class ThinkingBlock(_Model):
+    """One whole thinking block of the answer, as a client sends it back in history: the thinking with its
+    signature, or a redacted block's opaque data."""
+
+    type: Literal["thinking_block"] = "thinking_block"
+    kind: Literal["thinking", "redacted_thinking"] = "thinking"
+    thinking: str = ""
+    signature: str | None = None
+    data: str | None = None
+
+
 class ChatTurn(_Model):
     role: Literal["user", "assistant"]
     content: Text
+    thinking: list[ThinkingBlock] = Field(default_factory=list, description="an assistant turn's, before its text")
 
 
 Effort = Literal["low", "medium", "high"]
@@ -92,6 +104,13 @@ class TextDelta(_Model):
     text: str
 
 
+class ReasoningDelta(_Model):
+    """The model's thinking as it arrives, apart from the answer."""
+
+    type: Literal["reasoning"] = "reasoning"
+    text: str
+
+
 class Finish(_Model):
     type: Literal["finish"] = "finish"
     finish_reason: Literal["stop", "length", "content_filter"]
@@ -113,13 +132,15 @@ class ErrorEvent(_Model):
         return ClaudeCodeError(self.kind, self.message, retry_after=self.retry_after)
 
 
-Event = Annotated[TextDelta | Finish | ErrorEvent, Field(discriminator="type")]
+#: What an answer is made of, in order: deltas (text and thinking), whole thinking blocks, then one finish.
+AnswerEvent = TextDelta | ReasoningDelta | ThinkingBlock | Finish
+Event = Annotated[TextDelta | ReasoningDelta | ThinkingBlock | Finish | ErrorEvent, Field(discriminator="type")]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 
-def encode_event(event: TextDelta | Finish | ErrorEvent) -> bytes:
+def encode_event(event: AnswerEvent | ErrorEvent) -> bytes:
     return event.model_dump_json().encode() + b"\n"
 
 
-def decode_event(line: bytes | str) -> TextDelta | Finish | ErrorEvent:
+def decode_event(line: bytes | str) -> AnswerEvent | ErrorEvent:
     return EVENT_ADAPTER.validate_json(line)

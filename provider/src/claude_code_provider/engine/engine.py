@@ -31,7 +31,7 @@ from ..auth.api_keys import find_api_key_sources, refuse_api_keys
 from ..auth.login import Login
 from ..errors import ClaudeCodeError, ErrorKind
 from ..metrics import Metrics
-from ..protocol import ChatTurn, CompletionRequest, Finish, TextDelta
+from ..protocol import AnswerEvent, ChatTurn, CompletionRequest, Finish, ReasoningDelta, TextDelta, ThinkingBlock
 from .history import can_feed, remove_stale_transcripts
 from .options import SessionKey
 from .pool import PoolSettings, WarmPool
@@ -167,7 +167,7 @@ class Engine:
             return False
         return True
 
-    async def complete(self, request: CompletionRequest) -> AsyncIterator[TextDelta | Finish]:
+    async def complete(self, request: CompletionRequest) -> AsyncIterator[AnswerEvent]:
         """Text deltas as the model writes them, then one finish; failures raise ``ClaudeCodeError``."""
         started = time.monotonic()
         try:
@@ -251,9 +251,9 @@ class Engine:
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
-    async def _serve(
+    async def _serve(  # noqa: PLR0912, PLR0915 - one loop over the CLI's messages, read in order
         self, session: Session, request: CompletionRequest, started: float, path: str
-    ) -> AsyncIterator[TextDelta | Finish]:
+    ) -> AsyncIterator[AnswerEvent]:
         deadline = started + self.settings.request_timeout
         state = TurnState()
         stops = StopText(request.stop)
@@ -277,6 +277,9 @@ class Engine:
                     raise self._timed_out(wait) from None
                 session.heard_from = True
                 event = state.observe(message)
+                if isinstance(event, ReasoningDelta | ThinkingBlock):
+                    yield event
+                    continue
                 if isinstance(event, TextDelta):
                     text, stopped = stops.feed(event.text)
                     if text:

@@ -30,6 +30,18 @@ def can_feed(history: list[ChatTurn]) -> bool:
     return all(turn.role == ("user" if index % 2 == 0 else "assistant") for index, turn in enumerate(history))
 
 
+def to_assistant_content(turn: ChatTurn) -> list[dict[str, Any]]:
+    """Pure: an assistant turn as the API's content blocks, its thinking first (signatures and redacted data
+    as the client sent them back: the API checks them)."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "thinking", "thinking": block.thinking, "signature": block.signature or ""}
+        if block.kind == "thinking"
+        else {"type": "redacted_thinking", "data": block.data or ""}
+        for block in turn.thinking
+    ]
+    return [*blocks, {"type": "text", "text": turn.content}]
+
+
 def render_transcript(history: list[ChatTurn], *, session_id: str, cwd: Path, model: str) -> str:
     """Pure: the JSONL lines of a session whose messages are ``history``, each linked to the last."""
     lines: list[str] = []
@@ -46,7 +58,7 @@ def render_transcript(history: list[ChatTurn], *, session_id: str, cwd: Path, mo
                 "type": "message",
                 "role": "assistant",
                 "model": model,
-                "content": [{"type": "text", "text": turn.content}],
+                "content": to_assistant_content(turn),
                 "stop_reason": "end_turn",
                 "stop_sequence": None,
                 "usage": {"input_tokens": 0, "output_tokens": 0},

@@ -28,7 +28,7 @@ from claude_agent_sdk._internal.query import Query  # the control protocol, whic
 
 from ..metrics import Metrics
 from ..protocol import ChatTurn
-from .history import write_transcript
+from .history import to_assistant_content, write_transcript
 from .options import SessionKey, render_options
 from .scratch import ScratchSlots
 from .settings import EngineSettings
@@ -125,7 +125,7 @@ class Session:
                 await self._write(
                     {
                         "type": "assistant",
-                        "message": {"role": "assistant", "content": [{"type": "text", "text": turn.content}]},
+                        "message": {"role": "assistant", "content": to_assistant_content(turn)},
                         "parent_tool_use_id": None,
                         "session_id": "default",
                         "uuid": frame_id,

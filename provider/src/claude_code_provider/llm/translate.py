@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from ..errors import ClaudeCodeError, ErrorKind
 from ..protocol import ChatTurn, CompletionRequest
-from .reasoning import REASONING_PARAMS, to_effort, to_thinking
+from .reasoning import REASONING_PARAMS, to_effort, to_history_thinking, to_thinking
 
 PROVIDER_PREFIX = "claude-code/"
 
@@ -94,7 +94,8 @@ def to_request(
             if message.get("tool_calls") or message.get("function_call"):
                 raise _bad(f"messages[{index}]: tool calls are not supported by this plain chat model.")
             try:
-                turns.append(ChatTurn(role=role, content=_text(message.get("content"), index)))
+                thinking = to_history_thinking(message.get("thinking_blocks"), index) if role == "assistant" else []
+                turns.append(ChatTurn(role=role, content=_text(message.get("content"), index), thinking=thinking))
             except ValidationError as error:
                 raise _bad(f"messages[{index}]: {_problems(error)}.") from None
         else:
