@@ -44,9 +44,29 @@ class ThinkingBlock(_Model):
     data: str | None = None
 
 
+ImageMediaType = Literal["image/png", "image/jpeg", "image/gif", "image/webp"]
+
+
+class TextPart(_Model):
+    type: Literal["text"] = "text"
+    text: Text
+
+
+class ImagePart(_Model):
+    """An image the client sent with its bytes (base64), never a URL: nothing here fetches one."""
+
+    type: Literal["image"] = "image"
+    media_type: ImageMediaType
+    data: str = Field(min_length=1, description="base64")
+
+
+Part = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+
+
 class ChatTurn(_Model):
     role: Literal["user", "assistant"]
     content: Text
+    parts: list[Part] = Field(default_factory=list, description="a user turn with images: text and images in order")
     thinking: list[ThinkingBlock] = Field(default_factory=list, description="an assistant turn's, before its text")
 
 

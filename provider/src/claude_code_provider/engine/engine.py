@@ -262,7 +262,7 @@ class Engine:
         try:
             try:
                 async with asyncio.timeout(self.settings.idle_timeout):
-                    await session.send(request.prompt)
+                    await session.send(request.messages[-1])
             except TimeoutError:
                 raise self._timed_out(self.settings.idle_timeout) from None
             stream = session.client.receive_response().__aiter__()

@@ -28,7 +28,7 @@ from claude_agent_sdk._internal.query import Query  # the control protocol, whic
 
 from ..metrics import Metrics
 from ..protocol import ChatTurn
-from .history import to_assistant_content, write_transcript
+from .history import to_assistant_content, to_user_content, write_transcript
 from .options import SessionKey, render_options
 from .scratch import ScratchSlots
 from .settings import EngineSettings
@@ -119,7 +119,7 @@ class Session:
             frame_id = str(uuid.uuid4())
             self._first = self._first or frame_id
             if turn.role == "user":
-                await self._write(_user_frame(turn.content, frame_id, should_query=False))
+                await self._write(_user_frame(turn, frame_id, should_query=False))
                 await self._appended(query.receive_messages(), frame_id)
             else:
                 await self._write(
@@ -132,7 +132,7 @@ class Session:
                     }
                 )
 
-    async def send(self, prompt: str) -> None:
+    async def send(self, prompt: ChatTurn) -> None:
         """Ask the model: the prompt as written (never a slash command), as the conversation's last turn."""
         frame_id = self._prompt = str(uuid.uuid4())
         self._first = self._first or frame_id
@@ -229,10 +229,10 @@ class Session:
             pipes.close()
 
 
-def _user_frame(text: str, frame_id: str, *, should_query: bool) -> dict[str, object]:
+def _user_frame(turn: ChatTurn, frame_id: str, *, should_query: bool) -> dict[str, object]:
     frame: dict[str, object] = {
         "type": "user",
-        "message": {"role": "user", "content": text},
+        "message": {"role": "user", "content": to_user_content(turn)},
         "parent_tool_use_id": None,
         "session_id": "default",
         "uuid": frame_id,

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from ..errors import ClaudeCodeError, ErrorKind
 from ..protocol import ChatTurn, CompletionRequest
+from .images import check_image_count, split_images
 from .reasoning import REASONING_PARAMS, to_effort, to_history_thinking, to_thinking
 
 PROVIDER_PREFIX = "claude-code/"
@@ -47,7 +48,9 @@ def _text(content: Any, index: int) -> str:
         for part in content:
             if not isinstance(part, Mapping) or part.get("type") != "text":
                 kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
-                raise _bad(f"messages[{index}]: only text content is supported, not {kind!r}.")
+                raise _bad(
+                    f"messages[{index}]: only text content (and image_url in user messages) is supported, not {kind!r}."
+                )
             parts.append(str(part.get("text", "")))
         return "".join(parts)
     raise _bad(f"messages[{index}]: content must be a string or a list of text parts.")
@@ -95,11 +98,15 @@ def to_request(
                 raise _bad(f"messages[{index}]: tool calls are not supported by this plain chat model.")
             try:
                 thinking = to_history_thinking(message.get("thinking_blocks"), index) if role == "assistant" else []
-                turns.append(ChatTurn(role=role, content=_text(message.get("content"), index), thinking=thinking))
+                text, parts = (
+                    split_images(message.get("content"), index) if role == "user" else (message.get("content"), [])
+                )
+                turns.append(ChatTurn(role=role, content=_text(text, index), thinking=thinking, parts=parts))
             except ValidationError as error:
                 raise _bad(f"messages[{index}]: {_problems(error)}.") from None
         else:
             raise _bad(f"messages[{index}]: role {role!r} is not supported (use system, user or assistant).")
+    check_image_count(turns)
     max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
     extra = params.get("extra_body") or {}
     try:
