@@ -84,6 +84,14 @@ def varied(client: openai.OpenAI, prefix: str, index: int, recurring: bool = Tru
 
 
 BRIEF = [{"role": "system", "content": "Answer briefly."}, *MESSAGES]
+# A user turn with a screenshot (a 1x1 GIF) and an effort: a chat client's request, served warm from its second.
+GIF = "data:image/gif;base64,R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw=="
+WITH_IMAGE = [
+    {
+        "role": "user",
+        "content": [{"type": "text", "text": "Say hello."}, {"type": "image_url", "image_url": {"url": GIF}}],
+    }
+]
 
 
 def with_history(client: openai.OpenAI, model: str, index: int) -> Sample:
@@ -345,6 +353,13 @@ def report(args: argparse.Namespace, fake: FakeAnthropic, proxy: Proxy, cold: Ru
             series(mode, "spaced 1.5 s", lambda i, p=prefix: through(client, f"{p}/sonnet", BRIEF), n, 1.5),
             series(mode, "back-to-back", lambda i, p=prefix: through(client, f"{p}/sonnet", BRIEF), n),
             series(mode, "history back-to-back", lambda i, p=prefix: with_history(client, f"{p}/sonnet", i), n),
+            series(
+                mode,
+                "image + reasoning_effort back-to-back",
+                lambda i, p=prefix: through(client, f"{p}/sonnet", WITH_IMAGE, reasoning_effort="low"),  # type: ignore[arg-type]
+                n,
+                prime=1,
+            ),
             series(mode, "8 recurring option sets back-to-back", lambda i, p=prefix: varied(client, p, i), n, prime=16),
             series(mode, "new system prompt each, back-to-back", lambda i, p=prefix: varied(client, p, i, False), n),
         ]

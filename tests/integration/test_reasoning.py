@@ -96,3 +96,105 @@ def test_a_request_with_reasoning_is_served_warm_when_it_comes_again(
     assert [r.json["output_config"] for r in fake.messages_requests] == [{"effort": "high"}] * 3
     assert runtime.metric("claude_code_request_paths_total", path="cold") == 1
     assert runtime.metric("claude_code_request_paths_total", path="reused") == 2
+
+
+SIGNATURE = "EqQBCkYIBRgCKkDfakeSignature0123456789abcdef"
+THINKING = TextReply("The answer is 4.", thinking=["Two plus ", "two is four."], redacted_thinking="UmVkYWN0ZWQ=")
+
+
+@pytest.mark.parametrize("route", ["", "remote/"])
+def test_the_models_thinking_comes_back_apart_from_the_answer(
+    route: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(THINKING)
+
+    reply = client.chat.completions.create(model=f"{route}sonnet", messages=[{"role": "user", "content": "2+2?"}])
+
+    message = reply.choices[0].message
+    assert message.content == "The answer is 4."
+    assert message.reasoning_content == "Two plus two is four."  # type: ignore[attr-defined]
+    assert message.thinking_blocks == [  # type: ignore[attr-defined]
+        {"type": "thinking", "thinking": "Two plus two is four.", "signature": SIGNATURE},
+        {"type": "redacted_thinking", "data": "UmVkYWN0ZWQ="},
+    ]
+
+
+@pytest.mark.parametrize("route", ["", "remote/"])
+def test_streamed_thinking_arrives_as_reasoning_content_deltas_before_the_answer(
+    route: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(THINKING)
+
+    chunks = list(
+        client.chat.completions.create(
+            model=f"{route}sonnet", messages=[{"role": "user", "content": "2+2?"}], stream=True
+        )
+    )
+
+    deltas = [chunk.choices[0].delta for chunk in chunks if chunk.choices]
+    reasoning = [d.reasoning_content for d in deltas if getattr(d, "reasoning_content", None)]  # type: ignore[attr-defined]
+    assert reasoning == ["Two plus ", "two is four."]
+    blocks = [b for d in deltas for b in (getattr(d, "thinking_blocks", None) or [])]
+    assert blocks == [
+        {"type": "thinking", "thinking": "Two plus two is four.", "signature": SIGNATURE},
+        {"type": "redacted_thinking", "data": "UmVkYWN0ZWQ="},
+    ]
+    assert "".join(d.content or "" for d in deltas) == "The answer is 4."
+    first_text = next(i for i, d in enumerate(deltas) if d.content)
+    assert all(not getattr(d, "reasoning_content", None) for d in deltas[first_text:])
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
+
+
+HISTORY_THINKING = [
+    {"type": "thinking", "thinking": "Two plus two is four.", "signature": SIGNATURE},
+    {"type": "redacted_thinking", "data": "UmVkYWN0ZWQ="},
+]
+HISTORY = [
+    {"role": "user", "content": "2+2?"},
+    {"role": "assistant", "content": "The answer is 4.", "thinking_blocks": HISTORY_THINKING},
+    {"role": "user", "content": "And 3+3?"},
+]
+
+
+def sent_assistant_content(fake: FakeAnthropic) -> list[dict[str, object]]:
+    (assistant,) = [m for m in fake.messages_requests[-1].chat_messages if m["role"] == "assistant"]
+    return [{k: v for k, v in block.items() if k != "cache_control"} for block in assistant["content"]]
+
+
+# The CLI is handed an earlier turn's thinking with its signature (transcript or frame) and, like the API
+# outside a tool loop, leaves it out of the next call: what reaches the model is the turn's text.
+@pytest.mark.parametrize("route", ["", "remote/"])
+def test_thinking_sent_back_in_history_is_taken_and_the_turn_reaches_the_model(
+    route: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(TextReply("Six."))
+
+    reply = client.chat.completions.create(model=f"{route}sonnet", messages=HISTORY)  # type: ignore[arg-type]
+
+    assert reply.choices[0].message.content == "Six."
+    assert sent_assistant_content(fake) == [{"type": "text", "text": "The answer is 4."}]
+
+
+def test_thinking_in_history_is_served_warm_too(fake: FakeAnthropic, start: Callable[..., Runtime]) -> None:
+    runtime = start(env=WARM)
+    wait_until(lambda: runtime.metric("claude_code_pool_ready_processes") == 1, timeout=60, what="a warm spare")
+    fake.enqueue(TextReply("Six."))
+
+    assert runtime.complete({"model": "sonnet", "messages": HISTORY_PROTOCOL}).is_success
+
+    assert runtime.metric("claude_code_request_paths_total", path="spare") == 1
+    assert sent_assistant_content(fake) == [{"type": "text", "text": "The answer is 4."}]
+
+
+HISTORY_PROTOCOL = [
+    {"role": "user", "content": "2+2?"},
+    {
+        "role": "assistant",
+        "content": "The answer is 4.",
+        "thinking": [
+            {"kind": "thinking", "thinking": "Two plus two is four.", "signature": SIGNATURE},
+            {"kind": "redacted_thinking", "data": "UmVkYWN0ZWQ="},
+        ],
+    },
+    {"role": "user", "content": "And 3+3?"},
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from claude_code_provider.engine.history import to_assistant_content
 from claude_code_provider.errors import ClaudeCodeError, ErrorKind
 from claude_code_provider.llm.translate import to_request
 from claude_code_provider.protocol import Thinking
@@ -51,3 +52,39 @@ def test_reasoning_settings_without_a_faithful_form_are_a_400_naming_them(
 
     assert refused.value.kind is ErrorKind.BAD_REQUEST
     assert refused.value.message.startswith(message)
+
+
+def test_thinking_blocks_sent_back_in_history_keep_their_signatures_and_redacted_data() -> None:
+    history = [
+        {"role": "user", "content": "2+2?"},
+        {
+            "role": "assistant",
+            "content": "4.",
+            "thinking_blocks": [
+                {"type": "thinking", "thinking": "Two and two.", "signature": "EqQB"},
+                {"type": "redacted_thinking", "data": "Zm9v"},
+            ],
+        },
+        {"role": "user", "content": "3+3?"},
+    ]
+
+    turn = to_request("sonnet", history, {}).messages[1]
+
+    assert to_assistant_content(turn) == [
+        {"type": "thinking", "thinking": "Two and two.", "signature": "EqQB"},
+        {"type": "redacted_thinking", "data": "Zm9v"},
+        {"type": "text", "text": "4."},
+    ]
+
+
+def test_a_thinking_block_of_no_known_type_is_a_400_naming_it() -> None:
+    history = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "b", "thinking_blocks": [{"type": "musing"}]},
+        {"role": "user", "content": "c"},
+    ]
+
+    with pytest.raises(ClaudeCodeError) as refused:
+        to_request("sonnet", history, {})
+
+    assert refused.value.message == "messages[1].thinking_blocks[0] must be a 'thinking' or 'redacted_thinking' block."

@@ -64,20 +64,20 @@ def test_list_of_text_parts_is_joined() -> None:
     assert request.prompt == "Hello, world"
 
 
-def test_image_parts_are_refused() -> None:
+def test_parts_other_than_text_and_images_are_refused() -> None:
     error = refused(
         [
             {
                 "role": "user",
                 "content": [
                     {"type": "text", "text": "What is this?"},
-                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+                    {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
                 ],
             }
         ]
     )
     assert "messages[0]" in error.message
-    assert "image_url" in error.message
+    assert "input_audio" in error.message
     assert "only text" in error.message
 
 

@@ -52,6 +52,36 @@ class ToolCall(_Model):
     arguments: Text = Field(description="the JSON text of the model's input")
 
 
+class ThinkingBlock(_Model):
+    """One whole thinking block of the answer, as a client sends it back in history: the thinking with its
+    signature, or a redacted block's opaque data."""
+
+    type: Literal["thinking_block"] = "thinking_block"
+    kind: Literal["thinking", "redacted_thinking"] = "thinking"
+    thinking: str = ""
+    signature: str | None = None
+    data: str | None = None
+
+
+ImageMediaType = Literal["image/png", "image/jpeg", "image/gif", "image/webp"]
+
+
+class TextPart(_Model):
+    type: Literal["text"] = "text"
+    text: Text
+
+
+class ImagePart(_Model):
+    """An image the client sent with its bytes (base64), never a URL: nothing here fetches one."""
+
+    type: Literal["image"] = "image"
+    media_type: ImageMediaType
+    data: str = Field(min_length=1, description="base64")
+
+
+Part = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+
+
 class ChatTurn(_Model):
     role: Literal["user", "assistant", "tool"]
     content: Text
@@ -65,6 +95,9 @@ class ChatTurn(_Model):
         if (self.role == "tool") != (self.tool_call_id is not None):
             raise ValueError("a tool turn, and only a tool turn, names the call it answers")
         return self
+
+    parts: list[Part] = Field(default_factory=list, description="a user turn with images: text and images in order")
+    thinking: list[ThinkingBlock] = Field(default_factory=list, description="an assistant turn's, before its text")
 
 
 Effort = Literal["low", "medium", "high"]
@@ -139,6 +172,13 @@ class ToolArguments(_Model):
     fragment: str
 
 
+class ReasoningDelta(_Model):
+    """The model's thinking as it arrives, apart from the answer."""
+
+    type: Literal["reasoning"] = "reasoning"
+    text: str
+
+
 class Finish(_Model):
     type: Literal["finish"] = "finish"
     finish_reason: Literal["stop", "length", "content_filter", "tool_calls"]
@@ -160,15 +200,18 @@ class ErrorEvent(_Model):
         return ClaudeCodeError(self.kind, self.message, retry_after=self.retry_after)
 
 
-#: What an answer streams before its finish.
-AnswerPart = TextDelta | ToolCallStart | ToolArguments
-Event = Annotated[TextDelta | ToolCallStart | ToolArguments | Finish | ErrorEvent, Field(discriminator="type")]
+#: What an answer is made of, in order: deltas (text, thinking, tool calls), whole thinking blocks, then one finish.
+AnswerEvent = TextDelta | ReasoningDelta | ThinkingBlock | ToolCallStart | ToolArguments | Finish
+Event = Annotated[
+    TextDelta | ReasoningDelta | ThinkingBlock | ToolCallStart | ToolArguments | Finish | ErrorEvent,
+    Field(discriminator="type"),
+]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 
-def encode_event(event: AnswerPart | Finish | ErrorEvent) -> bytes:
+def encode_event(event: AnswerEvent | ErrorEvent) -> bytes:
     return event.model_dump_json().encode() + b"\n"
 
 
-def decode_event(line: bytes | str) -> AnswerPart | Finish | ErrorEvent:
+def decode_event(line: bytes | str) -> AnswerEvent | ErrorEvent:
     return EVENT_ADAPTER.validate_json(line)

@@ -34,7 +34,7 @@ from ..auth.api_keys import find_api_key_sources, refuse_api_keys
 from ..auth.login import Login
 from ..errors import ClaudeCodeError, ErrorKind
 from ..metrics import Metrics
-from ..protocol import AnswerPart, ChatTurn, CompletionRequest, Finish, TextDelta
+from ..protocol import AnswerEvent, ChatTurn, CompletionRequest, Finish, ReasoningDelta, TextDelta, ThinkingBlock
 from .frames import answered_calls, split_frames, uses_tools
 from .history import can_feed, remove_stale_transcripts
 from .options import SessionKey
@@ -196,8 +196,8 @@ class Engine:
             summary = f"Claude Code would not take the earlier messages ({type(error).__name__})"
             raise _crashed(summary, session) from None
 
-    async def complete(self, request: CompletionRequest) -> AsyncIterator[AnswerPart | Finish]:
-        """Text deltas and tool calls as the model writes them, then one finish; failures raise
+    async def complete(self, request: CompletionRequest) -> AsyncIterator[AnswerEvent]:
+        """Text, thinking and tool calls as the model writes them, then one finish; failures raise
         ``ClaudeCodeError``."""
         started = time.monotonic()
         if request.tools:
@@ -239,7 +239,7 @@ class Engine:
             self._report(failure)
             raise failure from None
 
-    async def _serve_cold(self, request: CompletionRequest, started: float) -> AsyncIterator[AnswerPart | Finish]:
+    async def _serve_cold(self, request: CompletionRequest, started: float) -> AsyncIterator[AnswerEvent]:
         """Serve the request from a process of its own: resuming a transcript of the history, or fed it
         when the conversation has tools."""
         generation = self.pool.generation if self.pool is not None else 0
@@ -301,7 +301,7 @@ class Engine:
 
     async def _serve(
         self, session: Session, request: CompletionRequest, started: float, path: str
-    ) -> AsyncIterator[AnswerPart | Finish]:
+    ) -> AsyncIterator[AnswerEvent]:
         deadline = started + self.settings.request_timeout
         state = TurnState()
         calls = ToolCallStream()
@@ -321,6 +321,9 @@ class Engine:
                 for call_event in calls.observe(message):
                     yield call_event
                 event = state.observe(message)
+                if isinstance(event, ReasoningDelta | ThinkingBlock):
+                    yield event
+                    continue
                 if isinstance(event, TextDelta):
                     text, stopped = stops.feed(event.text)
                     if text:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from ..errors import ClaudeCodeError, ErrorKind
 from ..protocol import TOOL_NAME_PREFIX, ChatTurn, CompletionRequest
+from .history import to_assistant_content, to_user_content
 
 Content = str | list[dict[str, Any]]
 
@@ -35,7 +36,11 @@ def _blocks(turn: ChatTurn) -> list[dict[str, Any]]:
         if turn.content:
             block["content"] = turn.content
         return [block]
-    blocks: list[dict[str, Any]] = [{"type": "text", "text": turn.content}] if turn.content else []
+    if turn.role == "user":
+        content = to_user_content(turn)
+        return [{"type": "text", "text": content}] if isinstance(content, str) else content
+    # An assistant turn's thinking (signatures kept) comes first, its text only when it said something.
+    blocks = [block for block in to_assistant_content(turn) if block["type"] != "text" or turn.content]
     for call in turn.tool_calls:
         name = TOOL_NAME_PREFIX + call.name
         blocks.append({"type": "tool_use", "id": call.id, "name": name, "input": json.loads(call.arguments)})
@@ -54,7 +59,7 @@ def to_frames(turns: list[ChatTurn]) -> list[Frame]:
     frames = []
     for side, members in groups:
         if side == "user" and len(members) == 1 and members[0].role == "user":
-            frames.append(Frame("user", members[0].content))
+            frames.append(Frame("user", to_user_content(members[0])))
         else:
             frames.append(Frame(side, [block for turn in members for block in _blocks(turn)]))
     return frames
@@ -66,7 +71,13 @@ def split_frames(request: CompletionRequest) -> tuple[list[Frame], Frame]:
     if uses_tools(request):
         frames = to_frames(request.messages)
     else:
-        frames = [Frame(turn.role, turn.content) for turn in request.messages if turn.role != "tool"]
+        frames = [
+            Frame("user", to_user_content(turn))
+            if turn.role == "user"
+            else Frame("assistant", to_assistant_content(turn))
+            for turn in request.messages
+            if turn.role != "tool"
+        ]
     if frames[0].role != "user":
         raise ClaudeCodeError(ErrorKind.BAD_REQUEST, "messages: a conversation must begin with a user message.")
     return frames[:-1], frames[-1]

@@ -20,7 +20,7 @@ from typing import Any
 
 from claude_agent_sdk import project_key_for_directory
 
-from ..protocol import ChatTurn
+from ..protocol import ChatTurn, ImagePart
 from .scratch import SCRATCH_PREFIX
 
 
@@ -28,6 +28,30 @@ def can_feed(history: list[ChatTurn]) -> bool:
     """Pure: whether a warm process can take ``history`` as input frames: turns alternating from a user
     turn, as a conversation the CLI itself would have had (anything else resumes a transcript)."""
     return all(turn.role == ("user" if index % 2 == 0 else "assistant") for index, turn in enumerate(history))
+
+
+def to_user_content(turn: ChatTurn) -> str | list[dict[str, Any]]:
+    """Pure: a user turn as the API's content: its text, or its text and image blocks in order."""
+    if not turn.parts:
+        return turn.content
+    return [
+        {"type": "image", "source": {"type": "base64", "media_type": part.media_type, "data": part.data}}
+        if isinstance(part, ImagePart)
+        else {"type": "text", "text": part.text}
+        for part in turn.parts
+    ]
+
+
+def to_assistant_content(turn: ChatTurn) -> list[dict[str, Any]]:
+    """Pure: an assistant turn as the API's content blocks, its thinking first (signatures and redacted data
+    as the client sent them back: the API checks them)."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "thinking", "thinking": block.thinking, "signature": block.signature or ""}
+        if block.kind == "thinking"
+        else {"type": "redacted_thinking", "data": block.data or ""}
+        for block in turn.thinking
+    ]
+    return [*blocks, {"type": "text", "text": turn.content}]
 
 
 def render_transcript(history: list[ChatTurn], *, session_id: str, cwd: Path, model: str) -> str:
@@ -39,14 +63,14 @@ def render_transcript(history: list[ChatTurn], *, session_id: str, cwd: Path, mo
         entry_id = str(uuid.uuid4())
         message: dict[str, Any]
         if turn.role == "user":
-            message = {"role": "user", "content": turn.content}
+            message = {"role": "user", "content": to_user_content(turn)}
         else:
             message = {
                 "id": f"msg_{uuid.uuid4().hex[:24]}",
                 "type": "message",
                 "role": "assistant",
                 "model": model,
-                "content": [{"type": "text", "text": turn.content}],
+                "content": to_assistant_content(turn),
                 "stop_reason": "end_turn",
                 "stop_sequence": None,
                 "usage": {"input_tokens": 0, "output_tokens": 0},

@@ -16,7 +16,7 @@ from typing import Any
 from claude_agent_sdk import AssistantMessage, RateLimitEvent, ResultMessage, StreamEvent, SystemMessage, TextBlock
 
 from ..errors import ClaudeCodeError, ErrorKind
-from ..protocol import Finish, TextDelta, Usage
+from ..protocol import Finish, ReasoningDelta, TextDelta, ThinkingBlock, Usage
 from ..usage import to_window_name
 
 _FINISH_REASONS = {
@@ -46,8 +46,9 @@ class TurnState:
     message_usage: dict[str, object] = field(default_factory=dict)
     sent: str = ""  # the answer's text as handed out so far
     told: str = ""  # the answer's text as the CLI's assistant messages have it
+    thinking: ThinkingBlock | None = None  # the thinking block being streamed
 
-    def observe(self, message: object) -> TextDelta | Finish | None:
+    def observe(self, message: object) -> TextDelta | ReasoningDelta | ThinkingBlock | Finish | None:
         """Remember what matters for judging the result; return a text delta when there is one, or a
         finish when the model's answer was cut at ``max_tokens``.
 
@@ -93,12 +94,23 @@ class TurnState:
             "Anthropic's API broke off the answer after part of it was sent; retry the request.",
         )
 
-    def _observe_stream(self, event: dict[str, Any]) -> TextDelta | Finish | None:
+    def _observe_stream(self, event: dict[str, Any]) -> TextDelta | ReasoningDelta | ThinkingBlock | Finish | None:
         kind = event.get("type")
         if kind == "content_block_delta":
             delta = event.get("delta") or {}
             if delta.get("type") == "text_delta" and delta.get("text"):
                 return TextDelta(text=delta["text"])
+            return self._observe_thinking(delta)
+        if kind == "content_block_start":
+            block = event.get("content_block") or {}
+            if block.get("type") == "thinking":
+                self.thinking = ThinkingBlock()
+            elif block.get("type") == "redacted_thinking":
+                self.thinking = ThinkingBlock(kind="redacted_thinking", data=str(block.get("data") or ""))
+        elif kind == "content_block_stop" and self.thinking is not None:
+            # The whole block, signature included: a client sends it back with the history as it was.
+            done, self.thinking = self.thinking, None
+            return done
         elif kind == "message_start":
             message = event.get("message") or {}
             self.model = message.get("model") or self.model
@@ -108,6 +120,18 @@ class TurnState:
             self.message_usage.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
             if (event.get("delta") or {}).get("stop_reason") == "max_tokens":
                 return Finish(finish_reason="length", usage=to_usage(self.message_usage), model=self.model)
+        return None
+
+    def _observe_thinking(self, delta: dict[str, Any]) -> ReasoningDelta | None:
+        if self.thinking is None:
+            return None
+        if delta.get("type") == "thinking_delta" and delta.get("thinking"):
+            text = str(delta["thinking"])
+            self.thinking = self.thinking.model_copy(update={"thinking": self.thinking.thinking + text})
+            return ReasoningDelta(text=text)
+        if delta.get("type") == "signature_delta":
+            signature = (self.thinking.signature or "") + str(delta.get("signature") or "")
+            self.thinking = self.thinking.model_copy(update={"signature": signature})
         return None
 
 

@@ -14,12 +14,12 @@ from ..engine.engine import Engine
 from ..engine.pool import PoolSettings
 from ..engine.settings import EngineSettings
 from ..errors import ClaudeCodeError, ErrorKind
-from ..protocol import COMPLETE_PATH, AnswerPart, CompletionRequest, ErrorEvent, Finish, decode_event
+from ..protocol import COMPLETE_PATH, AnswerEvent, CompletionRequest, ErrorEvent, decode_event
 from ..runtime_token import AUTHORIZATION, MISSING_TOKEN, RuntimeTokenError, fetch_runtime_token
 
 
 class Backend(Protocol):
-    def events(self, request: CompletionRequest) -> AsyncIterator[AnswerPart | Finish]: ...
+    def events(self, request: CompletionRequest) -> AsyncIterator[AnswerEvent]: ...
 
 
 class LocalBackend:
@@ -46,7 +46,7 @@ class LocalBackend:
             await engine.start()
         return self._engines[loop]
 
-    async def events(self, request: CompletionRequest) -> AsyncIterator[AnswerPart | Finish]:
+    async def events(self, request: CompletionRequest) -> AsyncIterator[AnswerEvent]:
         engine, admission = await self._engine()
         if admission is not None:
             await admission.enter()
@@ -73,7 +73,7 @@ class RemoteBackend:
         # The runtime enforces the request deadline; this one only guards against a vanished peer.
         self._timeout = httpx.Timeout(timeout, connect=5.0)
 
-    async def events(self, request: CompletionRequest) -> AsyncIterator[AnswerPart | Finish]:
+    async def events(self, request: CompletionRequest) -> AsyncIterator[AnswerEvent]:
         try:
             token = fetch_runtime_token(os.environ)
         except RuntimeTokenError as error:

@@ -20,14 +20,22 @@ import litellm
 from litellm.litellm_core_utils.core_helpers import normalize_drop_params
 from litellm.llms.custom_llm import CustomLLM
 from litellm.types.llms.openai import ChatCompletionUsageBlock
-from litellm.types.utils import GenericStreamingChunk, ModelResponse, Usage
+from litellm.types.utils import (
+    Delta,
+    GenericStreamingChunk,
+    ModelResponse,
+    ModelResponseStream,
+    StreamingChoices,
+    Usage,
+)
 from litellm.utils import custom_llm_setup
 
 from ..errors import API_KEY_HINT, ClaudeCodeError, ErrorKind
-from ..protocol import AnswerPart, Finish, TextDelta, ToolArguments, ToolCallStart
+from ..protocol import AnswerEvent, Finish, ReasoningDelta, TextDelta, ThinkingBlock, ToolArguments, ToolCallStart
 from ..protocol import Usage as ProtocolUsage
 from .backends import Backend, LocalBackend, RemoteBackend
 from .exceptions import PROVIDER, to_litellm_error
+from .reasoning import to_thinking_blocks
 from .sync import iterate_in_thread, run_in_thread
 from .tools import to_message_tool_calls, to_tool_call_chunk
 from .translate import SUPPORTED_PARAMS, to_request
@@ -85,9 +93,7 @@ class ClaudeCodeLLM(CustomLLM):
             return RemoteBackend(api_base, _timeout_seconds(timeout))
         return self._local_blocking if blocking else self._local
 
-    async def _events(
-        self, model: str, messages: list[Any], call: dict[str, Any]
-    ) -> AsyncIterator[AnswerPart | Finish]:
+    async def _events(self, model: str, messages: list[Any], call: dict[str, Any]) -> AsyncIterator[AnswerEvent]:
         """``call`` holds the keyword arguments LiteLLM passes every custom handler."""
         try:
             if call.get("api_key"):
@@ -108,10 +114,16 @@ class ClaudeCodeLLM(CustomLLM):
     async def acompletion(self, model: str, messages: list[Any], **call: Any) -> ModelResponse:  # type: ignore[override]
         text: list[str] = []
         calls: list[ToolCallStart | ToolArguments] = []
+        reasoning: list[str] = []
+        blocks: list[ThinkingBlock] = []
         finish: Finish | None = None
         async for event in self._events(model, messages, call):
             if isinstance(event, TextDelta):
                 text.append(event.text)
+            elif isinstance(event, ReasoningDelta):
+                reasoning.append(event.text)
+            elif isinstance(event, ThinkingBlock):
+                blocks.append(event)
             elif isinstance(event, Finish):
                 finish = event
             else:
@@ -121,6 +133,10 @@ class ClaudeCodeLLM(CustomLLM):
         response.choices[0].message.content = "".join(text)
         if calls:
             response.choices[0].message.tool_calls = list(to_message_tool_calls(calls))
+        if blocks:
+            # The model's thinking apart from its answer, as LiteLLM's anthropic/ provider returns it.
+            response.choices[0].message.reasoning_content = "".join(reasoning)
+            response.choices[0].message.thinking_blocks = to_thinking_blocks(blocks)
         response.choices[0].finish_reason = finish.finish_reason
         response.model = finish.model or model
         response.created = int(time.time())
@@ -129,9 +145,17 @@ class ClaudeCodeLLM(CustomLLM):
 
     async def astreaming(  # type: ignore[override]
         self, model: str, messages: list[Any], **call: Any
-    ) -> AsyncIterator[GenericStreamingChunk]:
+    ) -> AsyncIterator[GenericStreamingChunk | ModelResponseStream]:
         async for event in self._events(model, messages, call):
-            if isinstance(event, TextDelta):
+            if isinstance(event, ReasoningDelta | ThinkingBlock):
+                # LiteLLM passes a custom provider's ModelResponseStream through as it is.
+                delta = (
+                    Delta(reasoning_content=event.text)
+                    if isinstance(event, ReasoningDelta)
+                    else Delta(thinking_blocks=to_thinking_blocks([event]))
+                )
+                yield ModelResponseStream(choices=[StreamingChoices(index=0, delta=delta)])
+            elif isinstance(event, TextDelta):
                 yield GenericStreamingChunk(
                     text=event.text, is_finished=False, finish_reason="", usage=None, index=0, tool_use=None
                 )
@@ -161,7 +185,7 @@ class ClaudeCodeLLM(CustomLLM):
 
     def streaming(  # type: ignore[override]
         self, model: str, messages: list[Any], **call: Any
-    ) -> Iterator[GenericStreamingChunk]:
+    ) -> Iterator[GenericStreamingChunk | ModelResponseStream]:
         call[_BLOCKING] = True
         return iterate_in_thread(lambda: self.astreaming(model, messages, **call))
 

@@ -9,7 +9,8 @@ from pydantic import ValidationError
 
 from ..errors import ClaudeCodeError, ErrorKind
 from ..protocol import ChatTurn, CompletionRequest
-from .reasoning import REASONING_PARAMS, to_effort, to_thinking
+from .images import check_image_count, split_images
+from .reasoning import REASONING_PARAMS, to_effort, to_history_thinking, to_thinking
 from .tools import TOOL_PARAMS, check_tool_results, derive_unsupported_tool_params, to_tool_calls, to_tool_specs
 
 PROVIDER_PREFIX = "claude-code/"
@@ -43,7 +44,9 @@ def _text(content: Any, index: int) -> str:
         for part in content:
             if not isinstance(part, Mapping) or part.get("type") != "text":
                 kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
-                raise _bad(f"messages[{index}]: only text content is supported, not {kind!r}.")
+                raise _bad(
+                    f"messages[{index}]: only text content (and image_url in user messages) is supported, not {kind!r}."
+                )
             parts.append(str(part.get("text", "")))
         return "".join(parts)
     raise _bad(f"messages[{index}]: content must be a string or a list of text parts.")
@@ -92,18 +95,25 @@ def to_request(
                 raise _bad(f"messages[{index}].tool_calls: only an assistant message calls tools.")
             calls = to_tool_calls(index, message) if role == "assistant" else []
             try:
+                thinking = to_history_thinking(message.get("thinking_blocks"), index) if role == "assistant" else []
+                text, parts = (
+                    split_images(message.get("content"), index) if role == "user" else (message.get("content"), [])
+                )
                 turns.append(
                     ChatTurn(
                         role=role,
-                        content=_text(message.get("content"), index),
+                        content=_text(text, index),
                         tool_calls=calls,
                         tool_call_id=message.get("tool_call_id") if role == "tool" else None,
+                        thinking=thinking,
+                        parts=parts,
                     )
                 )
             except ValidationError as error:
                 raise _bad(f"messages[{index}]: {_problems(error)}.") from None
         else:
             raise _bad(f"messages[{index}]: role {role!r} is not supported (use system, user, assistant or tool).")
+    check_image_count(turns)
     max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
     extra = params.get("extra_body") or {}
     try:

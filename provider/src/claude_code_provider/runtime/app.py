@@ -17,7 +17,7 @@ from ..engine.admission import Admission
 from ..engine.engine import Engine
 from ..errors import ClaudeCodeError, ErrorKind, render_retry_after
 from ..metrics import Metrics
-from ..protocol import COMPLETE_PATH, AnswerPart, CompletionRequest, ErrorEvent, Finish, encode_event
+from ..protocol import COMPLETE_PATH, AnswerEvent, CompletionRequest, ErrorEvent, encode_event
 from .guard import LoopbackGuard
 from .monitor import LoginMonitor
 
@@ -32,12 +32,12 @@ def error_response(error: ClaudeCodeError) -> JSONResponse:
 class _EventStream(StreamingResponse):
     """An NDJSON stream that releases its slot and stops its CLI however the response ends."""
 
-    def __init__(self, events: AsyncIterator[AnswerPart | Finish], first: AnswerPart | Finish, admission: Admission):
+    def __init__(self, events: AsyncIterator[AnswerEvent], first: AnswerEvent, admission: Admission):
         self._events = events
         self._admission = admission
         super().__init__(self._lines(first), media_type=NDJSON)
 
-    async def _lines(self, first: AnswerPart | Finish) -> AsyncIterator[bytes]:
+    async def _lines(self, first: AnswerEvent) -> AsyncIterator[bytes]:
         yield encode_event(first)
         try:
             async for event in self._events:

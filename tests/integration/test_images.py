@@ -1,0 +1,135 @@
+"""Images through the real chain: a data: URL reaches the model as an image block with its bytes and media type."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+
+import openai
+import pytest
+from tests.fakes.anthropic_api import FakeAnthropic, TextReply
+from tests.stack import Runtime
+from tests.support import wait_until
+
+# 1x1 images in each format the API takes, written out.
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+JPEG = (
+    "/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP//////////////////////////////////////////////////////////////////"
+    "////////////////////wgALCAABAAEBAREA/8QAFBABAAAAAAAAAAAAAAAAAAAAAP/aAAgBAQABPxA="
+)
+GIF = "R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw=="
+WEBP = "UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA=="
+
+
+def image(media_type: str, data: str) -> dict[str, object]:
+    return {"type": "image_url", "image_url": {"url": f"data:{media_type};base64,{data}"}}
+
+
+def sent_images(fake: FakeAnthropic) -> list[tuple[str, bytes]]:
+    """What the upstream received: (media type, bytes) of every image block, in order."""
+    return [
+        (block["source"]["media_type"], base64.b64decode(block["source"]["data"]))
+        for message in fake.messages_requests[-1].chat_messages
+        if isinstance(message["content"], list)
+        for block in message["content"]
+        if block.get("type") == "image"
+    ]
+
+
+@pytest.mark.parametrize("route", ["", "remote/"])
+@pytest.mark.parametrize(
+    ("media_type", "data"), [("image/png", PNG), ("image/jpeg", JPEG), ("image/gif", GIF), ("image/webp", WEBP)]
+)
+def test_an_inline_image_reaches_the_model_with_its_bytes_and_media_type(
+    route: str, media_type: str, data: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(TextReply("A white pixel."))
+
+    reply = client.chat.completions.create(
+        model=f"{route}sonnet",
+        messages=[{"role": "user", "content": [{"type": "text", "text": "What is this?"}, image(media_type, data)]}],  # type: ignore[list-item]
+    )
+
+    assert reply.choices[0].message.content == "A white pixel."
+    assert sent_images(fake) == [(media_type, base64.b64decode(data))]
+    (last,) = [m for m in fake.messages_requests[-1].chat_messages if m["role"] == "user"][-1:]
+    texts = [b["text"] for b in last["content"] if b.get("type") == "text"]
+    assert "What is this?" in texts
+
+
+HISTORY = [
+    {"role": "user", "content": [{"type": "text", "text": "Remember this."}, image("image/png", PNG)]},
+    {"role": "assistant", "content": "Remembered."},
+    {"role": "user", "content": [image("image/gif", GIF), {"type": "text", "text": "And this one?"}]},
+]
+
+
+@pytest.mark.parametrize("route", ["", "remote/"])
+def test_images_in_history_reach_the_model_in_order(route: str, fake: FakeAnthropic, client: openai.OpenAI) -> None:
+    fake.enqueue(TextReply("Both seen."))
+
+    client.chat.completions.create(model=f"{route}sonnet", messages=HISTORY)  # type: ignore[arg-type]
+
+    assert sent_images(fake) == [("image/png", base64.b64decode(PNG)), ("image/gif", base64.b64decode(GIF))]
+
+
+def test_images_are_served_warm_history_included(fake: FakeAnthropic, start: Callable[..., Runtime]) -> None:
+    runtime = start(env={"CLAUDE_CODE_POOL_WARM_MODELS": "sonnet", "CLAUDE_CODE_POOL_SIZE": "1"})
+    wait_until(lambda: runtime.metric("claude_code_pool_ready_processes") == 1, timeout=60, what="a warm spare")
+    fake.enqueue(TextReply("Both seen."))
+    png = {"type": "image", "media_type": "image/png", "data": PNG}
+    gif = {"type": "image", "media_type": "image/gif", "data": GIF}
+    messages = [
+        {"role": "user", "content": "Remember this.", "parts": [{"type": "text", "text": "Remember this."}, png]},
+        {"role": "assistant", "content": "Remembered."},
+        {"role": "user", "content": "And this one?", "parts": [gif, {"type": "text", "text": "And this one?"}]},
+    ]
+
+    assert runtime.complete({"model": "sonnet", "messages": messages}).is_success
+
+    assert runtime.metric("claude_code_request_paths_total", path="spare") == 1
+    assert sent_images(fake) == [("image/png", base64.b64decode(PNG)), ("image/gif", base64.b64decode(GIF))]
+
+
+@pytest.mark.parametrize(
+    ("part", "says"),
+    [
+        (
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+            "messages[0].content[1]: remote image URLs are not fetched",
+        ),
+        (image("image/bmp", PNG), "messages[0].content[1]: image type 'image/bmp' is not supported"),
+        (image("image/png", "not base64!"), "messages[0].content[1]: the data: URL's base64 is malformed"),
+        (image("image/jpeg", PNG), "messages[0].content[1]: the data is not a image/jpeg image"),
+        (
+            image("image/png", base64.b64encode(base64.b64decode(PNG) + b"\0" * (5 * 1024 * 1024)).decode()),
+            "the limit is 5242880 bytes (5 MB) per image",
+        ),
+        (
+            {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}},
+            "messages[0].content[1]: 'file' parts (PDFs and other documents) are not supported",
+        ),
+    ],
+)
+def test_an_image_it_cannot_pass_on_is_a_400_naming_the_part(
+    part: dict[str, object], says: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(
+            model="remote/sonnet",
+            messages=[{"role": "user", "content": [{"type": "text", "text": "Look"}, part]}],  # type: ignore[list-item]
+        )
+
+    assert says in refused.value.body["message"]  # type: ignore[index]
+    assert fake.messages_requests == []
+
+
+def test_more_images_than_the_api_takes_is_a_400(fake: FakeAnthropic, client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(
+            model="remote/sonnet",
+            messages=[{"role": "user", "content": [image("image/gif", GIF)] * 101}],  # type: ignore[list-item]
+        )
+
+    assert "messages: 101 images in one request; the limit is 100." in refused.value.body["message"]  # type: ignore[index]
+    assert fake.messages_requests == []
