@@ -26,9 +26,10 @@ from .metrics import RECONCILE_SECONDS, STATUS_WRITES
 from .observations import PodFacts, PodState
 from .render import names
 from .render.access import render_write_back_access
-from .render.keys import render_keys_secret
+from .render.images import derive_image_refusal
+from .render.keys import render_keys_secret, to_keys_values
 from .render.litellm import render_config_map
-from .render.network import render_network_policy, render_service
+from .render.network import derive_service_refusal, render_network_policy, render_service
 from .render.pod import pod_hash, render_pod
 from .state import Key, LoginUsers, State, login_holder, login_users_of
 from .status import Facts, derive_status, derive_transitions
@@ -92,22 +93,13 @@ async def _record_pod(state: State, provider: Provider, facts: Facts) -> None:
 async def _converge(state: State, provider: Provider, users: LoginUsers) -> tuple[CredentialsCheck, PodFacts]:
     key: Key = (provider.namespace, provider.name)
     secret_name = provider.spec.credentials.secret_name
-    holder = login_holder(users, provider.namespace, secret_name)
-    if holder is not None and holder != provider.name:
-        check = CredentialsCheck(
-            valid=False,
-            reason="LoginInUse",
-            message=(
-                f"Secret {provider.namespace}/{secret_name} is the login of ClaudeCodeProvider {holder}; two pods "
-                "refreshing one login invalidate it. Give this resource its own login Secret "
-                f"(spec.credentials.secretName) or delete {holder}."
-            ),
-        )
+    refusal = _refusal(state, provider, users)
+    if refusal is not None:
         existing = await state.kube.fetch_pod(provider.namespace, names.pod_name(provider.name))
-        return check, await _remove_pod(state, provider, existing, "withheld")
+        return refusal, await _remove_pod(state, provider, existing, "withheld")
     new = _never_reconciled(state, key)
     # Independent requests go together: a creation waits for three round trips, not nine.
-    secret, existing, _ = await _together(
+    secret, existing, fingerprint_key = await _together(
         state.kube.fetch_login_secret(provider.namespace, secret_name),
         _nothing() if new else state.kube.fetch_pod(provider.namespace, names.pod_name(provider.name)),
         _apply_children(state, provider, new),
@@ -116,7 +108,9 @@ async def _converge(state: State, provider: Provider, users: LoginUsers) -> tupl
     check = derive_credentials_check(provider.spec.credentials, provider.namespace, data, annotations)
     login = check.login
     if login is not None and login.write_back:  # the pod's ServiceAccount must exist before the pod
-        await _together(*(state.kube.apply_manifest(m) for m in render_write_back_access(provider)))
+        await _together(
+            *(state.kube.apply_manifest(m) for m in render_write_back_access(provider, state.config.api_server))
+        )
     if provider.spec.suspend or not check.valid or data is None or login is None:
         if new:  # not read above, and one may be there (an operator stopped before its status write)
             existing = await state.kube.fetch_pod(provider.namespace, names.pod_name(provider.name))
@@ -126,7 +120,32 @@ async def _converge(state: State, provider: Provider, users: LoginUsers) -> tupl
     for other in others:  # a previous holder's pod must be gone before ours starts
         if await state.kube.fetch_pod(provider.namespace, names.pod_name(other)) is not None:
             return check, PodFacts("pending", names.pod_name(provider.name), detail=f"Waiting for {other}'s pod to go.")
-    return check, await _ensure_pod(state, provider, data, login, existing)
+    return check, await _ensure_pod(state, provider, data, login, existing, fingerprint_key)
+
+
+def _refusal(state: State, provider: Provider, users: LoginUsers) -> CredentialsCheck | None:
+    """Why the login must not be used at all, before it is read: images outside the operator's allow-list
+    (they would be handed the login), a Service that would publish it beyond the cluster unguarded, or a
+    login another resource holds."""
+    images = derive_image_refusal(provider, state.config.allowed_images)
+    if images is not None:
+        return CredentialsCheck(valid=False, reason="ImageNotAllowed", message=images)
+    service = derive_service_refusal(provider, state.config.external_service_types)
+    if service is not None:
+        return CredentialsCheck(valid=False, reason="ServiceTypeNotAllowed", message=service)
+    secret_name = provider.spec.credentials.secret_name
+    holder = login_holder(users, provider.namespace, secret_name)
+    if holder is None or holder == provider.name:
+        return None
+    return CredentialsCheck(
+        valid=False,
+        reason="LoginInUse",
+        message=(
+            f"Secret {provider.namespace}/{secret_name} is the login of ClaudeCodeProvider {holder}; two pods "
+            "refreshing one login invalidate it. Give this resource its own login Secret "
+            f"(spec.credentials.secretName) or delete {holder}."
+        ),
+    )
 
 
 def _never_reconciled(state: State, key: Key) -> bool:
@@ -149,23 +168,29 @@ async def _together(*steps: Awaitable[Any]) -> list[Any]:
     return results
 
 
-async def _apply_keys(state: State, provider: Provider, new: bool) -> None:
+async def _apply_keys(state: State, provider: Provider, new: bool) -> bytes:
     """The generated keys: created once, never regenerated (clients hold them); a key that a changed spec
-    wants and the Secret lacks is added to the values already there."""
+    wants and the Secret lacks is added to the values already there. Returns the login fingerprint key."""
     key = (provider.namespace, provider.name)
-    if key in state.keys_complete:
-        return
+    known = state.fingerprint_keys.get(key)
+    if known is not None:
+        return known
     fresh = render_keys_secret(provider, {}, _new_secret_value) if new else None
-    if fresh is None or await state.kube.create_manifest(fresh) is None:
-        existing = await state.kube.fetch_secret_data(provider.namespace, names.keys_secret_name(provider.name))
-        manifest = render_keys_secret(provider, existing or {}, _new_secret_value)
+    if fresh is not None and await state.kube.create_manifest(fresh) is not None:
+        values = to_keys_values(fresh)
+    else:
+        values = await state.kube.fetch_secret_data(provider.namespace, names.keys_secret_name(provider.name)) or {}
+        manifest = render_keys_secret(provider, values, _new_secret_value)
         if manifest is not None:
             await state.kube.apply_manifest(manifest, remember=False)
-    state.keys_complete.add(key)
+            values = to_keys_values(manifest)
+    state.fingerprint_keys[key] = values[names.FINGERPRINT_KEY_KEY]
+    return state.fingerprint_keys[key]
 
 
-async def _apply_children(state: State, provider: Provider, new: bool) -> None:
-    """Every child but the pod, concurrently (none needs another to exist first)."""
+async def _apply_children(state: State, provider: Provider, new: bool) -> bytes:
+    """Every child but the pod, concurrently (none needs another to exist first); returns the login
+    fingerprint key."""
     config = state.config
     applies: list[Awaitable[Any]] = [_apply_keys(state, provider, new)]
     for manifest in (
@@ -174,7 +199,8 @@ async def _apply_children(state: State, provider: Provider, new: bool) -> None:
         render_network_policy(provider, config.operator_namespace, config.operator_labels),
     ):
         applies.append(state.kube.apply_manifest(manifest))
-    await _together(*applies)
+    fingerprint_key, *_ = await _together(*applies)
+    return bytes(fingerprint_key)
 
 
 async def _remove_pod(state: State, provider: Provider, existing: Mapping[str, Any] | None, why: PodState) -> PodFacts:
@@ -204,8 +230,9 @@ async def _ensure_pod(
     data: Mapping[str, bytes],
     login: LoginFacts,
     existing: Mapping[str, Any] | None,
+    fingerprint_key: bytes,
 ) -> PodFacts:
-    desired = render_pod(provider, data, login)
+    desired = render_pod(provider, data, fingerprint_key, login)
     name = desired["metadata"]["name"]
     for _ in range(2):  # a pod in the way that is gone when read: create again, once
         if existing is not None:
@@ -229,7 +256,7 @@ async def _ensure_pod(
         await state.kube.delete_pod(provider.namespace, name)
         log.info("Deleted stopped pod %s/%s", provider.namespace, name, extra={"pod_phase": status.get("phase")})
         return PodFacts("failed", name, detail=str(detail))
-    if pod_hash(existing) != pod_hash(desired) or not derive_pod_has_login(existing, login):
+    if pod_hash(existing) != pod_hash(desired) or not derive_pod_has_login(existing, login, fingerprint_key):
         await state.kube.delete_pod(provider.namespace, name)
         log.info("Replacing pod %s/%s: its spec or login changed", provider.namespace, name)
         return PodFacts("replacing", name)

@@ -93,7 +93,8 @@ class State:
     probes: DueTimes = field(default_factory=DueTimes)
     #: The task that probes (monitor.run_probes), once started.
     prober: asyncio.Task[None] | None = None
-    keys_complete: set[Key] = field(default_factory=set)
+    #: Each resource's login fingerprint key, once its keys Secret holds every key it needs.
+    fingerprint_keys: dict[Key, bytes] = field(default_factory=dict)
 
     def lock(self, key: Key) -> asyncio.Lock:
         return self.locks.setdefault(key, asyncio.Lock())
@@ -133,7 +134,7 @@ class State:
         self.pod_ips.pop(key, None)
         self.probe_failures.pop(key, None)
         self.probes.discard(key)
-        self.keys_complete.discard(key)
+        self.fingerprint_keys.pop(key, None)
         self.kube.forget(*key)
 
     async def close(self) -> None:

@@ -16,11 +16,17 @@ HTTP_PORT = 4000
 RUNTIME_API_URL = "http://127.0.0.1:8081"
 RUNTIME_TOKEN_KEY = "runtime-token"
 MASTER_KEY_KEY = "master-key"
+#: The key of the login's hashes on the pod (login_facts): never on the pod itself.
+FINGERPRINT_KEY_KEY = "login-fingerprint-key"
 
 LOGIN_DIR = "/var/run/claude-login"
 CONFIG_DIR = "/var/lib/claude"
 HOME_DIR = "/home/claude"
 LITELLM_CONFIG_DIR = "/etc/litellm"
+#: The write-back token of the `claude` container, where in-cluster clients look for it.
+API_ACCESS_VOLUME = "api-access"
+API_ACCESS_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+API_TOKEN_SECONDS = 3607  # a kubelet's own choice for automounted tokens (it refreshes them at 80 %)
 #: The runtime reads the login under these file names, whatever the Secret's keys are called.
 CREDENTIALS_FILE = ".credentials.json"
 CLAUDE_JSON_FILE = ".claude.json"
@@ -40,7 +46,8 @@ def config_map_name(name: str) -> str:
 
 
 def keys_secret_name(name: str) -> str:
-    """The generated Secret: the runtime token and, unless the spec names one, the master key."""
+    """The generated Secret: the runtime token, the login fingerprint key and, unless the spec names one,
+    the master key."""
     return f"{name}-claude-code-keys"
 
 
@@ -51,6 +58,11 @@ def service_account_name(name: str) -> str:
 
 def network_policy_name(name: str) -> str:
     return f"{name}-claude-code"
+
+
+def write_back_policy_name(name: str) -> str:
+    """The NetworkPolicy letting a pod that writes its login back reach the API server."""
+    return f"{name}-claude-code-api"
 
 
 def selector_labels(name: str) -> dict[str, str]:
