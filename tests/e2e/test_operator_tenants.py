@@ -1,5 +1,6 @@
 """Among many tenants, a resource is never a key to someone else's login: images only from the operator's
-allow-list, a Service beyond the cluster only where the operator allows it and the spec names its clients."""
+allow-list, a Service beyond the cluster only where the operator allows it and the spec names its clients,
+one pod per login judged from pods."""
 
 from __future__ import annotations
 
@@ -76,3 +77,45 @@ def test_a_service_beyond_the_cluster_needs_the_operators_setting_and_ip_block_c
     wait_condition(custom, namespace, "finn", "CredentialsValid", "True", "Valid")
     assert core.read_namespaced_service("finn", namespace).spec.type == "NodePort"
     wait_until(lambda: read_pod(core, namespace, "finn-claude-code"), timeout=DEADLINE, what="finn's pod")
+
+
+def held_login_pod(name: str, secret: str) -> client.V1Pod:
+    """A provider pod of `secret` on a node whose kubelet is not answering: deleted, it stays terminating
+    (as a real pod does through its grace period and final write-back) until it is force-deleted."""
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(
+            name=name,
+            labels={"app.kubernetes.io/managed-by": "claude-code-operator", "claudecode.dev/login-secret": secret},
+        ),
+        spec=client.V1PodSpec(
+            node_name="e2e-node-not-answering",
+            containers=[client.V1Container(name="claude", image="example.invalid/never-run")],
+            volumes=[client.V1Volume(name="login", secret=client.V1SecretVolumeSource(secret_name=secret))],
+        ),
+    )
+
+
+def test_a_login_whose_old_pod_is_still_terminating_starts_no_second_pod(
+    api: client.ApiClient, core: client.CoreV1Api, namespace: str, operator: OperatorDeployment
+) -> None:
+    """The old holder is gone but its pod is still terminating: the next resource naming that login
+    waits for the pod, not for the resource, and starts its own once the pod is gone."""
+    custom = client.CustomObjectsApi(api)
+    operator.start()
+    core.create_namespaced_secret(namespace, login_secret("shared-login"))
+    core.create_namespaced_pod(namespace, held_login_pod("gina-claude-code", "shared-login"))
+    core.delete_namespaced_pod("gina-claude-code", namespace, grace_period_seconds=300)
+    try:
+        going = read_pod(core, namespace, "gina-claude-code")
+        assert going is not None
+        assert going.metadata.deletion_timestamp is not None
+        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, resource("hugo", "shared-login"))
+        waiting = wait_condition(custom, namespace, "hugo", "PodReady", "False", "PodStarting")
+        assert waiting["message"] == (
+            "Pod hugo-claude-code is starting. Waiting for pod gina-claude-code, which runs this login, to go."
+        )
+        assert read_pod(core, namespace, "hugo-claude-code") is None
+    finally:
+        core.delete_namespaced_pod("gina-claude-code", namespace, grace_period_seconds=0)
+    pod = wait_until(lambda: read_pod(core, namespace, "hugo-claude-code"), timeout=DEADLINE, what="hugo's pod")
+    assert pod.metadata.labels["claudecode.dev/login-secret"] == "shared-login"

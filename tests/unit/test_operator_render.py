@@ -55,6 +55,7 @@ def test_pod_follows_the_contract() -> None:
         "app.kubernetes.io/instance": "alice",
         "app.kubernetes.io/managed-by": "claude-code-operator",
         "claudecode.dev/provider": "alice",
+        "claudecode.dev/login-secret": "alice-login",
     }
     assert meta["ownerReferences"] == [
         {

@@ -22,6 +22,7 @@ from .api.resource import Provider
 from .api.status import ClaudeCodeProviderStatus
 from .credentials import CredentialsCheck, derive_credentials_check
 from .login_facts import LoginFacts, derive_pod_has_login
+from .login_pods import derive_login_pod_in_the_way
 from .metrics import RECONCILE_SECONDS, STATUS_WRITES
 from .observations import PodFacts, PodState
 from .render import names
@@ -31,7 +32,7 @@ from .render.keys import render_keys_secret, to_keys_values
 from .render.litellm import render_config_map
 from .render.network import derive_service_refusal, render_network_policy, render_service
 from .render.pod import pod_hash, render_pod
-from .state import Key, LoginUsers, State, login_holder, login_users_of
+from .state import Key, LoginUsers, State, login_holder
 from .status import Facts, derive_status, derive_transitions
 
 log = logging.getLogger(__name__)
@@ -116,10 +117,16 @@ async def _converge(state: State, provider: Provider, users: LoginUsers) -> tupl
             existing = await state.kube.fetch_pod(provider.namespace, names.pod_name(provider.name))
         return check, await _remove_pod(state, provider, existing, "suspended" if provider.spec.suspend else "withheld")
     state.pod_plans[key] = "run"
-    others = [u for u in login_users_of(users, provider.namespace, secret_name) if u != provider.name]
-    for other in others:  # a previous holder's pod must be gone before ours starts
-        if await state.kube.fetch_pod(provider.namespace, names.pod_name(other)) is not None:
-            return check, PodFacts("pending", names.pod_name(provider.name), detail=f"Waiting for {other}'s pod to go.")
+    if existing is None:  # any other pod of this login, terminating too, must be gone before ours starts
+        own = names.pod_name(provider.name)
+        labelled = await state.kube.fetch_pods(
+            provider.namespace, names.LOGIN_SECRET_LABEL, names.login_label(secret_name)
+        )
+        in_the_way = derive_login_pod_in_the_way(labelled, own)
+        if in_the_way is not None:
+            return check, PodFacts(
+                "pending", own, detail=f"Waiting for pod {in_the_way}, which runs this login, to go."
+            )
     return check, await _ensure_pod(state, provider, data, login, existing, fingerprint_key)
 
 

@@ -97,6 +97,11 @@ class Kube:
             raise
         return None if found is None else dict(found.to_dict())
 
+    async def fetch_pods(self, namespace: str, label: str, value: str) -> list[dict[str, Any]]:
+        """The namespace's pods labelled `label=value` (a server-side selector)."""
+        selector: dict[str, Any] = {label: value}
+        return [dict(pod.to_dict()) async for pod in self.client.list(Pod, namespace=namespace, labels=selector)]
+
     async def fetch_provider(self, namespace: str, name: str) -> dict[str, Any] | None:
         obj = await self._get(ClaudeCodeProvider, namespace, name)
         return None if obj is None else dict(obj.to_dict())

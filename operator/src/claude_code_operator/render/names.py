@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from ..api.resource import Provider
 
 MANAGED_BY = "claude-code-operator"
 APP_NAME = "claude-code-provider"
 PROVIDER_LABEL = "claudecode.dev/provider"
 SPEC_HASH_ANNOTATION = "claudecode.dev/spec-hash"
+#: On provider pods: the name of the login Secret they run (login_pods), as a label value.
+LOGIN_SECRET_LABEL = "claudecode.dev/login-secret"
 
 CLAUDE_CONTAINER = "claude"
 LITELLM_CONTAINER = "litellm"
@@ -71,6 +75,14 @@ def selector_labels(name: str) -> dict[str, str]:
 
 def labels(name: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/managed-by": MANAGED_BY, **selector_labels(name)}
+
+
+def login_label(secret_name: str) -> str:
+    """A Secret name as a label value: itself up to 63 characters, else a shortened form with a hash of it."""
+    if len(secret_name) <= 63:
+        return secret_name
+    digest = hashlib.sha256(secret_name.encode()).hexdigest()[:16]
+    return f"{secret_name[:46].rstrip('.-')}-{digest}"
 
 
 def endpoint(provider: Provider) -> str:

@@ -222,7 +222,11 @@ def _pod_without_hash(provider: Provider, present_keys: set[str], write_back: bo
     if placement.image_pull_secrets:
         spec["imagePullSecrets"] = [r.model_dump() for r in placement.image_pull_secrets]
     meta: dict[str, Any] = names.metadata(provider, names.pod_name(provider.name))
-    meta["labels"] = {**placement.labels, **names.labels(provider.name)}
+    meta["labels"] = {
+        **placement.labels,
+        **names.labels(provider.name),
+        names.LOGIN_SECRET_LABEL: names.login_label(provider.spec.credentials.secret_name),
+    }
     meta["annotations"] = dict(placement.annotations)
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
 
