@@ -9,7 +9,7 @@ from typing import Any
 from claude_code_operator.api.resource import Provider
 from claude_code_operator.config import OperatorConfig, PodDefaults
 from claude_code_operator.credentials import derive_credentials_check, derive_login_in_use
-from claude_code_operator.login_facts import LoginSecret
+from claude_code_operator.login_facts import LoginSecret, derive_login_facts
 from claude_code_operator.observations import Observation, PodFacts
 from claude_code_operator.plan import Plan, derive_children, derive_plan
 from claude_code_operator.render.pod import render_pod
@@ -195,3 +195,25 @@ def test_a_pod_only_a_new_operator_renders_differently_is_replaced_gradually_a_s
     assert derive_plan(p, check, seen, old_operator, fingerprint_key=KEY).action == "keep", (
         "the same operator changes nothing"
     )
+
+
+def test_a_pod_with_the_bare_login_hashes_of_an_older_operator_is_replaced_gradually() -> None:
+    """Pods started before the hashes were keyed carry them bare and no input hash: an upgrade replaces
+    them one at a time, not all at once as if every login had changed."""
+    p = provider()
+    facts = derive_login_facts(p.spec.credentials, LoginSecret(SETUP_TOKEN))
+    pod = live(render_pod(p, SETUP_TOKEN, KEY, defaults=PodDefaults(runtime={"requests": {"memory": "1Gi"}})))  # type: ignore[arg-type]
+    annotations = pod["metadata"]["annotations"]
+    del annotations["claudecode.dev/input-hash"]
+    annotations["claudecode.dev/login-digest"] = facts.digest
+    annotations["claudecode.dev/login-identity"] = facts.identity
+    check = derive_credentials_check(p.spec.credentials, p.namespace, SETUP_TOKEN)
+    upgrade = derive_plan(
+        p, check, Observation(LoginSecret(SETUP_TOKEN), pod, True), PodDefaults(), fingerprint_key=KEY
+    )
+    assert (upgrade.action, upgrade.gradual, upgrade.why) == ("delete", True, "the operator renders it anew")
+    annotations["claudecode.dev/login-digest"] = "0" * 64
+    changed = derive_plan(
+        p, check, Observation(LoginSecret(SETUP_TOKEN), pod, True), PodDefaults(), fingerprint_key=KEY
+    )
+    assert (changed.action, changed.gradual, changed.why) == ("delete", False, "its login changed")

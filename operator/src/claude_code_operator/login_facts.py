@@ -110,6 +110,13 @@ def _keyed(key: bytes, what: str, value: str) -> str:
     return hmac.new(key, f"{what}\0{value}".encode(), hashlib.sha256).hexdigest() if value else ""
 
 
+def _matches(found: str | None, key: bytes, what: str, value: str) -> bool:
+    """The pod's hash of a fact is this one: keyed, or bare as operators before keyed hashes wrote it
+    (their pods still run this login: an upgrade replaces them gradually, not all at once)."""
+    found = found or ""
+    return hmac.compare_digest(found, _keyed(key, what, value)) or (bool(value) and hmac.compare_digest(found, value))
+
+
 def render_pod_login_annotations(facts: LoginFacts, key: bytes) -> dict[str, str]:
     return {
         POD_LOGIN_DIGEST: _keyed(key, "digest", facts.digest),
@@ -124,12 +131,12 @@ def derive_pod_has_login(pod: Mapping[str, Any], facts: LoginFacts, key: bytes) 
     `key`: the resource's fingerprint key, as the pod was rendered with."""
     meta = pod.get("metadata") or {}
     annotations = meta.get("annotations") or {}
-    if hmac.compare_digest(annotations.get(POD_LOGIN_DIGEST, ""), _keyed(key, "digest", facts.digest)):
+    if _matches(annotations.get(POD_LOGIN_DIGEST), key, "digest", facts.digest):
         return True
     started = parse_rfc3339(annotations.get(POD_LOGIN_EXPIRES_AT))
     return (
         facts.written_by == f"pod/{meta.get('uid')}"
-        and annotations.get(POD_LOGIN_IDENTITY) == _keyed(key, "identity", facts.identity)
+        and _matches(annotations.get(POD_LOGIN_IDENTITY), key, "identity", facts.identity)
         and facts.expires_at is not None
         and (started is None or facts.expires_at >= started)
     )
