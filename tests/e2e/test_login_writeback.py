@@ -14,12 +14,15 @@ import json
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -229,6 +232,55 @@ def test_a_real_refresh_is_written_back_survives_a_pod_restart_and_does_not_rest
     assert 0 < latency < 15, "file events, not a slow poll"
 
 
+def test_warm_and_in_flight_processes_of_a_pod_refresh_once_and_write_back_once(
+    world: World,  # noqa: F811
+    oauth: FakeOAuthServer,
+    pod_env: Any,
+) -> None:
+    """Four warm spares and four more requests, each in a CLI process of its own, when the access token falls
+    due: one refresh, accepted, none refused, every request served, and one write-back of the rotated login."""
+    core, custom, ns, fake = world.core, world.custom, world.namespace, world.fake_upstream
+    world.operator.start()
+    pod_env(ns, {"CLAUDE_CODE_POOL_SIZE": "4", "CLAUDE_CODE_POOL_WARM_MODELS": "sonnet"})
+    buffer_s, lead_s = 300, 60  # the CLI refreshes within 5 minutes of expiry; time to start the pod first
+    login = oauth.issue(expires_in=buffer_s + lead_s)
+    due = login.expires_at_ms / 1000 - buffer_s
+    core.create_namespaced_secret(ns, oauth_secret("hal-login", login))
+    body = provider("hal", "hal-login")
+    body["spec"]["admission"] = {"maxInFlight": 8}
+    custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body)
+    pod = running_pod(core, world.pod_runner, ns, "hal")
+    master_key = keys(core, ns, "hal")["master-key"]
+
+    def warm() -> bool:
+        metrics = httpx.get(f"http://{pod.pod_ip}:8080/metrics", timeout=5, trust_env=False).text
+        return "claude_code_pool_ready_processes 4.0" in metrics
+
+    wait_until(warm, timeout=due - time.time(), what="4 warm processes before the token falls due")
+    assert oauth.refreshes == []
+    fake.clear()
+    fake.default_reply = TextReply("fresh", first_delay_s=0.3)
+    wait_until(lambda: time.time() >= due + 1, timeout=lead_s + 5, what="the token to fall due")
+    with ThreadPoolExecutor(8) as threads:
+        answers = list(threads.map(lambda i: chat(pod, master_key, f"question {i}"), range(8)))
+    assert answers == ["fresh"] * 8
+
+    assert [(r.refresh_token, r.accepted) for r in oauth.refreshes] == [(login.refresh_token, True)]
+    bearers = {r.bearer_token for r in fake.messages_requests}
+    assert len(bearers) == 1, "all with the one rotated token"
+    assert login.access_token not in bearers
+
+    def written_back() -> dict[str, Any] | None:
+        creds, annotations = secret_login(core, ns, "hal-login")
+        return creds if creds["accessToken"] in bearers and annotations.get(WRITTEN_BY) == f"pod/{pod.uid}" else None
+
+    creds = wait_until(written_back, timeout=30, what="the rotated login in the Secret")
+    assert oauth.usable(creds["refreshToken"]), "the Secret holds the live refresh token"
+    fake.wait_quiet()
+    written = [line for line in pod.container("claude").output().splitlines() if '"Login written back"' in line]
+    assert len(written) == 1, "one refresh, one write"
+
+
 def test_a_login_refreshed_again_and_again_stays_live_across_a_restart(
     world: World,  # noqa: F811
     oauth: FakeOAuthServer,
@@ -316,8 +368,9 @@ def test_a_stale_writer_loses_to_a_newer_login_under_resource_version_conflicts(
     tmp_path: Path,
 ) -> None:
     """Two writers race: while the pod's write-back is between its read and its patch, a newer login lands
-    (as `claude-code-operator login` writes it). The pod's patch gets 409, it reads again, sees a newer login
-    and writes nothing. Runs the runtime's writer against the API server with the rendered Role's token."""
+    (as `claude-code-operator login` writes it). The pod's patch gets 409, it reads again, sees a login that is
+    not its own lineage (a newer one) and writes nothing. Runs the runtime's writer against the API server with
+    the rendered Role's token."""
     core, custom, ns = world.core, world.custom, world.namespace
     world.operator.start()
     with FakeOAuthServer(tmp_path) as oauth:
@@ -363,7 +416,8 @@ def test_a_stale_writer_loses_to_a_newer_login_under_resource_version_conflicts(
             metrics,
             client_factory=lambda: RacingClient(KubeConfig.from_file(kubeconfig), trust_env=False),
         )
-        assert asyncio.run(writer.write_back()) == "stale"
+        # After the 409 the Secret holds a login of another lineage than the one this writer tried to write.
+        assert asyncio.run(writer.write_back()) == "superseded"
         assert metrics.login_write_backs.labels(outcome="conflict")._value.get() == 1
         creds, annotations = secret_login(core, ns, "erin-login")
         assert (creds["refreshToken"], annotations[WRITTEN_BY]) == (newer.refresh_token, "login-command")
