@@ -417,7 +417,12 @@ def run_floor(cluster: Cluster, api: client.ApiClient, *, count: int, settle_tim
     def children(body: dict[str, Any]) -> None:
         provider = Provider.from_body(body)
         # The answers are not parsed into the client's models: the floor's own client costs little CPU.
-        core.create_namespaced_pod(namespace, render_pod(provider, login), _request_timeout=60, _preload_content=False)
+        core.create_namespaced_pod(
+            namespace,
+            render_pod(provider, login, b"bench-fingerprint-key"),
+            _request_timeout=60,
+            _preload_content=False,
+        )
         core.create_namespaced_service(namespace, render_service(provider), _request_timeout=60, _preload_content=False)
 
     try:

@@ -24,6 +24,7 @@ from pathlib import Path
 import openai
 from kubernetes import client, config
 
+from claude_code_operator.render.images import to_repository
 from tests.demo import processes
 from tests.demo.steps import (
     COMPLETION_TIMEOUT,
@@ -85,12 +86,20 @@ def derive_image_values(image: str | None) -> list[str]:
     return ["--set", f"image.repository={repository}", "--set", f"image.tag={tag}"]
 
 
+def derive_allowed_image_values(provider_image: str | None) -> list[str]:
+    """helm --set flags letting the operator run a provider image from elsewhere than the chart's default."""
+    if not provider_image:
+        return []
+    return ["--set", f"allowedImages={{{to_repository(provider_image)}}}"]
+
+
 def install_chart(cluster: Cluster, settings: Settings) -> None:
     helm(
         cluster, settings, "upgrade", "--install", settings.release, str(CHART),
         "--namespace", settings.operator_namespace, "--create-namespace", "--take-ownership",
         "--set", f"watchNamespaces={{{settings.namespace}}}",
         *derive_image_values(os.environ.get("DEMO_OPERATOR_IMAGE")),
+        *derive_allowed_image_values(os.environ.get("DEMO_PROVIDER_IMAGE")),
         "--wait", "--timeout", "300s",
     )  # fmt: skip
 

@@ -82,7 +82,7 @@ class OperatorDeployment:
         ).stdout  # fmt: skip
         manifest = self.workdir / "rbac.yaml"
         manifest.write_text(rendered)
-        self.cluster.kubectl("apply", "-n", self.namespace, "-f", str(manifest))
+        self.cluster.kubectl("apply", "-f", str(manifest))  # every object names its namespace (one is `default`)
         self.kubeconfig = service_account_kubeconfig(
             self.cluster, self.namespace, self.service_account, self.workdir / "operator.kubeconfig"
         )
@@ -121,6 +121,10 @@ class OperatorDeployment:
         self.cluster.kubectl(
             "delete", "clusterrole,clusterrolebinding", f"{self.release}-claude-code-operator", "--ignore-not-found"
         )
+        self.cluster.kubectl(
+            "delete", "role,rolebinding", "-n", "default", f"{self.release}-claude-code-operator-api-server",
+            "--ignore-not-found",
+        )  # fmt: skip
 
 
 @dataclass

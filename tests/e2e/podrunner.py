@@ -23,7 +23,9 @@ maps to a local one (the runtime `claude-code-runtime` and `litellm` from the re
   with a TokenRequest token of its ServiceAccount for the cluster of the runner's client: there is no
   in-cluster mount here, and the code in the pod runs with exactly that account's RBAC.
   The token is not bound to the pod: kwok removes a deleted pod at once, where a kubelet keeps it (and
-  its bound token valid) until the containers have stopped, which a pod's last API call needs;
+  its bound token valid) until the containers have stopped, which a pod's last API call needs. A
+  projected volume with a `serviceAccountToken` source gives that `KUBECONFIG` to the containers that
+  mount it, and to no other container;
 - the program named by the command mapped by `resolve_program`: an explicit `programs` mapping
   first, then the repository's `.venv/bin/`. Nothing else runs: a container without a command
   or whose program has no local counterpart (a `pause` image, `sh`) is skipped and reported.
@@ -400,14 +402,15 @@ class PodRunner:
             return started
         volumes = self._materialise_volumes(pod, [c for c, _ in plans], workdir / "volumes")
         overrides = {**default_pod_overrides(pod), **(self.pod_overrides(pod) if self.pod_overrides else {})}
-        if spec.automount_service_account_token is True:
-            overrides["KUBECONFIG"] = str(self._service_account_kubeconfig(pod, workdir / "kubeconfig"))
+        tokened = [c.name for c, _ in plans if spec.automount_service_account_token is True or _mounts_token(pod, c)]
+        account = {"KUBECONFIG": str(self._service_account_kubeconfig(pod, workdir / "kubeconfig"))} if tokened else {}
         try:
             # Each container's environment is resolved before anything starts: a missing key fails the pod.
             ready = [(container, program, self._container_env(pod, container)) for container, program in plans]
             for container, program, env in ready:
+                own = {**overrides, **account} if container.name in tokened else overrides
                 started.containers[container.name] = self._start_container(
-                    pod, container, program, env, volumes, overrides, workdir / f"container-{container.name}"
+                    pod, container, program, env, volumes, own, workdir / f"container-{container.name}"
                 )
         except BaseException:
             self._stop_containers(started)
@@ -654,6 +657,16 @@ class PodRunner:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _mounts_token(pod: Any, container: Any) -> bool:
+    """The container mounts a projected volume holding a ServiceAccount token."""
+    projected = {
+        v.name
+        for v in pod.spec.volumes or []
+        if v.projected is not None and any(s.service_account_token is not None for s in v.projected.sources or [])
+    }
+    return any(m.name in projected for m in container.volume_mounts or [])
 
 
 def render_port_forward(pod: Any) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import yaml
@@ -16,6 +16,7 @@ from kubernetes.client.exceptions import ApiException
 
 from tests.e2e.harness import Cluster, service_account_kubeconfig, wait_until
 from tests.e2e.operator_process import CHART, CRD_NAME, OperatorProcess, install_peering_crds
+from tests.network_analyzer import analyze, egress_traffic
 
 VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 
@@ -53,7 +54,7 @@ def test_every_values_file_lints_and_the_api_server_accepts_what_it_renders(
     checkable = docs if serves_prometheus_kinds(cluster) else [d for d in docs if d["kind"] not in PROMETHEUS_KINDS]
     manifest = tmp_path / "rendered.yaml"
     manifest.write_text(yaml.safe_dump_all(checkable))
-    checked = cluster.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", str(manifest))
+    checked = cluster.kubectl("apply", "--dry-run=server", "-f", str(manifest))  # each names its namespace
     assert checked.stdout.count("(server dry run)") == len(checkable), checked.stdout
     for doc in docs:
         if doc["kind"] == "ConfigMap" and "claude-code.json" in doc.get("data", {}):
@@ -223,3 +224,50 @@ def test_the_api_server_judges_the_monitoring_objects_by_the_prometheus_operator
     refused = cluster.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", str(manifest), check=False)
     assert refused.returncode != 0
     assert "spec.groups[0].rules[0].for" in refused.stderr, refused.stderr
+
+
+def operator_world(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The operator's namespace and its pod, as the chart's Deployment labels it."""
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "ops", "labels": {"kubernetes.io/metadata.name": "ops"}},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "operator",
+                "namespace": "ops",
+                "labels": deployment["spec"]["template"]["metadata"]["labels"],
+            },
+            "spec": {"containers": [{"name": "operator", "image": "example.invalid/operator"}]},
+        },
+    ]
+
+
+def test_the_operators_network_policy_reaches_the_api_server_at_its_real_port(cluster: Cluster, tmp_path: Path) -> None:
+    real = ["--set", "networkPolicy.enabled=true", "--set", "apiServer.endpoints={10.0.0.11:6443,[fd00::1]:6443}"]
+    docs = render(cluster, tmp_path / "helm", "ops", *real)
+    (policy,) = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    egress = policy["spec"]["egress"]
+    assert {"to": [{"ipBlock": {"cidr": "fd00::1/128"}}], "ports": [{"port": 6443, "protocol": "TCP"}]} in egress
+    world = operator_world(docs)
+    labels = {"app.kubernetes.io/name": "claude-code-operator"}
+    verdicts: dict[Literal["permits", "forbids"], list[tuple[str, int]]] = {
+        # the API server at its real address and port, and its Service's port
+        "permits": [("10.0.0.11/32", 6443), ("10.96.0.1/32", 443)],
+        # etcd and the kubelet on its node, another host's 6443
+        "forbids": [("10.0.0.11/32", 2379), ("10.0.0.11/32", 10250), ("10.0.0.12/32", 6443)],
+    }
+    for query, rules in verdicts.items():
+        (tmp_path / query).mkdir()
+        answer = analyze(query, egress_traffic(query, "ops", labels, rules), [policy], world, tmp_path / query)
+        assert answer["numerical_result"] == 0, json.dumps(answer, indent=1)
+    # Nothing known (`helm template` finds no EndpointSlice): the usual API server port, to any address.
+    unknown = render(cluster, tmp_path / "helm", "ops", "--set", "networkPolicy.enabled=true")
+    (fallback,) = [d for d in unknown if d["kind"] == "NetworkPolicy"]
+    assert {"ports": [{"port": 6443, "protocol": "TCP"}]} in fallback["spec"]["egress"]
+    assert not [d for d in render(cluster, tmp_path / "helm", "ops") if d["kind"] == "NetworkPolicy"]

@@ -19,7 +19,8 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -44,6 +45,7 @@ from tests.e2e.test_operator_runtime import (
 )
 from tests.fakes.anthropic_api import TextReply
 from tests.fakes.oauth_server import FakeOAuthServer, IssuedLogin
+from tests.network_analyzer import analyze, egress_traffic
 
 WRITTEN_BY = "claudecode.dev/login-written-by"
 EXPIRES_AT = "claudecode.dev/login-expires-at"
@@ -104,9 +106,17 @@ def no_secret_anywhere(texts: Mapping[str, str], secrets: list[str]) -> None:
 def test_a_real_refresh_is_written_back_survives_a_pod_restart_and_does_not_restart_the_pod(
     world: World,  # noqa: F811
     oauth: FakeOAuthServer,
+    tmp_path: Path,
 ) -> None:
     core, custom, ns, fake = world.core, world.custom, world.namespace, world.fake_upstream
-    proc = world.operator.start()
+    # The local control plane publishes no default/kubernetes EndpointSlice (loopback addresses are not
+    # allowed in one): its real address is given as the chart's apiServer.endpoints would.
+    api_server = urlsplit(world.api.configuration.host)
+    address, port = api_server.hostname, api_server.port
+    assert address == "127.0.0.1", world.api.configuration.host
+    assert port is not None, world.api.configuration.host
+    assert port != 443, "the local API server listens elsewhere than its Service's port, as on kubeadm"
+    proc = world.operator.start("--api-server-endpoint", f"{address}:{port}")
     expired = oauth.issue(expires_in=-60)  # the CLI refreshes at once (its warm processes start with it)
     core.create_namespaced_secret(ns, oauth_secret("carol-login", expired))
     # No Secret event reconciles before the resource names the Secret: any later one is the write-back's.
@@ -120,7 +130,37 @@ def test_a_real_refresh_is_written_back_survives_a_pod_restart_and_does_not_rest
     assert [(r.resource_names, r.verbs) for r in role.rules] == [(["carol-login"], ["get", "patch"])]
     assert rbac.read_namespaced_role_binding("carol-claude-code", ns).subjects[0].name == "carol-claude-code"
     spec = core.read_namespaced_pod("carol-claude-code", ns).spec
-    assert (spec.service_account_name, spec.automount_service_account_token) == ("carol-claude-code", True)
+    # Its API token is the `claude` container's alone: the pod automounts none (so the API server added
+    # none), the sidecar mounts no token volume and its process gets no kubeconfig.
+    assert (spec.service_account_name, spec.automount_service_account_token) == ("carol-claude-code", False)
+    tokens = [v.name for v in spec.volumes if v.projected and any(s.service_account_token for s in v.projected.sources)]
+    assert tokens == ["api-access"]
+    mounts = {c.name: sorted(m.name for m in c.volume_mounts or []) for c in spec.containers}
+    assert mounts == {
+        "claude": ["api-access", "claude-config", "claude-home", "claude-tmp", "login"],
+        "litellm": ["litellm-config", "litellm-tmp"],
+    }
+    assert "KUBECONFIG" in pod.container("claude").env
+    assert "KUBECONFIG" not in pod.container("litellm").env
+    # Its egress reaches the API server at its real address and port, and nothing else of its host.
+    net = client.NetworkingV1Api(world.api)
+    policies = [world.api.sanitize_for_serialization(p) for p in net.list_namespaced_network_policy(ns).items]
+    assert sorted(p["metadata"]["name"] for p in policies) == ["carol-claude-code", "carol-claude-code-api"]
+    pod_doc = world.api.sanitize_for_serialization(core.read_namespaced_pod("carol-claude-code", ns))
+    namespace_doc = world.api.sanitize_for_serialization(core.read_namespace(ns))
+    for doc, kind in ((pod_doc, "Pod"), (namespace_doc, "Namespace")):
+        doc.update(apiVersion="v1", kind=kind)
+    for doc in policies:  # a list's items come without their kind, which nca needs
+        doc.update(apiVersion="networking.k8s.io/v1", kind="NetworkPolicy")
+    labels = {"claudecode.dev/provider": "carol"}
+    verdicts: dict[Literal["permits", "forbids"], dict[str, Any]] = {
+        "permits": egress_traffic("must-pass", ns, labels, [("127.0.0.1/32", port)]),
+        "forbids": egress_traffic("must-not-pass", ns, labels, [("127.0.0.1/32", port + 1), ("127.0.0.2/32", port)]),
+    }
+    for query, traffic in verdicts.items():
+        (tmp_path / query).mkdir()
+        answer = analyze(query, traffic, policies, [namespace_doc, pod_doc], tmp_path / query)
+        assert answer["numerical_result"] == 0, json.dumps([answer, policies], indent=1)
 
     master_key = keys(core, ns, "carol")["master-key"]
     fake.clear()

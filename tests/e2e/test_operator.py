@@ -8,6 +8,7 @@ login sharing, restarts and steady state. Status from a live runtime is covered 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import secrets
 import subprocess
@@ -98,6 +99,13 @@ def kubectl_create(cluster: Cluster, ns: str, tmp_path: Path, obj: dict[str, Any
         ({"credentials": {"secretName": "s"}, "probe": {"intervalSeconds": 1}}, "spec.probe.intervalSeconds"),
         ({"credentials": {"secretName": "s"}, "probe": {"timeoutSeconds": 40}}, "spec.probe.timeoutSeconds"),
         ({"credentials": {"secretName": "s"}, "allowFrom": [{}]}, "spec.allowFrom"),
+        (
+            {
+                "credentials": {"secretName": "s"},
+                "allowFrom": [{"ipBlock": {"cidr": "192.0.2.0/24"}, "podSelector": {}}],
+            },
+            "or an ipBlock alone",
+        ),
         ({"credentials": {"secretName": "s"}, "masterKeySecret": {"name": "s"}}, "spec.masterKeySecret.name"),
         ({"credentials": {"secretName": "s"}, "models": {"bad name!": "sonnet"}}, "spec.models"),
     ],
@@ -143,8 +151,15 @@ def test_resource_gets_owned_children_status_and_events(
     for kind, child in children.items():
         refs = child.metadata.owner_references or []
         assert [(r.kind, r.uid, r.controller) for r in refs] == [("ClaudeCodeProvider", uid, True)], kind
-    assert sorted(children["keys"].data) == ["master-key", "runtime-token"]
-    assert (pod.spec.service_account_name, pod.spec.automount_service_account_token) == ("alice-claude-code", True)
+    assert sorted(children["keys"].data) == ["login-fingerprint-key", "master-key", "runtime-token"]
+    # The login's hashes on the pod are keyed (HMAC with the keys Secret's key), no bare sha256 of the login.
+    fingerprint_key = base64.b64decode(children["keys"].data["login-fingerprint-key"])
+    assert len(fingerprint_key) >= 32
+    login_file = base64.b64decode(core.read_namespaced_secret("alice-login", namespace).data[".credentials.json"])
+    digest = pod.metadata.annotations["claudecode.dev/login-digest"]
+    assert len(digest) == 64, digest
+    assert digest != hashlib.sha256(login_file).hexdigest()
+    assert (pod.spec.service_account_name, pod.spec.automount_service_account_token) == ("alice-claude-code", False)
     assert [(r.resource_names, r.verbs) for r in children["role"].rules] == [(["alice-login"], ["get", "patch"])]
     assert [c.name for c in pod.spec.containers] == ["claude", "litellm"]
     assert "claude-code/sonnet" in children["configmap"].data["config.yaml"]
@@ -349,5 +364,5 @@ def test_operator_killed_in_the_middle_of_a_batch_converges_without_duplicates(
     }
     assert len(keys) == count
     for name, data in keys_at_kill.items():
-        if sorted(data or {}) == ["master-key", "runtime-token"]:
+        if sorted(data or {}) == ["login-fingerprint-key", "master-key", "runtime-token"]:
             assert keys[name] == data, f"{name} was regenerated after the restart"

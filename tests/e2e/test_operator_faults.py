@@ -166,9 +166,10 @@ def test_deleted_or_edited_children_come_back_and_a_deleted_keys_secret_rotates_
         return found[0].data if found and found[0].data != before else None
 
     keys = wait_until(rotated, timeout=15, what="new keys")
-    assert sorted(keys) == ["master-key", "runtime-token"]
+    assert sorted(keys) == ["login-fingerprint-key", "master-key", "runtime-token"]
     assert keys["master-key"] != before["master-key"]
     assert keys["runtime-token"] != before["runtime-token"]
+    assert keys["login-fingerprint-key"] != before["login-fingerprint-key"]
 
     def replaced() -> client.V1Pod | None:
         pod = read_pod(core, namespace, "kid-claude-code")

@@ -1,27 +1,28 @@
 """Who can reach a provider pod: the operator-rendered NetworkPolicy, evaluated by np-guard's analyzer.
 
-Nothing enforces NetworkPolicy on the test cluster, so the policy the operator renders is handed,
-with a small world of namespaces and pods, to network-config-analyzer (`nca`, installed by `make
-install` into .venv/nca). Traffic is written as NetworkPolicies too: `--permits` asks whether the
-rendered policy admits every connection of one, `--forbids` whether it admits none of another.
+Nothing enforces NetworkPolicy on the test cluster, so the policy the operator renders is handed, with a
+small world of namespaces and pods, to network-config-analyzer (`tests/network_analyzer.py`). The
+write-back pod's egress to the API server is asked of the policies rendered from a kubeadm cluster's
+`default/kubernetes` EndpointSlice (the API server on 6443 behind `kubernetes.default:443`).
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
-import yaml
-from tests.support import REPO
+from tests.network_analyzer import analyze, egress_traffic
 
 from claude_code_operator.api.resource import Provider
-from claude_code_operator.render.network import render_network_policy
+from claude_code_operator.render.network import (
+    render_network_policy,
+    render_write_back_egress,
+    to_api_server_endpoints,
+)
 from claude_code_operator.render.pod import render_pod
 
-NCA = REPO / ".venv" / "nca" / "bin" / "nca"
 TEAM, CLIENTS, OPERATOR_NS, ELSEWHERE = "team", "clients", "claude-code-operator", "elsewhere"
 OPERATOR_LABELS = {"app.kubernetes.io/name": "claude-code-operator", "app.kubernetes.io/instance": "cco"}
 WHO = "test.claudecode.dev/who"
@@ -59,7 +60,7 @@ def pod(ns: str, who: str, **labels: str) -> dict[str, Any]:
 
 def world(target: Provider) -> list[dict[str, Any]]:
     """Namespaces and pods around the provider pod: the operator, clients, look-alikes."""
-    provider_pod = render_pod(target, {"oauth-token": b"sk-ant-oat01-not-used"})
+    provider_pod = render_pod(target, {"oauth-token": b"sk-ant-oat01-not-used"}, b"fingerprint-key")
     return [
         namespace(TEAM),
         namespace(CLIENTS, access="claude"),
@@ -100,29 +101,20 @@ def traffic(name: str, target: Provider, rules: list[tuple[list[dict[str, Any]],
     }
 
 
-def nca(query: str, traffic_policy: dict[str, Any], target: Provider, tmp_path: Path) -> dict[str, Any]:
-    """Run `nca --<query>` of the traffic against the rendered policy; returns its JSON answer."""
-    assert NCA.is_file(), f"{NCA} is missing: run `make install`"
+def nca(
+    query: Literal["permits", "forbids"],
+    traffic_policy: dict[str, Any],
+    target: Provider,
+    tmp_path: Path,
+    extra: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Run `nca --<query>` of the traffic against the rendered policy (and `extra` ones); returns its JSON answer."""
     policy = render_network_policy(target, OPERATOR_NS, OPERATOR_LABELS)
-    files = {
-        "rendered.yaml": [policy],
-        "traffic.yaml": [traffic_policy],
-        "world.yaml": world(target),
-    }
-    for name, docs in files.items():
-        (tmp_path / name).write_text(yaml.safe_dump_all(docs))
-    out = tmp_path / f"{query}.json"
-    result = subprocess.run(
-        [
-            str(NCA), f"--{query}", "traffic.yaml", "--base_np_list", "rendered.yaml",
-            "--pod_list", "world.yaml", "--ns_list", "world.yaml", "--output_format", "json", "--file_out", str(out),
-        ],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert out.is_file(), f"nca wrote no answer (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
-    (answer,) = json.loads(out.read_text())
-    assert answer["query"] == f"{query.capitalize()}Query", answer
-    return dict(answer)
+    return analyze(query, traffic_policy, [policy, *(extra or [])], world(target), tmp_path)
+
+
+def from_provider(name: str, target: Provider, rules: list[tuple[str, int]]) -> dict[str, Any]:
+    return egress_traffic(name, TEAM, {"claudecode.dev/provider": target.name}, rules)
 
 
 def assert_permits(target: Provider, rules: list[tuple[list[dict[str, Any]], int]], tmp_path: Path) -> None:
@@ -186,9 +178,39 @@ def test_without_allow_from_nobody_reaches_the_api(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("query", ["permits", "forbids"])
-def test_the_analyzer_is_not_vacuous(query: str, tmp_path: Path) -> None:
+def test_the_analyzer_is_not_vacuous(query: Literal["permits", "forbids"], tmp_path: Path) -> None:
     """The same questions with the opposite expectation fail: nca does see these pods and ports."""
     target = provider(ALLOW_FROM)
     rules = [([source(TEAM, "bystander")], 4000)] if query == "permits" else [([source(TEAM, "client-a")], 4000)]
     answer = nca(query, traffic("opposite", target, rules), target, tmp_path)
     assert answer["numerical_result"] == 1, json.dumps(answer, indent=1)
+
+
+#: The `default/kubernetes` EndpointSlice of a kubeadm cluster: two API servers on 6443, whose Service
+#: `kubernetes.default` is 10.96.0.1:443.
+KUBEADM_SLICE = {
+    "addressType": "IPv4",
+    "endpoints": [{"addresses": ["10.0.0.11"]}, {"addresses": ["10.0.0.12"]}],
+    "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
+}
+#: What a pod must not reach however it writes back: etcd and the kubelet on an API server's node, another
+#: host's 6443, a private range.
+NOT_THE_API_SERVER = [("10.0.0.11/32", 2379), ("10.0.0.11/32", 10250), ("10.0.0.13/32", 6443), ("192.168.0.0/16", 6443)]
+
+
+def test_a_pod_that_writes_back_reaches_the_api_server_at_its_real_address_and_port(tmp_path: Path) -> None:
+    target = provider([])
+    write_back = [render_write_back_egress(target, to_api_server_endpoints([KUBEADM_SLICE]))]
+    must_pass = [("10.0.0.11/32", 6443), ("10.0.0.12/32", 6443), ("10.96.0.1/32", 443)]
+    answer = nca("permits", from_provider("must-pass", target, must_pass), target, tmp_path, write_back)
+    assert answer["numerical_result"] == 0, json.dumps(answer, indent=1)
+    answer = nca("forbids", from_provider("must-not-pass", target, NOT_THE_API_SERVER), target, tmp_path, write_back)
+    assert answer["numerical_result"] == 0, json.dumps(answer, indent=1)
+
+
+def test_without_the_write_back_policy_the_api_servers_real_port_is_closed(tmp_path: Path) -> None:
+    """What the analyzer says of the pod's own policy alone: 6443 is not reached (the write-back failure
+    of Calico and Cilium), so the rule above is what opens it."""
+    target = provider([])
+    answer = nca("forbids", from_provider("must-not-pass", target, [("10.0.0.11/32", 6443)]), target, tmp_path)
+    assert answer["numerical_result"] == 0, json.dumps(answer, indent=1)

@@ -34,6 +34,7 @@ LOGIN = {
     ).encode(),
     ".claude.json": b"{}",
 }
+KEY = b"alice's fingerprint key"
 
 
 def provider(**spec: Any) -> Provider:
@@ -59,7 +60,7 @@ def container_env(pod: dict[str, Any], name: str) -> dict[str, str]:
 
 def test_the_runtime_reads_the_environment_the_operator_renders() -> None:
     p = provider(admission={"maxInFlight": 2, "maxQueued": 3, "queueTimeoutSeconds": 9})
-    pod = render_pod(p, LOGIN)
+    pod = render_pod(p, LOGIN, KEY)
     env = container_env(pod, "claude")
     runtime = RuntimeSettings.from_env(env)
     assert runtime.login_dir == Path("/var/run/claude-login")
@@ -78,7 +79,7 @@ def test_the_runtime_reads_the_environment_the_operator_renders() -> None:
 
 
 def test_login_files_and_annotations_are_named_alike_on_both_sides() -> None:
-    volume = next(v for v in render_pod(provider(), LOGIN)["spec"]["volumes"] if v["name"] == "login")
+    volume = next(v for v in render_pod(provider(), LOGIN, KEY)["spec"]["volumes"] if v["name"] == "login")
     paths = sorted(item["path"] for item in volume["secret"]["items"])
     assert paths == sorted([runtime_login.CREDENTIALS_FILE, runtime_login.STATE_FILE])
     assert contract.OAUTH_TOKEN_FILE == runtime_login.OAUTH_TOKEN_FILE == "oauth-token"
@@ -91,14 +92,14 @@ def test_a_login_the_pod_wrote_back_itself_keeps_the_pod() -> None:
     p = provider()
     creds = p.spec.credentials
     started = derive_login_facts(creds, LoginSecret(LOGIN))
-    pod = render_pod(p, LOGIN, started)
+    pod = render_pod(p, LOGIN, KEY, started)
     pod["metadata"]["uid"] = "pod-uid-7"
     writer = WriteBackSettings(secret_name="alice-login", namespace="team", pod_uid="pod-uid-7").writer
     refreshed = json.dumps(
         {"claudeAiOauth": {"accessToken": "sk-ant-oat01-b", "refreshToken": "sk-ant-ort01-s", "expiresAt": 2}}
     ).encode()
     written = LoginSecret({**LOGIN, ".credentials.json": refreshed}, {contract.WRITTEN_BY_ANNOTATION: writer})
-    assert derive_pod_has_login(pod, derive_login_facts(creds, written)) is True
+    assert derive_pod_has_login(pod, derive_login_facts(creds, written), KEY) is True
 
 
 def test_outcome_words_are_the_runtimes() -> None:

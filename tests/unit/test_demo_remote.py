@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.demo.remote import derive_image_values, derive_remote_kubeconfig
+from tests.demo.remote import derive_allowed_image_values, derive_image_values, derive_remote_kubeconfig
 from tests.demo.steps import DemoError
 
 
@@ -47,3 +47,15 @@ def test_a_kubeconfig_the_demo_cannot_use_is_refused_with_the_fix(tmp_path: Path
 )
 def test_operator_image_becomes_the_charts_repository_and_tag(image: str | None, flags: list[str]) -> None:
     assert derive_image_values(image) == flags
+
+
+@pytest.mark.parametrize(
+    ("image", "flags"),
+    [
+        (None, []),
+        ("registry.example:5000/team/provider:v1", ["--set", "allowedImages={registry.example:5000/team/provider}"]),
+        ("ghcr.io/me/provider@sha256:0123", ["--set", "allowedImages={ghcr.io/me/provider}"]),
+    ],
+)
+def test_a_provider_image_of_ones_own_is_allowed_by_the_chart(image: str | None, flags: list[str]) -> None:
+    assert derive_allowed_image_values(image) == flags

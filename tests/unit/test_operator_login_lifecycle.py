@@ -20,6 +20,7 @@ from claude_code_operator.status import Facts, derive_status, derive_transitions
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 POD_UID = "pod-uid-1"
+KEY = b"alice's fingerprint key"
 
 
 def provider(**credentials: Any) -> Provider:
@@ -45,13 +46,14 @@ def oauth(expires: datetime, access: str = "sk-ant-oat01-a", account: str = "acc
 
 def live_pod(data: dict[str, bytes], annotations: dict[str, str] | None = None) -> dict[str, Any]:
     p = provider()
-    pod = render_pod(p, data, derive_login_facts(p.spec.credentials, LoginSecret(data, annotations or {})))
+    pod = render_pod(p, data, KEY, derive_login_facts(p.spec.credentials, LoginSecret(data, annotations or {})))
     pod["metadata"]["uid"] = POD_UID
     return pod
 
 
 def has_login(pod: dict[str, Any], data: dict[str, bytes], annotations: dict[str, str]) -> bool:
-    return derive_pod_has_login(pod, derive_login_facts(provider().spec.credentials, LoginSecret(data, annotations)))
+    facts = derive_login_facts(provider().spec.credentials, LoginSecret(data, annotations))
+    return derive_pod_has_login(pod, facts, KEY)
 
 
 def test_the_pods_own_write_back_does_not_replace_it() -> None:

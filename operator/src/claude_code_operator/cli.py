@@ -11,10 +11,13 @@ import os
 import secrets
 import sys
 
-from .api.spec import Resources
-from .config import DEFAULT_OPERATOR_LABELS, OperatorConfig, PodDefaults
+from pydantic import ValidationError
+
+from .api.spec import DEFAULT_IMAGE_REPOSITORY, Resources
+from .config import DEFAULT_OPERATOR_LABELS, ApiServerEndpoint, OperatorConfig, PodDefaults
 from .login.command import add_arguments as add_login_arguments
 from .login.command import local_machine, run_login
+from .render.images import to_repository
 
 
 def _labels(text: str) -> dict[str, str]:
@@ -22,6 +25,20 @@ def _labels(text: str) -> dict[str, str]:
     if any(len(p) != 2 or not p[0] for p in pairs):
         raise argparse.ArgumentTypeError(f"expected key=value[,key=value...], got {text!r}")
     return {k: v for k, v in pairs}
+
+
+def _api_server_endpoint(text: str) -> ApiServerEndpoint:
+    address, _, port = text.rpartition(":")
+    try:
+        return ApiServerEndpoint(address=address.removeprefix("[").removesuffix("]"), port=port)
+    except ValidationError:
+        raise argparse.ArgumentTypeError(f"expected IP:port (IPv6 as [IP]:port), got {text!r}") from None
+
+
+def _repository(text: str) -> str:
+    if not text or to_repository(text) != text or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"expected an image repository without tag or digest, got {text!r}")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +90,33 @@ def build_parser() -> argparse.ArgumentParser:
         default=5.0,
         help="replace pods that only a new operator version renders differently at most once this often (default 5)",
     )
+    run.add_argument(
+        "--api-server-endpoint",
+        type=_api_server_endpoint,
+        action="append",
+        default=[],
+        dest="api_server",
+        metavar="IP:PORT",
+        help="a real address of the API server (repeat); default: the default/kubernetes EndpointSlice's",
+    )
+    run.add_argument(
+        "--allowed-image",
+        type=_repository,
+        action="append",
+        default=[],
+        dest="allowed_images",
+        metavar="REPOSITORY",
+        help="an image repository provider pods may run (repeat; `prefix/` allows everything under it); "
+        f"default: {DEFAULT_IMAGE_REPOSITORY}",
+    )
+    run.add_argument(
+        "--allow-service-type",
+        choices=["NodePort", "LoadBalancer"],
+        action="append",
+        default=[],
+        dest="external_service_types",
+        help="a Service type besides ClusterIP that resources may ask for, with ipBlock peers in allowFrom (repeat)",
+    )
     run.add_argument("--log-format", choices=["json", "plain"], default="json")
     run.add_argument("--verbose", action="store_true")
     add_login_arguments(commands.add_parser("login", help="copy this machine's Claude Code login into the cluster"))
@@ -113,6 +157,9 @@ def run_operator(args: argparse.Namespace) -> None:
         resync_seconds=args.resync_seconds,
         rollout_seconds=args.rollout_seconds,
         pod_defaults=PodDefaults().overridden(runtime=args.runtime_resources, litellm=args.litellm_resources),
+        api_server=tuple(args.api_server),
+        external_service_types=tuple(args.external_service_types),
+        **({"allowed_images": tuple(args.allowed_images)} if args.allowed_images else {}),
     )
     kopf.configure(
         verbose=args.verbose,

@@ -4,7 +4,6 @@ through `kube/`. Called under the resource's lock."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import secrets
 from collections.abc import Awaitable
@@ -13,19 +12,19 @@ from typing import Any
 
 from . import contract
 from .api.resource import Provider
-from .credentials import CredentialsCheck, derive_credentials_check, derive_login_in_use
+from .credentials import CredentialsCheck, derive_credentials_check
 from .kube.api import Refused
-from .observations import Observation, PodFacts, derive_pod_facts, fetch_observation
-from .plan import Plan, derive_children, derive_plan
+from .observations import Observation, PodFacts, derive_pod_facts, fetch_login_pods, fetch_observation
+from .plan import Plan, derive_children, derive_plan, derive_refusal
 from .render import names
-from .render.keys import derive_keys_digest, render_keys_secret
-from .state import LoginUsers, State, Tracked, login_holder, login_users_of
+from .render.keys import derive_keys_digest, render_keys_secret, to_keys_values
+from .state import LoginUsers, State, Tracked, login_holder
 from .status import Facts
 from .wire import truncate
 
 log = logging.getLogger(__name__)
 #: Plan and act again at most this often in one reconcile (a pod in the way that is gone when read,
-#: a new resource's pod that has to be read after all).
+#: a new resource's pod that has to be read after all, the login's pods listed before a create).
 _ROUNDS = 4
 
 
@@ -81,16 +80,21 @@ def _observed(results: list[Any]) -> tuple[Observation, Refused | None]:
 async def converge(state: State, tracked: Tracked, users: LoginUsers) -> Outcome:
     """Observe, plan, act: the facts for the status."""
     provider = tracked.provider
-    secret_name = provider.spec.credentials.secret_name
-    holder = login_holder(users, provider.namespace, secret_name)
-    # The login is another resource's: nothing of ours is applied, and our pod (if any) goes.
-    in_use_by = holder if holder is not None and holder != provider.name else None
-    in_use = in_use_by is not None
+    holder = login_holder(users, provider.namespace, provider.spec.credentials.secret_name)
+    # The login may not be used (another resource's, images or a Service the operator does not allow):
+    # nothing of ours is applied, the login is not read, and our pod (if any) goes.
+    barred = derive_refusal(provider, state.config, holder)
     new = tracked.never_reconciled
-    others = [] if in_use else [u for u in login_users_of(users, provider.namespace, secret_name) if u != provider.name]
-    observe = fetch_observation(state.kube, provider, read_secret=not in_use, read_pod=in_use or not new, others=others)
+    observe = fetch_observation(
+        state.kube,
+        provider,
+        read_secret=barred is None,
+        read_pod=barred is not None or not new,
+        # A new resource most likely creates its pod: the login's other pods are listed meanwhile.
+        list_login_pods=barred is None and new,
+    )
     refused: Refused | None = None
-    if in_use:
+    if barred is not None:
         seen = await observe
     else:
         # Independent requests go together: a creation waits for three round trips, not nine.
@@ -99,8 +103,8 @@ async def converge(state: State, tracked: Tracked, users: LoginUsers) -> Outcome
         results = await asyncio.gather(observe, _apply_keys(state, tracked), *applies, return_exceptions=True)
         seen, refused = _observed(results)
     check: CredentialsCheck
-    if in_use_by is not None:
-        check = derive_login_in_use(provider.namespace, secret_name, in_use_by)
+    if barred is not None:
+        check = barred
     else:
         secret = seen.secret
         data, annotations = (secret.data, secret.annotations) if secret is not None else (None, None)
@@ -126,13 +130,24 @@ async def _act(state: State, tracked: Tracked, check: CredentialsCheck, seen: Ob
     name = names.pod_name(provider.name)
     applied = False
     for _ in range(_ROUNDS):
-        plan = derive_plan(provider, check, seen, state.config.pod_defaults, tracked.keys_digest)
+        plan = derive_plan(
+            provider,
+            check,
+            seen,
+            state.config.pod_defaults,
+            tracked.keys_digest,
+            fingerprint_key=tracked.fingerprint_key,
+            api_server=state.config.api_server,
+        )
         tracked.pod_plan = plan.pod_plan
         if not applied:  # the pod's ServiceAccount must exist before the pod
             await together(*(state.kube.apply_manifest(m) for m in plan.children))
             applied = True
         if plan.action == "read":
             seen = replace(seen, pod=await state.kube.fetch_pod(provider.namespace, name), pod_read=True)
+            continue
+        if plan.action == "list":
+            seen = replace(seen, login_pods=await fetch_login_pods(state.kube, provider))
             continue
         if plan.action == "create":
             assert plan.pod is not None
@@ -166,14 +181,14 @@ async def _apply_keys(state: State, tracked: Tracked) -> None:
         return
     provider = tracked.provider
     fresh = render_keys_secret(provider, {}, _new_secret_value) if tracked.never_reconciled else None
-    written = fresh if fresh is not None and await state.kube.create_manifest(fresh) is not None else None
-    if written is None:
-        existing = await state.kube.fetch_secret_data(provider.namespace, names.keys_secret_name(provider.name))
-        written = render_keys_secret(provider, existing or {}, _new_secret_value)
+    if fresh is not None and await state.kube.create_manifest(fresh) is not None:
+        values = to_keys_values(fresh)
+    else:
+        existing = await state.kube.fetch_secret_data(provider.namespace, names.keys_secret_name(provider.name)) or {}
+        written = render_keys_secret(provider, existing, _new_secret_value)
         if written is not None:
             await state.kube.apply_manifest(written, remember=False)
-        else:
-            tracked.keys_digest = derive_keys_digest(existing or {})
-    if written is not None:
-        tracked.keys_digest = derive_keys_digest({k: base64.b64decode(v) for k, v in written["data"].items()})
+        values = existing if written is None else to_keys_values(written)
+    tracked.keys_digest = derive_keys_digest(values)
+    tracked.fingerprint_key = values[names.FINGERPRINT_KEY_KEY]
     tracked.keys_complete = True

@@ -21,12 +21,13 @@ from lightkube import ApiError, KubeConfig
 from pydantic import ValidationError
 
 from .api.spec import GROUP, PLURAL, VERSION
-from .config import OperatorConfig
+from .config import ApiServerEndpoint, OperatorConfig
 from .kube.api import FIELD_MANAGER, Kube, TransportError, connect
 from .metrics import register_phases
 from .monitor import run_probes
 from .reconcile import observe_pod
 from .render import names
+from .render.network import to_api_server_endpoints
 from .retries import reconcile_or_retry, run_resync
 from .state import Key, LoginUsers, State, login_users_of
 
@@ -66,11 +67,30 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     config: OperatorConfig = memo.get("config") or OperatorConfig()
     kube_config = await asyncio.to_thread(KubeConfig.from_env)
     kube = Kube(connect(kube_config), FIELD_MANAGER)
+    if not config.api_server:
+        found = await kube.fetch_api_server_slice()
+        config = config.model_copy(update={"api_server": to_api_server_endpoints([found] if found else [])})
+    if config.api_server:
+        log.info("Write-back pods reach the API server at %s", ", ".join(_endpoint(e) for e in config.api_server))
+    else:
+        log.warning(
+            "The default/kubernetes EndpointSlice is missing or hidden: write-back pods get no egress rule for "
+            "the API server; set the chart value apiServer.endpoints (--api-server-endpoint) where NetworkPolicy "
+            "is enforced"
+        )
     # Pod IPs are dialled directly, never through a proxy from the environment.
     http = aiohttp.ClientSession(trust_env=False)
     state = State(config=config, kube=kube, http=http)
     memo["state"] = state
     register_phases(lambda: {key: t.status.phase for key, t in state.tracked.items()})
+
+
+def _endpoint(endpoint: ApiServerEndpoint) -> str:
+    return (
+        f"[{endpoint.address}]:{endpoint.port}"
+        if endpoint.address.version == 6
+        else f"{endpoint.address}:{endpoint.port}"
+    )
 
 
 @kopf.on.cleanup()

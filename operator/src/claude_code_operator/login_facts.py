@@ -15,6 +15,7 @@ token is spent by the first refresh), so that is its end.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +27,8 @@ from .contract import EXPIRES_AT_ANNOTATION, WRITTEN_BY_ANNOTATION
 from .wire import json_object, parse_rfc3339, to_rfc3339
 
 #: On the pod: the login it started with (a digest, an identity hash, the expiry), to judge Secret changes.
+#: The two hashes are keyed (HMAC with the resource's own key, `render/keys.py`): whoever may get pods
+#: cannot confirm a guessed token with them.
 POD_LOGIN_DIGEST = "claudecode.dev/login-digest"
 POD_LOGIN_IDENTITY = "claudecode.dev/login-identity"
 POD_LOGIN_EXPIRES_AT = EXPIRES_AT_ANNOTATION
@@ -102,25 +105,38 @@ def derive_login_facts(creds: Credentials, secret: LoginSecret) -> LoginFacts:
     )
 
 
-def render_pod_login_annotations(facts: LoginFacts) -> dict[str, str]:
+def _keyed(key: bytes, what: str, value: str) -> str:
+    """An HMAC of a fact for the pod ("" stays "": a fact not known)."""
+    return hmac.new(key, f"{what}\0{value}".encode(), hashlib.sha256).hexdigest() if value else ""
+
+
+def _matches(found: str | None, key: bytes, what: str, value: str) -> bool:
+    """The pod's hash of a fact is this one: keyed, or bare as operators before keyed hashes wrote it
+    (their pods still run this login: an upgrade replaces them gradually, not all at once)."""
+    found = found or ""
+    return hmac.compare_digest(found, _keyed(key, what, value)) or (bool(value) and hmac.compare_digest(found, value))
+
+
+def render_pod_login_annotations(facts: LoginFacts, key: bytes) -> dict[str, str]:
     return {
-        POD_LOGIN_DIGEST: facts.digest,
-        POD_LOGIN_IDENTITY: facts.identity,
+        POD_LOGIN_DIGEST: _keyed(key, "digest", facts.digest),
+        POD_LOGIN_IDENTITY: _keyed(key, "identity", facts.identity),
         POD_LOGIN_EXPIRES_AT: to_rfc3339(facts.expires_at) if facts.expires_at is not None else "",
     }
 
 
-def derive_pod_has_login(pod: Mapping[str, Any], facts: LoginFacts) -> bool:
+def derive_pod_has_login(pod: Mapping[str, Any], facts: LoginFacts, key: bytes) -> bool:
     """The live pod runs the Secret's login: the same one it started with, or one it wrote back itself
-    (same identity, not older). Any other change (another writer, another account) needs a new pod."""
+    (same identity, not older). Any other change (another writer, another account) needs a new pod.
+    `key`: the resource's fingerprint key, as the pod was rendered with."""
     meta = pod.get("metadata") or {}
     annotations = meta.get("annotations") or {}
-    if annotations.get(POD_LOGIN_DIGEST) == facts.digest:
+    if _matches(annotations.get(POD_LOGIN_DIGEST), key, "digest", facts.digest):
         return True
     started = parse_rfc3339(annotations.get(POD_LOGIN_EXPIRES_AT))
     return (
         facts.written_by == f"pod/{meta.get('uid')}"
-        and annotations.get(POD_LOGIN_IDENTITY) == facts.identity
+        and _matches(annotations.get(POD_LOGIN_IDENTITY), key, "identity", facts.identity)
         and facts.expires_at is not None
         and (started is None or facts.expires_at >= started)
     )

@@ -4,7 +4,7 @@ and the reads that gather them (`fetch_observation`)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -64,12 +64,19 @@ class Observation:
     #: pod most likely does not exist, and is created without reading first).
     pod: Mapping[str, Any] | None
     pod_read: bool
-    #: Other resources on the same login whose pods still exist: ours waits for them to go.
-    others_with_pods: tuple[str, ...] = ()
+    #: The namespace's pods labelled with the login Secret's name, terminating ones too (None: not listed):
+    #: ours is created only when no other pod runs or still holds the login.
+    login_pods: tuple[Mapping[str, Any], ...] | None = None
+
+
+async def fetch_login_pods(kube: Kube, provider: Provider) -> tuple[Mapping[str, Any], ...]:
+    """The pods of the namespace that carry the login Secret's name (a server-side selector)."""
+    label = names.login_label(provider.spec.credentials.secret_name)
+    return tuple(await kube.fetch_pods(provider.namespace, names.LOGIN_SECRET_LABEL, label))
 
 
 async def fetch_observation(
-    kube: Kube, provider: Provider, *, read_secret: bool, read_pod: bool, others: Sequence[str]
+    kube: Kube, provider: Provider, *, read_secret: bool, read_pod: bool, list_login_pods: bool
 ) -> Observation:
     """The reads the plan needs, concurrently."""
     ns = provider.namespace
@@ -77,13 +84,12 @@ async def fetch_observation(
     async def nothing() -> None:
         return None
 
-    secret, pod, *other_pods = await asyncio.gather(
+    secret, pod, login_pods = await asyncio.gather(
         kube.fetch_login_secret(ns, provider.spec.credentials.secret_name) if read_secret else nothing(),
         kube.fetch_pod(ns, names.pod_name(provider.name)) if read_pod else nothing(),
-        *(kube.fetch_pod(ns, names.pod_name(other)) for other in others),
+        fetch_login_pods(kube, provider) if list_login_pods else nothing(),
     )
-    present = tuple(other for other, found in zip(others, other_pods, strict=True) if found is not None)
-    return Observation(secret=secret, pod=pod, pod_read=read_pod, others_with_pods=present)
+    return Observation(secret=secret, pod=pod, pod_read=read_pod, login_pods=login_pods)
 
 
 def derive_pod_facts(pod: Mapping[str, Any]) -> PodFacts:

@@ -92,6 +92,8 @@ class Tracked:
     keys_complete: bool = False
     #: A digest of the generated keys as last written or read (the pod carries the one it started with).
     keys_digest: str | None = None
+    #: The login fingerprint key among them (the key of the login's hashes on the pod), once known.
+    fingerprint_key: bytes | None = None
 
     @property
     def never_reconciled(self) -> bool:

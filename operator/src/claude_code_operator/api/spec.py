@@ -19,7 +19,8 @@ PLURAL = "claudecodeproviders"
 SINGULAR = "claudecodeprovider"
 SHORT_NAMES = ("ccp",)
 
-DEFAULT_IMAGE = "ghcr.io/claude-code-operator/claude-code-provider:0.1.0"
+DEFAULT_IMAGE_REPOSITORY = "ghcr.io/claude-code-operator/claude-code-provider"
+DEFAULT_IMAGE = f"{DEFAULT_IMAGE_REPOSITORY}:0.1.0"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
 MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
@@ -93,7 +94,11 @@ class SecretKeyRef(Model):
 
 
 class Service(Model):
-    type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
+        default="ClusterIP",
+        description="ClusterIP; NodePort or LoadBalancer only where the operator allows it (chart value "
+        "providerServiceTypes) and spec.allowFrom names the outside clients by ipBlock",
+    )
     port: int = Field(default=4000, ge=1, le=65535)
 
 
@@ -108,21 +113,28 @@ class LabelSelector(Model):
     match_expressions: list[LabelSelectorRequirement] = Field(default_factory=list, max_length=16)
 
 
+class IPBlock(Model):
+    cidr: str = Field(min_length=1, max_length=64, description="clients outside the cluster, e.g. 192.0.2.0/24")
+    except_: list[str] = Field(default_factory=list, max_length=32, alias="except")
+
+
 class Peer(Model):
     """Clients allowed to call the endpoint: pods matching podSelector in namespaces matching
-    namespaceSelector (either alone as in a NetworkPolicy peer)."""
+    namespaceSelector (either alone as in a NetworkPolicy peer), or addresses in an ipBlock (alone)."""
 
     model_config = ConfigDict(
         json_schema_extra=_rules(
             (
-                "has(self.namespaceSelector) || has(self.podSelector)",
-                "spec.allowFrom entries need a namespaceSelector, a podSelector or both",
+                "has(self.ipBlock) ? !has(self.namespaceSelector) && !has(self.podSelector) : "
+                "(has(self.namespaceSelector) || has(self.podSelector))",
+                "spec.allowFrom entries need a namespaceSelector, a podSelector or both, or an ipBlock alone",
             )
         )
     )
 
     namespace_selector: LabelSelector | None = None
     pod_selector: LabelSelector | None = None
+    ip_block: IPBlock | None = None
 
 
 class Probe(Model):

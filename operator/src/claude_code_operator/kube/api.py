@@ -16,6 +16,7 @@ from lightkube import ApiError, AsyncClient, KubeConfig, codecs
 from lightkube.config.client_adapter import verify_cluster
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.core_v1 import Pod, Secret
+from lightkube.resources.discovery_v1 import EndpointSlice
 from lightkube.types import PatchType
 
 from ..api.spec import GROUP, KIND, PLURAL, VERSION
@@ -103,6 +104,22 @@ class Kube:
     async def fetch_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
         pod = await self._get(Pod, namespace, name)
         return None if pod is None else dict(pod.to_dict())
+
+    async def fetch_api_server_slice(self) -> dict[str, Any] | None:
+        """The `default/kubernetes` EndpointSlice (the API server's real addresses), or None when it is
+        missing or hidden from this account."""
+        try:
+            found = await self._get(EndpointSlice, "default", "kubernetes")
+        except ApiError as error:
+            if error.status.code == 403:
+                return None
+            raise
+        return None if found is None else dict(found.to_dict())
+
+    async def fetch_pods(self, namespace: str, label: str, value: str) -> list[dict[str, Any]]:
+        """The namespace's pods labelled `label=value` (a server-side selector)."""
+        selector: dict[str, Any] = {label: value}
+        return [dict(pod.to_dict()) async for pod in self.client.list(Pod, namespace=namespace, labels=selector)]
 
     async def apply_manifest(self, manifest: dict[str, Any], *, remember: bool = True) -> dict[str, Any] | None:
         """Server-side apply (force: this manager owns the fields it renders): the object as the server

@@ -1,5 +1,6 @@
-"""The generated Secret: the runtime token (always) and the LiteLLM master key (unless the spec names
-one). Values are generated once and kept: existing values always win over new ones."""
+"""The generated Secret: the runtime token and the login fingerprint key (always) and the LiteLLM master
+key (unless the spec names one). Values are generated once and kept: existing values always win over new
+ones."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from . import names
 
 def wanted_keys(provider: Provider) -> tuple[str, ...]:
     if provider.spec.master_key_secret is None:
-        return (contract.RUNTIME_TOKEN_KEY, contract.MASTER_KEY_KEY)
-    return (contract.RUNTIME_TOKEN_KEY,)
+        return (contract.RUNTIME_TOKEN_KEY, names.FINGERPRINT_KEY_KEY, contract.MASTER_KEY_KEY)
+    return (contract.RUNTIME_TOKEN_KEY, names.FINGERPRINT_KEY_KEY)
 
 
 def derive_keys_digest(data: Mapping[str, bytes]) -> str:
@@ -44,3 +45,8 @@ def render_keys_secret(
         "type": "Opaque",
         "data": {key: base64.b64encode(value).decode() for key, value in sorted(data.items())},
     }
+
+
+def to_keys_values(manifest: Mapping[str, Any]) -> dict[str, bytes]:
+    """The values of a keys Secret manifest rendered above."""
+    return {key: base64.b64decode(value) for key, value in manifest["data"].items()}

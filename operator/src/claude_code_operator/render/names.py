@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from ..api.resource import Provider
 
 MANAGED_BY = "claude-code-operator"
@@ -13,14 +15,23 @@ KEYS_DIGEST_ANNOTATION = "claudecode.dev/keys-digest"
 #: On the pod: a hash of what it was rendered from (the spec, the login Secret's keys): a pod whose render
 #: changed while this did not is the operator's own change, rolled out gradually.
 INPUT_HASH_ANNOTATION = "claudecode.dev/input-hash"
+#: On provider pods: the name of the login Secret they run (login_pods), as a label value.
+LOGIN_SECRET_LABEL = "claudecode.dev/login-secret"
 
 CLAUDE_CONTAINER = "claude"
 LITELLM_CONTAINER = "litellm"
+#: A key of the generated Secret, the operator's alone (the runtime never reads it): the key of the
+#: login's hashes on the pod (login_facts), never on the pod itself.
+FINGERPRINT_KEY_KEY = "login-fingerprint-key"
 
 LOGIN_DIR = "/var/run/claude-login"
 CONFIG_DIR = "/var/lib/claude"
 HOME_DIR = "/home/claude"
 LITELLM_CONFIG_DIR = "/etc/litellm"
+#: The write-back token of the `claude` container, where in-cluster clients look for it.
+API_ACCESS_VOLUME = "api-access"
+API_ACCESS_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+API_TOKEN_SECONDS = 3607  # a kubelet's own choice for automounted tokens (it refreshes them at 80 %)
 
 
 def login_secret_name(name: str) -> str:
@@ -42,7 +53,8 @@ def config_map_name(name: str) -> str:
 
 
 def keys_secret_name(name: str) -> str:
-    """The generated Secret: the runtime token and, unless the spec names one, the master key."""
+    """The generated Secret: the runtime token, the login fingerprint key and, unless the spec names one,
+    the master key."""
     return f"{name}-claude-code-keys"
 
 
@@ -55,12 +67,25 @@ def network_policy_name(name: str) -> str:
     return f"{name}-claude-code"
 
 
+def write_back_policy_name(name: str) -> str:
+    """The NetworkPolicy letting a pod that writes its login back reach the API server."""
+    return f"{name}-claude-code-api"
+
+
 def selector_labels(name: str) -> dict[str, str]:
     return {"app.kubernetes.io/instance": name, PROVIDER_LABEL: name}
 
 
 def labels(name: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/managed-by": MANAGED_BY, **selector_labels(name)}
+
+
+def login_label(secret_name: str) -> str:
+    """A Secret name as a label value: itself up to 63 characters, else a shortened form with a hash of it."""
+    if len(secret_name) <= 63:
+        return secret_name
+    digest = hashlib.sha256(secret_name.encode()).hexdigest()[:16]
+    return f"{secret_name[:46].rstrip('.-')}-{digest}"
 
 
 def endpoint(provider: Provider) -> str:

@@ -4,7 +4,9 @@ it is named in `contract`).
 Restricted Pod Security throughout. The pod carries a hash of everything in its spec whose change must
 replace it, and the login it started with (`login_facts`), which the reconciler compares apart: a
 Secret change the pod wrote itself does not replace it. With write-back on, the pod runs as its own
-ServiceAccount (token mounted) and the runtime is told which Secret and keys to write.
+ServiceAccount and the runtime is told which Secret and keys to write; its API token is a projected volume
+mounted in the `claude` container alone (the pod never automounts one), so the network-facing sidecar
+holds no credential that may read the login.
 """
 
 from __future__ import annotations
@@ -99,6 +101,22 @@ def _write_back_env(provider: Provider) -> list[dict[str, Any]]:
     ]
 
 
+def _api_access_volume() -> dict[str, Any]:
+    """What a kubelet mounts for an automounted token (a bound, rotating token, the cluster's CA and the
+    namespace), as a volume that only the container mounting it sees."""
+    return {
+        "name": names.API_ACCESS_VOLUME,
+        "projected": {
+            "defaultMode": 0o400,
+            "sources": [
+                {"serviceAccountToken": {"path": "token", "expirationSeconds": names.API_TOKEN_SECONDS}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
+            ],
+        },
+    }
+
+
 def _claude_container(provider: Provider, write_back: bool, defaults: PodDefaults) -> dict[str, Any]:
     spec = provider.spec
     keys = names.keys_secret_name(provider.name)
@@ -128,6 +146,11 @@ def _claude_container(provider: Provider, write_back: bool, defaults: PodDefault
             {"name": "claude-config", "mountPath": names.CONFIG_DIR},
             {"name": "claude-home", "mountPath": names.HOME_DIR},
             {"name": "claude-tmp", "mountPath": "/tmp"},
+            *(
+                [{"name": names.API_ACCESS_VOLUME, "mountPath": names.API_ACCESS_DIR, "readOnly": True}]
+                if write_back
+                else []
+            ),
         ],
     }
 
@@ -165,8 +188,8 @@ def _pod_without_hash(
 ) -> dict[str, Any]:
     placement = provider.spec.placement
     spec: dict[str, Any] = {
-        # A token only for write-back, and then one that may get and patch the login Secret alone.
-        "automountServiceAccountToken": write_back,
+        # Never for the whole pod: the write-back token is mounted in the `claude` container alone.
+        "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "restartPolicy": "Always",
         "terminationGracePeriodSeconds": 30,
@@ -196,6 +219,7 @@ def _pod_without_hash(
     }
     if write_back:
         spec["serviceAccountName"] = names.service_account_name(provider.name)
+        spec["volumes"].append(_api_access_volume())
     if placement.node_selector:
         spec["nodeSelector"] = dict(placement.node_selector)
     if placement.tolerations:
@@ -207,7 +231,11 @@ def _pod_without_hash(
     if placement.image_pull_secrets:
         spec["imagePullSecrets"] = [r.model_dump() for r in placement.image_pull_secrets]
     meta: dict[str, Any] = names.metadata(provider, names.pod_name(provider.name))
-    meta["labels"] = {**placement.labels, **names.labels(provider.name)}
+    meta["labels"] = {
+        **placement.labels,
+        **names.labels(provider.name),
+        names.LOGIN_SECRET_LABEL: names.login_label(provider.spec.credentials.secret_name),
+    }
     meta["annotations"] = dict(placement.annotations)
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
 
@@ -215,19 +243,21 @@ def _pod_without_hash(
 def render_pod(
     provider: Provider,
     secret_data: Mapping[str, bytes],
+    fingerprint_key: bytes,
     login: LoginFacts | None = None,
     defaults: PodDefaults = DEFAULT_POD_DEFAULTS,
     keys_digest: str | None = None,
 ) -> dict[str, Any]:
-    """The pod for a login whose Secret holds `secret_data` (already validated); `login`: its facts, when
-    already derived with the Secret's annotations; `defaults`: resources where the spec sets none."""
+    """The pod for a login whose Secret holds `secret_data` (already validated); `fingerprint_key`: the
+    resource's key for the login's hashes on the pod; `login`: its facts, when already derived with the
+    Secret's annotations; `defaults`: resources where the spec sets none."""
     if login is None:
         login = derive_login_facts(provider.spec.credentials, LoginSecret(secret_data))
     pod = _pod_without_hash(provider, set(secret_data), login.write_back, defaults)
     material = json.dumps(pod, sort_keys=True)
     annotations = pod["metadata"]["annotations"]
     annotations[names.SPEC_HASH_ANNOTATION] = hashlib.sha256(material.encode()).hexdigest()[:32]
-    annotations.update(render_pod_login_annotations(login))
+    annotations.update(render_pod_login_annotations(login, fingerprint_key))
     if keys_digest is not None:
         annotations[names.KEYS_DIGEST_ANNOTATION] = keys_digest
     annotations[names.INPUT_HASH_ANNOTATION] = render_input_hash(provider, secret_data, login)

@@ -1,0 +1,121 @@
+"""Among many tenants, a resource is never a key to someone else's login: images only from the operator's
+allow-list, a Service beyond the cluster only where the operator allows it and the spec names its clients,
+one pod per login judged from pods."""
+
+from __future__ import annotations
+
+from kubernetes import client
+
+from tests.e2e.harness import wait_until
+from tests.e2e.operator_process import OperatorDeployment
+from tests.e2e.test_operator import (
+    DEADLINE,
+    GROUP,
+    PLURAL,
+    VERSION,
+    get_ccp,
+    login_secret,
+    read_pod,
+    resource,
+    wait_condition,
+)
+
+ALLOWED = "ghcr.io/claude-code-operator/claude-code-provider:0.2.0"
+
+
+def test_an_image_outside_the_allow_list_gets_no_pod_and_no_access_to_the_login(
+    api: client.ApiClient, core: client.CoreV1Api, namespace: str, operator: OperatorDeployment
+) -> None:
+    custom = client.CustomObjectsApi(api)
+    operator.start()  # the default list: the project's provider repository
+    core.create_namespaced_secret(namespace, login_secret("dave-login"))
+    spec = resource("dave", "dave-login", runtime={"image": "evil.example/steal:1"})
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, spec)
+    refused = wait_condition(custom, namespace, "dave", "CredentialsValid", "False", "ImageNotAllowed")
+    assert refused["message"].startswith(
+        "spec.runtime.image 'evil.example/steal:1' is not allowed by the operator's allowedImages (chart value; "
+        "--allowed-image), which allows ghcr.io/claude-code-operator/claude-code-provider."
+    )
+    assert get_ccp(custom, namespace, "dave")["status"]["phase"] == "Invalid"
+    assert read_pod(core, namespace, "dave-claude-code") is None
+    roles = client.RbacAuthorizationV1Api(api).list_namespaced_role(namespace).items
+    assert [r.metadata.name for r in roles] == [], "no Role on the login Secret for a refused image"
+
+    patch = {"spec": {"runtime": {"image": ALLOWED}, "litellm": {"image": ALLOWED}}}
+    custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "dave", patch)
+    wait_condition(custom, namespace, "dave", "CredentialsValid", "True", "Valid")
+    pod = wait_until(lambda: read_pod(core, namespace, "dave-claude-code"), timeout=DEADLINE, what="dave's pod")
+    assert [c.image for c in pod.spec.containers] == [ALLOWED, ALLOWED]
+
+
+def test_a_service_beyond_the_cluster_needs_the_operators_setting_and_ip_block_clients(
+    api: client.ApiClient, core: client.CoreV1Api, namespace: str, operator: OperatorDeployment
+) -> None:
+    custom = client.CustomObjectsApi(api)
+    operator.start("--allow-service-type", "NodePort")
+    core.create_namespaced_secret(namespace, login_secret("erin-login"))
+    core.create_namespaced_secret(namespace, login_secret("finn-login"))
+    balanced = resource("erin", "erin-login", service={"type": "LoadBalancer"})
+    balanced["spec"]["allowFrom"] = [{"ipBlock": {"cidr": "192.0.2.0/24"}}]
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, balanced)
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, resource("finn", "finn-login", service={"type": "NodePort"})
+    )
+    not_allowed = wait_condition(custom, namespace, "erin", "CredentialsValid", "False", "ServiceTypeNotAllowed")
+    assert (
+        "spec.service.type LoadBalancer is not allowed by the operator's providerServiceTypes" in not_allowed["message"]
+    )
+    unguarded = wait_condition(custom, namespace, "finn", "CredentialsValid", "False", "ServiceTypeNotAllowed")
+    assert "spec.allowFrom must name the clients allowed there by ipBlock" in unguarded["message"]
+    services = {s.metadata.name for s in core.list_namespaced_service(namespace).items}
+    assert services.isdisjoint({"erin", "finn"}), "no Service published for a refused resource"
+    assert read_pod(core, namespace, "erin-claude-code") is None
+    assert read_pod(core, namespace, "finn-claude-code") is None
+
+    patch = {"spec": {"allowFrom": [{"ipBlock": {"cidr": "192.0.2.0/24"}}]}}
+    custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "finn", patch)
+    wait_condition(custom, namespace, "finn", "CredentialsValid", "True", "Valid")
+    assert core.read_namespaced_service("finn", namespace).spec.type == "NodePort"
+    wait_until(lambda: read_pod(core, namespace, "finn-claude-code"), timeout=DEADLINE, what="finn's pod")
+
+
+def held_login_pod(name: str, secret: str) -> client.V1Pod:
+    """A provider pod of `secret` on a node whose kubelet is not answering: deleted, it stays terminating
+    (as a real pod does through its grace period and final write-back) until it is force-deleted."""
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(
+            name=name,
+            labels={"app.kubernetes.io/managed-by": "claude-code-operator", "claudecode.dev/login-secret": secret},
+        ),
+        spec=client.V1PodSpec(
+            node_name="e2e-node-not-answering",
+            containers=[client.V1Container(name="claude", image="example.invalid/never-run")],
+            volumes=[client.V1Volume(name="login", secret=client.V1SecretVolumeSource(secret_name=secret))],
+        ),
+    )
+
+
+def test_a_login_whose_old_pod_is_still_terminating_starts_no_second_pod(
+    api: client.ApiClient, core: client.CoreV1Api, namespace: str, operator: OperatorDeployment
+) -> None:
+    """The old holder is gone but its pod is still terminating: the next resource naming that login
+    waits for the pod, not for the resource, and starts its own once the pod is gone."""
+    custom = client.CustomObjectsApi(api)
+    operator.start()
+    core.create_namespaced_secret(namespace, login_secret("shared-login"))
+    core.create_namespaced_pod(namespace, held_login_pod("gina-claude-code", "shared-login"))
+    core.delete_namespaced_pod("gina-claude-code", namespace, grace_period_seconds=300)
+    try:
+        going = read_pod(core, namespace, "gina-claude-code")
+        assert going is not None
+        assert going.metadata.deletion_timestamp is not None
+        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, resource("hugo", "shared-login"))
+        waiting = wait_condition(custom, namespace, "hugo", "PodReady", "False", "PodStarting")
+        assert waiting["message"] == (
+            "Pod hugo-claude-code is starting. Waiting for pod gina-claude-code, which runs this login, to go."
+        )
+        assert read_pod(core, namespace, "hugo-claude-code") is None
+    finally:
+        core.delete_namespaced_pod("gina-claude-code", namespace, grace_period_seconds=0)
+    pod = wait_until(lambda: read_pod(core, namespace, "hugo-claude-code"), timeout=DEADLINE, what="hugo's pod")
+    assert pod.metadata.labels["claudecode.dev/login-secret"] == "shared-login"
