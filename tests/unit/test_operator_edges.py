@@ -98,7 +98,7 @@ def test_json_that_is_not_an_object_is_malformed(data: dict[str, bytes], message
 
 
 def test_the_pod_runs_as_the_images_user_reads_its_login_owner_only_and_gets_no_service_links() -> None:
-    spec = render_pod(provider(), {"oauth-token": b"sk-ant-oat01-t"})["spec"]
+    spec = render_pod(provider(), {"oauth-token": b"sk-ant-oat01-t"}, b"fingerprint-key")["spec"]
     assert spec["securityContext"] == {
         "runAsNonRoot": True,
         "runAsUser": 10001,
