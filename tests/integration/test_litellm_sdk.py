@@ -8,7 +8,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import litellm
@@ -19,6 +19,15 @@ from tests.support import claude_processes, wait_until
 
 from claude_code_provider.llm import handler
 from claude_code_provider.llm.handler import ClaudeCodeLLM, register
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAnthropic]:
+    """An upstream of this test's own: the session's shared one also answers the session's runtimes and
+    proxy, and a late request of theirs would take the reply this test scripted (seen in CI: the stream
+    got the default reply while another request took ``a, b, c``)."""
+    with FakeAnthropic() as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)
