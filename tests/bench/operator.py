@@ -202,12 +202,24 @@ def watching(
         thread.join(timeout=15)
 
 
+#: Requests small enough that 1,000 pods fit the fake node (32 CPUs, 256 GiB): the operator's defaults
+#: (150m and 896 MiB a pod) would leave all but about 200 Pending, never Ready, so never settled. The pods
+#: keep the shape the defaults give them (requests and a memory limit); only the quantities are smaller.
+SMALL = {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}
+
+
 def resource(name: str) -> dict[str, Any]:
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "ClaudeCodeProvider",
         "metadata": {"name": name},
-        "spec": {"credentials": {"secretName": f"{name}-login"}, "owner": "bench@example.com", "probe": PROBE},
+        "spec": {
+            "credentials": {"secretName": f"{name}-login"},
+            "owner": "bench@example.com",
+            "probe": PROBE,
+            "runtime": {"resources": SMALL},
+            "litellm": {"resources": SMALL},
+        },
     }
 
 
@@ -232,6 +244,20 @@ def create_all(api: client.ApiClient, namespace: str, names: list[str], workers:
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(create, names))
     return applied
+
+
+def delete_resources(custom: client.CustomObjectsApi, namespace: str) -> None:
+    """Ask for every resource's deletion. With 1,000 resources on a loaded machine the API server can time
+    the collection delete out (504) after marking only some: ask again, a bounded number of times; the
+    caller then waits for them to go."""
+    for _ in range(10):
+        try:
+            custom.delete_collection_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, _request_timeout=120)
+            return
+        except ApiException as error:
+            if error.status != 504:
+                raise
+    raise TimeoutError(f"deleting the resources of {namespace} timed out 10 times")
 
 
 def condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
@@ -380,7 +406,7 @@ def run(
                 result.notes.append(f"{which}: {len(seen['settled'].first)}/{total} settled in time for the RSS figure")
             result.rss_1000 = rss.memory_info().rss / MiB
         # Remove the resources while the operator runs (kopf's finalizers), then the namespace.
-        custom.delete_collection_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, _request_timeout=120)
+        delete_resources(custom, namespace)
         try:
             wait_until(
                 lambda: not list_ccps(namespace, _request_timeout=30)["items"],
@@ -459,7 +485,7 @@ def run_floor(cluster: Cluster, api: client.ApiClient, *, count: int, settle_tim
             result.control_plane_cpu = cpu_of(plane) - plane_before
             for kind, s in seen.items():
                 result.latency[kind] = [s.first[n] - applied[n] for n in names if n in s.first]
-        custom.delete_collection_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, _request_timeout=120)
+        delete_resources(custom, namespace)
     finally:
         delete_namespace(core, namespace)
     return result
