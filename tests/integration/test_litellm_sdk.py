@@ -24,8 +24,8 @@ from claude_code_provider.llm.handler import ClaudeCodeLLM, register
 @pytest.fixture
 def fake() -> Iterator[FakeAnthropic]:
     """An upstream of this test's own: the session's shared one also answers the session's runtimes and
-    proxy, and a late request of theirs would take the reply this test scripted (seen in CI: the stream
-    got the default reply while another request took ``a, b, c``)."""
+    proxy, and a late request of theirs can take the reply this test scripted (CI saw the stream get the
+    default reply; which request took ``a, b, c`` was not recorded)."""
     with FakeAnthropic() as server:
         yield server
 
