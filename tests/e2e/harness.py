@@ -89,6 +89,12 @@ class Cluster:
     def kubectl(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
         return self.run("kubectl", "--request-timeout=30s", *args, **kw)
 
+    def run_quoted(self, message: str, lead: str) -> str:
+        """Runs the kubectl command a status message quotes after `lead` (as a user pastes it); returns it."""
+        command = message.split(f"{lead}: `", 1)[1].split("`", 1)[0]
+        self.kubectl(*command.split()[1:])
+        return command
+
     def helm(self, *args: str, helm_home: Path, **kw: Any) -> subprocess.CompletedProcess[str]:
         env = {
             "HELM_CACHE_HOME": str(helm_home / "cache"),

@@ -301,9 +301,8 @@ def test_a_second_resource_on_a_login_labelled_for_the_first_is_refused_until_th
     wait_until(first_gone, timeout=DEADLINE, what="the first resource's children to be deleted")
     assert core.read_namespaced_secret("shared", namespace).data, "the user's Secret is left alone"
     assert read_pod(core, namespace, "second-claude-code") is None
-    command = c["message"].split("relabel it: `", 1)[1].split("`", 1)[0]
+    command = cluster.run_quoted(c["message"], "relabel it")
     assert command == f"kubectl label secret shared -n {namespace} claudecode.dev/provider=second --overwrite"
-    cluster.kubectl(*command.split()[1:])
     wait_until(lambda: read_pod(core, namespace, "second-claude-code"), timeout=DEADLINE, what="second's pod")
     wait_condition(custom, namespace, "second", "CredentialsValid", "True", "Valid")
 

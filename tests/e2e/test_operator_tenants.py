@@ -138,9 +138,8 @@ def test_a_secret_that_did_not_opt_in_is_never_used_and_the_message_gives_the_co
     roles = client.RbacAuthorizationV1Api(api).list_namespaced_role(namespace).items
     assert roles == [], "no Role on a Secret that did not opt in"
     assert ".credentials.json" not in refused["message"], "not even its keys' names reach the status"
-    command = refused["message"].split("label it: `", 1)[1].split("`", 1)[0]
+    command = cluster.run_quoted(refused["message"], "label it")
     assert command == f"kubectl label secret ivy-login -n {namespace} claudecode.dev/provider=ivy"
-    cluster.kubectl(*command.split()[1:])
     wait_until(lambda: read_pod(core, namespace, "ivy-claude-code"), timeout=DEADLINE, what="ivy's pod")
     wait_condition(custom, namespace, "ivy", "CredentialsValid", "True", "Valid")
 
