@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# A stand-in for a Debian base image, built from Debian's packages where no image registry is reachable:
+# `debootstrap --variant=minbase` of the suite (the packages `debian:<suite>-slim` is made of), with the
+# apt sources of the official image, committed to buildah's storage under the name given.
+#
+#   images/debian-standin.sh docker.io/library/debian:bookworm-slim [suite]
+#
+# About 2.5 minutes. Needs root (debootstrap); installs debootstrap where it is missing.
+set -euo pipefail
+
+NAME=${1:?usage: debian-standin.sh IMAGE-NAME [SUITE]}
+SUITE=${2:-bookworm}
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+
+log() { echo "debian-standin: $*" >&2; }
+
+if ! command -v debootstrap >/dev/null; then
+  log "installing debootstrap"
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+fi
+
+work=$(mktemp -d /tmp/debian-standin.XXXXXX)
+ctr=
+cleanup() {
+  [[ -n $ctr ]] && buildah rm "$ctr" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+root=$work/rootfs
+log "debootstrap --variant=minbase $SUITE (about 2.5 minutes)"
+debootstrap --variant=minbase "$SUITE" "$root" "$MIRROR" >"$work/debootstrap.log" 2>&1 || {
+  tail -20 "$work/debootstrap.log" >&2
+  exit 1
+}
+
+# The official image's apt sources (deb822, updates and security included), and no caches or logs.
+rm -f "$root/etc/apt/sources.list"
+cat >"$root/etc/apt/sources.list.d/debian.sources" <<SOURCES
+Types: deb
+URIs: $MIRROR
+Suites: $SUITE $SUITE-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $SECURITY_MIRROR
+Suites: $SUITE-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
+  "$root"/var/log/* "$root"/tmp/* "$root/etc/hostname"
+: >"$root/etc/resolv.conf"
+
+ctr=$(buildah from scratch)
+mnt=$(buildah mount "$ctr")
+tar -C "$root" --numeric-owner -cf - . | tar -C "$mnt" --numeric-owner -xpf -
+buildah umount "$ctr" >/dev/null
+buildah config --cmd bash --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  --label "org.opencontainers.image.description=stand-in for $NAME: debootstrap --variant=minbase $SUITE" \
+  "$ctr"
+buildah commit --quiet "$ctr" "$NAME" >/dev/null
+log "built $NAME"
