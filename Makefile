@@ -7,7 +7,7 @@ NCA_VENV := $(VENV)/nca
 PORT ?= 4000
 
 .PHONY: install proxy login setup-token test test-unit test-integration lint format bench bench-soak bench-operator
-.PHONY: cluster cluster-down test-e2e crds demo demo-down constraints images
+.PHONY: cluster cluster-down test-e2e crds demo demo-down constraints images test-images
 
 install: $(BIN)/.installed $(NCA_VENV)/.installed
 
@@ -119,3 +119,11 @@ constraints: install
 # with the chart's appVersion; prints each image's build time and size. IMAGES_CACHE=0: a cold build.
 images:
 	@images/build.sh
+
+# The images from the inside (tests/images/): uid 10001, no pip, nothing secret, the labels, the bundled
+# CLI and the operator's CLI run, a completion through the provider pod's two containers; and the pinned
+# claude-agent-sdk's arm64 wheel. Builds the images first when they are missing.
+test-images: install
+	@images/build.sh tags | while read -r _ ref; do buildah inspect --type image "$$ref" >/dev/null 2>&1 || exit 1; done \
+	  || $(MAKE) images
+	$(BIN)/pytest tests/images
