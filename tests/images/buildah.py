@@ -4,9 +4,10 @@ image's user, on the host's network (chroot isolation: no daemon, no container r
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from tests.support import REPO, Process
@@ -52,6 +53,20 @@ class Container:
         out = subprocess.run(["buildah", "mount", self.name], check=True, capture_output=True, text=True).stdout
         return Path(out.strip())
 
+    def resolve(self, path: str) -> str:
+        """``path`` with the image's own symlinks resolved inside its root filesystem. buildah 1.28's
+        chroot isolation follows an absolute symlink on a mount target (Debian's /var/run -> /run) on the
+        host instead, mounting outside the container."""
+        root, resolved = self.mount(), PurePosixPath("/")
+        for part in PurePosixPath(path).parts[1:]:
+            candidate = root / (resolved / part).relative_to("/")
+            if candidate.is_symlink():
+                target = PurePosixPath(os.readlink(candidate))
+                resolved = target if target.is_absolute() else resolved / target
+            else:
+                resolved = resolved / part
+        return str(resolved)
+
     def command(
         self, args: list[str], *, env: dict[str, str] | None = None, volumes: dict[Path, str] | None = None
     ) -> list[str]:
@@ -60,7 +75,7 @@ class Container:
         for name, value in (env or {}).items():
             cmd += ["--env", f"{name}={value}"]
         for host, path in (volumes or {}).items():
-            cmd += ["--volume", f"{host}:{path}:ro"]
+            cmd += ["--volume", f"{host}:{self.resolve(path)}:ro"]
         return [*cmd, self.name, "--", *args]
 
     def run(self, args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
