@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 NCA_VENV := $(VENV)/nca
+ACTIONLINT_VERSION := v1.7.12
+GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 PORT ?= 4000
 
 .PHONY: install proxy login setup-token test test-unit test-integration lint format bench bench-soak bench-operator
@@ -65,12 +67,19 @@ test-unit: install
 test-integration: install
 	$(BIN)/pytest -m integration
 
-lint: install
+# actionlint (the release workflow's checker) is a Go module, built into .venv/bin at a pinned version
+# (the stamp's name carries it: a bump rebuilds).
+$(BIN)/.actionlint-$(ACTIONLINT_VERSION): $(BIN)/.installed
+	GOBIN=$(abspath $(BIN)) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	touch $@
+
+lint: install $(BIN)/.actionlint-$(ACTIONLINT_VERSION)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/hadolint provider/Dockerfile
 	$(BIN)/hadolint operator/Dockerfile
+	$(BIN)/actionlint
 
 format: install
 	$(BIN)/ruff format .
