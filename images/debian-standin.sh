@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A stand-in for a Debian base image, built from Debian's packages where no image registry is reachable:
-# `debootstrap --variant=minbase` of the suite (the packages `debian:<suite>-slim` is made of), with the
-# apt sources of the official image, committed to buildah's storage under the name given.
+# `debootstrap --variant=minbase` of the suite (the packages `debian:<suite>-slim` is made of), made slim
+# as the official image is (no documentation but copyrights, no manuals, no translations, and dpkg told to
+# leave them out of later installs too), with its apt sources, committed to buildah's storage.
 #
 #   images/debian-standin.sh docker.io/library/debian:bookworm-slim [suite]
 #
@@ -50,6 +51,22 @@ Suites: $SUITE-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SOURCES
+# The slim variant's dpkg filter (debuerreotype's), applied to what is installed already.
+cat >"$root/etc/dpkg/dpkg.cfg.d/docker" <<'SLIM'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/linda/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+path-exclude /usr/share/man/*
+SLIM
+find "$root/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete
+find "$root/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} +
+rm -rf "$root"/usr/share/{groff,info,linda,lintian,man}/*
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
   "$root"/var/log/* "$root"/tmp/* "$root/etc/hostname"
 : >"$root/etc/resolv.conf"
