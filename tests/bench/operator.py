@@ -7,7 +7,9 @@ operator's probes find nothing listening and say so in status). Measured:
 - apply -> pod, Service and status present: p50/p95 over the N resources (first time seen by a watch);
 - API requests per resource: the operator's own requests (tests/bench/counted.py counts kopf's and
   lightkube's clients) from the first create until every resource settled, divided by N;
-- operator RSS (psutil) once N settled, and once 1,000 settled;
+- operator RSS (psutil) once N settled, and once 1,000 settled; the namespace also holds 1,000 unrelated
+  Secrets of 100 KiB each (`--unrelated-secrets`, `--unrelated-kib`; Helm's release Secrets reach 1 MiB),
+  made before the operator starts: an operator that lists or watches them holds them;
 - status writes per minute in steady state: modifications of the resources seen by a watch during
   a quiet window after everything settled (and the operator's own status-write counter).
 
@@ -23,6 +25,7 @@ Every wait has a deadline; a phase that misses it is reported with how many reso
 from __future__ import annotations
 
 import argparse
+import base64
 import math
 import platform
 import re
@@ -46,6 +49,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
 
 import tests.conftest  # noqa: F401  (network isolation for everything this process starts)
+from claude_code_operator import contract
 from claude_code_operator.api.resource import Provider
 from claude_code_operator.render.network import render_service
 from claude_code_operator.render.pod import render_pod
@@ -230,7 +234,7 @@ def create_all(api: client.ApiClient, namespace: str, names: list[str], workers:
 
     def secret(name: str) -> None:
         body = client.V1Secret(
-            metadata=client.V1ObjectMeta(name=f"{name}-login"),
+            metadata=client.V1ObjectMeta(name=f"{name}-login", labels={contract.PROVIDER_LABEL: name}),
             string_data={"oauth-token": "sk-ant-oat01-" + secrets.token_urlsafe(24)},
         )
         core.create_namespaced_secret(namespace, body, _request_timeout=60)
@@ -274,6 +278,21 @@ def bare_settled(obj: dict[str, Any]) -> bool:
     return bool((obj.get("status") or {}).get("phase"))
 
 
+def create_unrelated_secrets(core: client.CoreV1Api, namespace: str, count: int, kib: int) -> None:
+    """Secrets nothing of the operator's names or labels (a database password, a Helm release): `kib` KiB of
+    random data each."""
+
+    def one(i: int) -> None:
+        body = client.V1Secret(
+            metadata=client.V1ObjectMeta(name=f"unrelated-{i:04d}"),
+            data={"blob": base64.b64encode(secrets.token_bytes(kib * 1024)).decode()},
+        )
+        core.create_namespaced_secret(namespace, body, _request_timeout=60)
+
+    with ThreadPoolExecutor(CREATORS) as pool:
+        list(pool.map(one, range(count)))
+
+
 def run(
     which: str,
     cluster: Cluster,
@@ -284,6 +303,7 @@ def run(
     total: int,
     steady: float,
     settle_timeout: float,
+    unrelated: tuple[int, int] = (0, 0),
 ) -> Result:
     result = Result(which)
     namespace = f"bench-{which}-{secrets.token_hex(3)}"
@@ -294,6 +314,7 @@ def run(
         timeout=60,
         what=f"the default ServiceAccount of {namespace}",
     )
+    create_unrelated_secrets(core, namespace, *unrelated)
     deployment = OperatorDeployment(cluster, namespace, workdir / which, release=f"bench-{namespace[-6:]}")
     deployment.workdir.mkdir(parents=True)
     deployment.install_rbac()
@@ -491,11 +512,13 @@ def run_floor(cluster: Cluster, api: client.ApiClient, *, count: int, settle_tim
     return result
 
 
-def report(results: list[Result], count: int, total: int) -> str:
+def report(results: list[Result], count: int, total: int, unrelated: tuple[int, int]) -> str:
     op, bare, floor = results
     lines = [
         f"# Operator benchmark ({platform.machine()}, {psutil.cpu_count()} CPUs, {count} resources at once, "
         f"RSS also at {total})",
+        "",
+        f"The namespace also holds {unrelated[0]:,} unrelated Secrets of {unrelated[1]} KiB each.",
         "",
         "| measure | claude-code-operator | bare kopf | cluster floor | operator / bare | operator / floor |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -558,6 +581,8 @@ def main() -> None:
         "--only", choices=("operator", "bare", "floor"), help="measure one of them (no ratios); for quick iterations"
     )
     parser.add_argument("--settle-timeout", type=float, default=300, help="deadline for COUNT resources to settle")
+    parser.add_argument("--unrelated-secrets", type=int, default=1000, help="Secrets of others in the namespace")
+    parser.add_argument("--unrelated-kib", type=int, default=100, help="size of each unrelated Secret (KiB)")
     args = parser.parse_args()
     # SIGTERM (a CI time-out, `kill`) unwinds like Ctrl-C: the operator stops and its resources go.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -593,10 +618,10 @@ def main() -> None:
             results.append(
                 run(
                     which, cluster, api, Path(tmp), count=args.count, total=args.total, steady=args.steady,
-                    settle_timeout=args.settle_timeout,
+                    settle_timeout=args.settle_timeout, unrelated=(args.unrelated_secrets, args.unrelated_kib),
                 )
             )  # fmt: skip
-    print(report(results, args.count, args.total))
+    print(report(results, args.count, args.total, (args.unrelated_secrets, args.unrelated_kib)))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from claude_code_operator import contract
 from tests.demo import processes
 from tests.e2e.harness import CLUSTER_SCRIPT, Cluster, cluster_paths, service_account_kubeconfig, wait_until
 from tests.e2e.operator_process import CHART, OperatorProcess
@@ -204,7 +205,9 @@ def has_login(home: Path) -> bool:
 
 
 def apply_login_secret(core: client.CoreV1Api, namespace: str, data: dict[str, str]) -> None:
-    body = client.V1Secret(metadata=client.V1ObjectMeta(name=LOGIN_SECRET), string_data=data)
+    # Labelled for the demo's resource: the operator uses only a Secret that opted in.
+    meta = client.V1ObjectMeta(name=LOGIN_SECRET, labels={contract.PROVIDER_LABEL: PROVIDER})
+    body = client.V1Secret(metadata=meta, string_data=data)
     try:
         core.create_namespaced_secret(namespace, body)
     except ApiException as exc:
@@ -344,7 +347,7 @@ Look around:
 
   export KUBECONFIG={cluster.kubeconfig}
   export PATH={cluster.bin_dir}:$PATH
-  kubectl get ccp -n {ns}                        # NAME READY AUTH SUBSCRIPTION ENDPOINT AGE
+  kubectl get ccp -n {ns}                        # NAME READY AUTH SUBSCRIPTION USED% ENDPOINT AGE
   kubectl describe ccp {PROVIDER} -n {ns}              # conditions and Events
   kubectl get pods,svc,cm,secrets,networkpolicies -n {ns}
   helm list -n {settings.operator_namespace}

@@ -16,6 +16,7 @@ from kubernetes.client.exceptions import ApiException
 
 from tests.e2e.harness import Cluster, service_account_kubeconfig, wait_until
 from tests.e2e.operator_process import CHART, CRD_NAME, OperatorProcess, install_peering_crds
+from tests.e2e.test_operator import opted_in
 from tests.network_analyzer import analyze, egress_traffic
 
 VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
@@ -142,7 +143,10 @@ def test_install_upgrade_with_a_crd_change_reconcile_under_the_charts_rbac_and_u
         try:
             core.create_namespaced_secret(
                 namespace,
-                client.V1Secret(metadata=client.V1ObjectMeta(name="alice-login"), string_data={"oauth-token": "t"}),
+                client.V1Secret(
+                    metadata=client.V1ObjectMeta(name="alice-login", labels=opted_in("alice")),
+                    string_data={"oauth-token": "t"},
+                ),
             )
             resource = tmp_path / "alice.yaml"
             resource.write_text(

@@ -35,7 +35,7 @@ def access_token() -> str:
 
 
 def write_laptop_login(home: Path, access: str, expires_in: timedelta = timedelta(hours=8)) -> dict[str, Any]:
-    """A `claude login` as the CLI leaves it on Linux: ~/.claude/.credentials.json and ~/.claude.json."""
+    """A `claude auth login` as the CLI leaves it on Linux: ~/.claude/.credentials.json and ~/.claude.json."""
     oauth = {
         "accessToken": access,
         "refreshToken": "sk-ant-ort01-" + secrets.token_urlsafe(32),
@@ -82,9 +82,11 @@ def test_login_creates_the_secret_then_updates_it_idempotently(
     created, data = secret(core, namespace, "alice-login")
     assert json.loads(data[".credentials.json"]) == {"claudeAiOauth": oauth}
     assert json.loads(data[".claude.json"]) == {"oauthAccount": {"emailAddress": "alice@example.com"}, "userID": "u-1"}
+    # Labelled for the resource it names: the operator serves an opted-in login to that resource only.
     assert created.metadata.labels == {
         "app.kubernetes.io/part-of": "claude-code-operator",
         "claudecode.dev/login-kind": "oauth",
+        "claudecode.dev/provider": "alice",
     }
     expires = datetime.fromtimestamp(oauth["expiresAt"] / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert created.metadata.annotations == {
@@ -101,7 +103,7 @@ def test_login_creates_the_secret_then_updates_it_idempotently(
     assert f"Secret {namespace}/alice-login unchanged" in again.stdout
     assert secret(core, namespace, "alice-login")[0].metadata.resource_version == created.metadata.resource_version
 
-    # `claude login` again on the laptop: the newer login replaces the old one.
+    # `claude auth login` again on the laptop: the newer login replaces the old one.
     newer = write_laptop_login(tmp_path, access_token(), expires_in=timedelta(hours=9))
     updated = login(tmp_path, kubeconfig, "-n", namespace, "--name", "alice")
     assert updated.returncode == 0, updated.stderr
@@ -229,7 +231,7 @@ def test_a_login_from_this_machine_reaches_a_working_endpoint_with_one_command(
     operator.start()
     token = access_token()
     if kind == "oauth":
-        write_laptop_login(tmp_path, token)  # a `claude login` on this machine; the pod gets its access token
+        write_laptop_login(tmp_path, token)  # a `claude auth login` on this machine; the pod gets its access token
     started = time.monotonic()
 
     stdin_token = ["--token-stdin"] if kind == "setup-token" else []

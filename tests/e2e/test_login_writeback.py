@@ -33,7 +33,7 @@ from lightkube.types import PatchType
 from claude_code_provider.metrics import Metrics
 from claude_code_provider.runtime.writeback import LoginWriter, WriteBackSettings
 from tests.e2e.harness import wait_until
-from tests.e2e.test_operator import GROUP, PLURAL, VERSION, condition, get_ccp, read_pod
+from tests.e2e.test_operator import GROUP, PLURAL, VERSION, condition, get_ccp, opted_in, read_pod
 from tests.e2e.test_operator_runtime import (
     START,
     World,
@@ -71,8 +71,11 @@ def oauth(
 
 
 def oauth_secret(name: str, login: IssuedLogin, annotations: Mapping[str, str] | None = None) -> client.V1Secret:
+    """Labelled for the resource `name` without `-login` names."""
     return client.V1Secret(
-        metadata=client.V1ObjectMeta(name=name, annotations=dict(annotations or {})),
+        metadata=client.V1ObjectMeta(
+            name=name, annotations=dict(annotations or {}), labels=opted_in(name.removesuffix("-login"))
+        ),
         string_data={".credentials.json": json.dumps(login.credentials()), ".claude.json": json.dumps(ACCOUNT)},
     )
 
@@ -333,7 +336,7 @@ def test_an_in_pod_login_is_persisted_without_a_restart(
     master_key = keys(core, ns, "dave")["master-key"]
     assert chat(pod, master_key) == TextReply().full_text
 
-    # `kubectl exec -it dave-claude-code -c claude -- claude login` replaces the credentials file.
+    # `kubectl exec -it dave-claude-code -c claude -- claude auth login` replaces the credentials file.
     relogin = oauth.issue(expires_in=9 * 3600)
     config_dir = pod.container("claude").mounts["/var/lib/claude"]
     before = reconciles(proc.metrics(), "secret")
@@ -448,7 +451,7 @@ def test_a_setup_token_expiry_is_warned_and_the_warning_clears_when_renewed(
     core.create_namespaced_secret(
         ns,
         client.V1Secret(
-            metadata=client.V1ObjectMeta(name="fay-login", annotations={EXPIRES_AT: soon}),
+            metadata=client.V1ObjectMeta(name="fay-login", annotations={EXPIRES_AT: soon}, labels=opted_in("fay")),
             string_data={"oauth-token": token},
         ),
     )

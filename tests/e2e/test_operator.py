@@ -20,6 +20,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from claude_code_operator import contract
 from tests.e2e.harness import Cluster, wait_until
 from tests.e2e.operator_process import OperatorDeployment
 
@@ -29,10 +30,16 @@ FAST_PROBE = {"intervalSeconds": 5, "timeoutSeconds": 2, "failureThreshold": 1}
 DEADLINE = 60
 
 
-def login_secret(name: str, token: str = ACCESS_TOKEN) -> client.V1Secret:
+def opted_in(provider: str) -> dict[str, str]:
+    """The label with which a Secret's owner lets the operator use it for `provider`, and only for it."""
+    return {contract.PROVIDER_LABEL: provider}
+
+
+def login_secret(name: str, token: str = ACCESS_TOKEN, *, provider: str | None = None) -> client.V1Secret:
+    """A `claude auth login` login in a Secret labelled for `provider` (default: `name` without `-login`)."""
     creds = {"claudeAiOauth": {"accessToken": token, "refreshToken": "sk-ant-ort01-" + secrets.token_hex(8)}}
     return client.V1Secret(
-        metadata=client.V1ObjectMeta(name=name),
+        metadata=client.V1ObjectMeta(name=name, labels=opted_in(provider or name.removesuffix("-login"))),
         string_data={".credentials.json": json.dumps(creds), ".claude.json": "{}"},
     )
 
@@ -79,7 +86,7 @@ def create_with_login(
     core: client.CoreV1Api, custom: client.CustomObjectsApi, namespace: str, name: str, secret: str
 ) -> client.V1Pod:
     """A login Secret and a resource naming it; returns the pod once the operator has made it."""
-    core.create_namespaced_secret(namespace, login_secret(secret))
+    core.create_namespaced_secret(namespace, login_secret(secret, provider=name))
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, resource(name, secret))
     return wait_until(lambda: read_pod(core, namespace, f"{name}-claude-code"), timeout=DEADLINE, what=f"{name}'s pod")
 
@@ -173,7 +180,7 @@ def test_resource_gets_owned_children_status_and_events(
     # No runtime answers at the pod IP here: after the threshold the login is Unknown, not False.
     wait_condition(custom, namespace, "alice", "Authenticated", "Unknown", "ProbeFailed")
     table = cluster.kubectl("get", "ccp", "alice", "-n", namespace).stdout
-    assert table.split("\n")[0].split() == ["NAME", "READY", "AUTH", "SUBSCRIPTION", "ENDPOINT", "AGE"], table
+    assert table.split("\n")[0].split() == ["NAME", "READY", "AUTH", "SUBSCRIPTION", "USED%", "ENDPOINT", "AGE"], table
     assert "ProbeFailed" in table
     assert f"http://alice.{namespace}.svc:4000/v1" in table
 
@@ -215,7 +222,10 @@ def test_api_key_in_the_secret_is_refused_without_a_pod(
     operator.start()
     api_key = "sk-ant-api03-" + secrets.token_hex(16)
     core.create_namespaced_secret(
-        namespace, client.V1Secret(metadata=client.V1ObjectMeta(name="k"), string_data={"oauth-token": api_key})
+        namespace,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name="k", labels=opted_in("carol")), string_data={"oauth-token": api_key}
+        ),
     )
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, resource("carol", "k"))
     c = wait_condition(custom, namespace, "carol", "CredentialsValid", "False", "ApiKeyNotAllowed")
@@ -259,17 +269,22 @@ def test_suspend_pod_loss_spec_change_and_rotation_keep_one_pod(
     assert len(pods) == 1
 
 
-def test_two_resources_on_one_login_the_second_is_refused_until_the_first_goes(
-    core: client.CoreV1Api, custom: client.CustomObjectsApi, namespace: str, operator: OperatorDeployment
+def test_a_second_resource_on_a_login_labelled_for_the_first_is_refused_until_the_label_names_it(
+    cluster: Cluster,
+    core: client.CoreV1Api,
+    custom: client.CustomObjectsApi,
+    namespace: str,
+    operator: OperatorDeployment,
 ) -> None:
     operator.start()
     create_with_login(core, custom, namespace, "first", "shared")
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, resource("second", "shared"))
-    c = wait_condition(custom, namespace, "second", "CredentialsValid", "False", "LoginInUse")
-    assert "first" in c["message"]
+    c = wait_condition(custom, namespace, "second", "CredentialsValid", "False", "SecretLabelledForOther")
+    assert "labelled claudecode.dev/provider=first" in c["message"]
     assert read_pod(core, namespace, "second-claude-code") is None
 
-    # The user's Secret stays; the first resource's children go; then the second gets its pod.
+    # The user's Secret stays; the first resource's children go; the label still names first, so nothing
+    # starts until the owner relabels it (the command the message gives).
     custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "first")
 
     def first_gone() -> bool:
@@ -278,7 +293,6 @@ def test_two_resources_on_one_login_the_second_is_refused_until_the_first_goes(
             for items in (
                 core.list_namespaced_pod(namespace, label_selector="claudecode.dev/provider=first").items,
                 core.list_namespaced_config_map(namespace, label_selector="claudecode.dev/provider=first").items,
-                core.list_namespaced_secret(namespace, label_selector="claudecode.dev/provider=first").items,
                 core.list_namespaced_service(namespace, label_selector="claudecode.dev/provider=first").items,
             )
             for o in items
@@ -286,6 +300,10 @@ def test_two_resources_on_one_login_the_second_is_refused_until_the_first_goes(
 
     wait_until(first_gone, timeout=DEADLINE, what="the first resource's children to be deleted")
     assert core.read_namespaced_secret("shared", namespace).data, "the user's Secret is left alone"
+    assert read_pod(core, namespace, "second-claude-code") is None
+    command = c["message"].split("relabel it: `", 1)[1].split("`", 1)[0]
+    assert command == f"kubectl label secret shared -n {namespace} claudecode.dev/provider=second --overwrite"
+    cluster.kubectl(*command.split()[1:])
     wait_until(lambda: read_pod(core, namespace, "second-claude-code"), timeout=DEADLINE, what="second's pod")
     wait_condition(custom, namespace, "second", "CredentialsValid", "True", "Valid")
 
@@ -336,7 +354,7 @@ def test_operator_killed_in_the_middle_of_a_batch_converges_without_duplicates(
     count = 12
     proc = operator.start()
     for i in range(count):
-        core.create_namespaced_secret(namespace, login_secret(f"login-{i}"))
+        core.create_namespaced_secret(namespace, login_secret(f"login-{i}", provider=f"p{i}"))
         custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, resource(f"p{i}", f"login-{i}"))
     # Kill as soon as the first pod exists: the other reconciles are in flight or not started.
     wait_until(lambda: core.list_namespaced_pod(namespace).items, timeout=DEADLINE, what="the first pod")

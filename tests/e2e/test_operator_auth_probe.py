@@ -7,7 +7,7 @@ from kubernetes import client
 
 from tests.e2e.operator_process import OperatorDeployment
 from tests.e2e.podrunner import PodRunner
-from tests.e2e.test_operator import GROUP, PLURAL, VERSION, get_ccp, resource, wait_condition
+from tests.e2e.test_operator import GROUP, PLURAL, VERSION, get_ccp, opted_in, resource, wait_condition
 
 
 def test_a_setup_token_login_served_by_the_runtime_becomes_authenticated_and_ready(
@@ -21,7 +21,10 @@ def test_a_setup_token_login_served_by_the_runtime_becomes_authenticated_and_rea
     custom = client.CustomObjectsApi(api)
     core.create_namespaced_secret(
         namespace,
-        client.V1Secret(metadata=client.V1ObjectMeta(name="tok"), string_data={"oauth-token": "sk-ant-oat01-e2e"}),
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name="tok", labels=opted_in("tina")),
+            string_data={"oauth-token": "sk-ant-oat01-e2e"},
+        ),
     )
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, resource("tina", "tok"))
     auth = wait_condition(custom, namespace, "tina", "Authenticated", "True", "LoggedIn")

@@ -26,6 +26,7 @@ from tests.e2e.test_operator import (
     create_with_login,
     get_ccp,
     login_secret,
+    opted_in,
     read_pod,
     resource,
     wait_condition,
@@ -47,7 +48,7 @@ def test_a_pod_refused_by_a_resource_quota_is_a_false_condition_and_comes_once_t
         what="the quota to be counted",
     )
     operator.start()
-    core.create_namespaced_secret(namespace, login_secret("q-login"))
+    core.create_namespaced_secret(namespace, login_secret("q-login", provider="quota"))
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, resource("quota", "q-login"))
     c = wait_condition(custom, namespace, "quota", "PodReady", "False", "Refused")
     assert c["message"].startswith("The API server refused Pod quota-claude-code (HTTP 403: "), c["message"]
@@ -68,7 +69,7 @@ def test_an_invalid_placement_is_refused_with_the_field_and_a_fixed_spec_gets_th
     core: client.CoreV1Api, custom: client.CustomObjectsApi, namespace: str, operator: OperatorDeployment
 ) -> None:
     operator.start()
-    core.create_namespaced_secret(namespace, login_secret("p-login"))
+    core.create_namespaced_secret(namespace, login_secret("p-login", provider="placed"))
     bad = resource("placed", "p-login", placement={"nodeSelector": {"not a label!": "x"}})
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, bad)
     c = wait_condition(custom, namespace, "placed", "PodReady", "False", "Refused")
@@ -90,7 +91,7 @@ def test_a_pod_lost_while_the_operator_may_not_create_pods_is_replaced_once_it_m
     """A reconcile triggered by the pod's own DELETED event fails for longer than a few quick retries;
     no further event comes, and the pod is still replaced."""
     operator.start()
-    core.create_namespaced_secret(namespace, login_secret("b-login"))
+    core.create_namespaced_secret(namespace, login_secret("b-login", provider="brown"))
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, resource("brown", "b-login"))
     first = wait_until(lambda: read_pod(core, namespace, "brown-claude-code"), timeout=DEADLINE, what="the pod")
     role = f"{operator.release}-claude-code-operator"
@@ -121,7 +122,7 @@ def test_provider_containers_get_default_resources_and_the_spec_overrides_them(
 ) -> None:
     """Neither container is left without requests (a BestEffort pod is the first evicted)."""
     operator.start("--litellm-resources", '{"requests": {"cpu": "20m", "memory": "300Mi"}}')
-    core.create_namespaced_secret(namespace, login_secret("r-login"))
+    core.create_namespaced_secret(namespace, login_secret("r-login", provider="sized"))
     sized = resource("sized", "r-login", runtime={"resources": {"requests": {"memory": "1Gi"}}})
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, sized)
     pod = wait_until(lambda: read_pod(core, namespace, "sized-claude-code"), timeout=DEADLINE, what="the pod")
@@ -227,7 +228,8 @@ def test_a_setup_token_saved_as_utf16_is_a_condition_and_gets_no_pod(
     core.create_namespaced_secret(
         namespace,
         client.V1Secret(
-            metadata=client.V1ObjectMeta(name="bom"), data={"oauth-token": base64.b64encode(token).decode()}
+            metadata=client.V1ObjectMeta(name="bom", labels=opted_in("bom")),
+            data={"oauth-token": base64.b64encode(token).decode()},
         ),
     )
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, resource("bom", "bom"))

@@ -27,7 +27,7 @@ from kubernetes import client, watch
 from tests.e2e.harness import wait_until
 from tests.e2e.operator_process import OperatorDeployment
 from tests.e2e.podrunner import PodRunner, RunningPod
-from tests.e2e.test_operator import GROUP, PLURAL, VERSION, condition, get_ccp, probe_count, read_pod
+from tests.e2e.test_operator import GROUP, PLURAL, VERSION, condition, get_ccp, opted_in, probe_count, read_pod
 from tests.e2e.test_podrunner_sidecar import wait_for_litellm
 from tests.fakes.anthropic_api import FakeAnthropic, TextReply, authentication_error, rate_limit_error
 
@@ -37,7 +37,9 @@ START = 120  # a pod's containers up: operator apply, pod runner, LiteLLM's slow
 
 
 def login_secret(name: str, token: str) -> client.V1Secret:
-    return client.V1Secret(metadata=client.V1ObjectMeta(name=name), string_data={"oauth-token": token})
+    """A setup-token login labelled for the resource `name` without `-login` names."""
+    meta = client.V1ObjectMeta(name=name, labels=opted_in(name.removesuffix("-login")))
+    return client.V1Secret(metadata=meta, string_data={"oauth-token": token})
 
 
 def provider(name: str, secret: str) -> dict[str, Any]:
@@ -291,6 +293,8 @@ def test_pod_loss_rotation_and_a_killed_operator_keep_one_pod_at_a_time(world: W
         assert chat(fourth, master_key) == TextReply().full_text
         within(START, custom, namespace, "bob", "Authenticated", "True")
 
+        # The operator's own children; the login Secret carries the opt-in label too but is the user's.
+        label = f"{label},app.kubernetes.io/managed-by=claude-code-operator"
         children: dict[str, list[Any]] = {
             "pods": core.list_namespaced_pod(namespace, label_selector=label).items,
             "services": core.list_namespaced_service(namespace, label_selector=label).items,

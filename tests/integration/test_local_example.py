@@ -1,4 +1,4 @@
-"""The README's local example: `litellm --config examples/litellm-config.yaml` on a laptop after `claude login`."""
+"""The README's local example: `litellm --config examples/litellm-config.yaml` on a laptop after `claude auth login`."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ ACCESS_TOKEN = "sk-ant-oat01-" + "l" * 40
 @pytest.fixture(scope="module")
 def laptop_proxy(fake: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     root = tmp_path_factory.mktemp("laptop")
-    # What `claude login` leaves behind: ~/.claude/.credentials.json; no CLAUDE_CONFIG_DIR is set.
+    # What `claude auth login` leaves behind: ~/.claude/.credentials.json; no CLAUDE_CONFIG_DIR is set.
     claude_dir = root / "home" / ".claude"
     claude_dir.mkdir(parents=True)
     (claude_dir / ".credentials.json").write_text(

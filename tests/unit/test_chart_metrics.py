@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from claude_code_operator import metrics as operator_metrics
 from claude_code_provider.metrics import Metrics
+from claude_code_provider.runtime.usage import UsageCollector, UsageTracker
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "claude-code-operator"
 OURS = re.compile(r"\bclaude_code_[a-z_]+")
@@ -25,8 +26,10 @@ def exported() -> set[str]:
     ):
         operator.register(collector)
     operator.register(operator_metrics.PhaseCollector(lambda: {("team", "alice"): "Ready"}))
+    runtime = Metrics().registry
+    runtime.register(UsageCollector(UsageTracker()))  # as the runtime's start-up registers it
     names = set()
-    for registry in (operator, Metrics().registry):
+    for registry in (operator, runtime):
         for family in registry.collect():
             # Labelled metrics show no sample before their first use: the names their type gives them.
             suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}.get(family.type, [""])
@@ -45,6 +48,7 @@ def queried() -> set[str]:
 def test_alerts_and_dashboard_use_exported_metric_names() -> None:
     used = queried()
     assert {"claude_code_operator_resources", "claude_code_requests_total", "claude_code_pool_hit_ratio"} <= used
+    assert "claude_code_usage_utilization" in used
     assert used - exported() == set()
 
 

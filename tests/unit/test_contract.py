@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from claude_code_operator import contract
 from claude_code_operator.api.resource import Provider
 from claude_code_operator.api.status import ClaudeCodeProviderStatus
@@ -19,11 +21,13 @@ from claude_code_operator.observations import PodFacts, ProbeFacts
 from claude_code_operator.probe import to_auth_report
 from claude_code_operator.render.pod import render_pod
 from claude_code_operator.status import Facts, derive_status
+from claude_code_provider import usage as runtime_usage
 from claude_code_provider.auth import login as runtime_login
 from claude_code_provider.auth import oauth_login
 from claude_code_provider.auth.status import Outcome, OutcomeKind, TokenInfo, derive_auth_status
 from claude_code_provider.engine.admission import AdmissionSettings
 from claude_code_provider.engine.settings import EngineSettings
+from claude_code_provider.errors import ClaudeCodeError, ErrorKind
 from claude_code_provider.runtime.settings import RuntimeSettings
 from claude_code_provider.runtime.writeback import WriteBackSettings, WriteOutcome
 
@@ -111,11 +115,26 @@ def test_outcome_words_are_the_runtimes() -> None:
     assert contract.WRITE_BACK_SUPERSEDED in typing.get_args(WriteOutcome)
 
 
-def status_after(outcome: Outcome, now: datetime) -> ClaudeCodeProviderStatus:
+def test_error_kinds_and_window_names_are_the_runtimes() -> None:
+    kinds = {
+        contract.KIND_LOGIN_REVOKED: ErrorKind.LOGIN_REVOKED,
+        contract.KIND_ORGANIZATION_DISABLED: ErrorKind.ORGANIZATION_DISABLED,
+        contract.KIND_OAUTH_NOT_ALLOWED: ErrorKind.OAUTH_NOT_ALLOWED,
+        contract.KIND_EXTRA_USAGE_REQUIRED: ErrorKind.EXTRA_USAGE_REQUIRED,
+    }
+    assert all(word == kind.value for word, kind in kinds.items())
+    assert dict(runtime_usage.WINDOW_NAMES) == contract.WINDOW_NAMES
+    for window in ("five_hour", "seven_day_opus", "some_new_window"):
+        assert contract.to_window_name(window) == runtime_usage.to_window_name(window)
+
+
+def status_after(
+    outcome: Outcome, now: datetime, usage: list[runtime_usage.UsageWindow] | None = None
+) -> ClaudeCodeProviderStatus:
     """The operator's status once it probed a runtime whose last request ended with `outcome`."""
     cli = {"loggedIn": True, "authMethod": "claude.ai", "subscriptionType": "max"}
     runtime = derive_auth_status(
-        cli=cli, login_problem=None, token=TokenInfo(), outcome=outcome, cli_version="2.1.0", now=now
+        cli=cli, login_problem=None, token=TokenInfo(), outcome=outcome, cli_version="2.1.0", now=now, usage=usage
     )
     report = to_auth_report(json.loads(runtime.model_dump_json()))
     assert report is not None
@@ -155,3 +174,40 @@ def test_a_usage_limit_without_a_reset_time_holds_nothing() -> None:
     status = status_after(Outcome(result="rate_limited", at=T0), T0)
     assert conditions(status)["RateLimited"] == ("False", "WithinLimits")
     assert conditions(status)["Ready"] == ("True", "Ready")
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        (ErrorKind.ORGANIZATION_DISABLED, "OrganizationDisabled"),
+        (ErrorKind.OAUTH_NOT_ALLOWED, "OAuthNotAllowed"),
+        (ErrorKind.LOGIN_REVOKED, "LoginRevoked"),
+        (ErrorKind.NOT_LOGGED_IN, "LoginRejected"),
+    ],
+)
+def test_a_refusal_of_the_account_has_its_own_reason_and_never_asks_for_a_login_it_would_not_cure(
+    kind: ErrorKind, reason: str
+) -> None:
+    status = status_after(Outcome.of(ClaudeCodeError(kind, "refused"), T0), T0)
+    assert conditions(status)["Authenticated"] == ("False", reason)
+    message = next(c.message for c in status.conditions if c.type == "Authenticated")
+    cured_by_a_login = kind in (ErrorKind.LOGIN_REVOKED, ErrorKind.NOT_LOGGED_IN)
+    assert ("claude-code-operator login --namespace" in message) is cured_by_a_login
+    assert status.phase == "Unauthenticated"
+
+
+def test_the_runtimes_usage_windows_reach_the_status_and_the_limit_names_its_window() -> None:
+    reset = T0 + timedelta(hours=2)
+    windows = [
+        runtime_usage.UsageWindow(window="five_hour", utilization=100.0, resets_at=reset, status="rejected"),
+        runtime_usage.UsageWindow(window="seven_day", utilization=41.0, resets_at=T0 + timedelta(days=2)),
+    ]
+    limit = ClaudeCodeError(ErrorKind.USAGE_LIMIT, "limit", retry_after=7200, window="five_hour")
+    status = status_after(Outcome.of(limit, T0), T0, windows)
+    assert [(w.window, w.utilization, w.resets_at) for w in status.usage] == [
+        ("five_hour", 100.0, reset),
+        ("seven_day", 41.0, T0 + timedelta(days=2)),
+    ]
+    assert conditions(status)["QuotaLow"] == ("True", "UsageAboveThreshold")
+    limited = next(c for c in status.conditions if c.type == "RateLimited")
+    assert "five-hour usage limit is reached" in limited.message

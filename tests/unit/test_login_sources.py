@@ -127,7 +127,7 @@ def test_no_login_says_where_it_looked_and_what_to_run(tmp_path: Path) -> None:
     assert "Keychain (service 'Claude Code-credentials', account 'bob')" in message
     assert "CLAUDE_CODE_OAUTH_TOKEN" in message
     assert "claude setup-token" in message
-    assert "claude login" in message
+    assert "claude auth login" in message
 
 
 def fake_security(bin_dir: Path, body: str) -> None:

@@ -235,7 +235,11 @@ def test_dry_run_prints_masked_manifests_the_api_would_accept_and_contacts_nothi
     assert secret["metadata"] == {
         "name": "alice-login",
         "namespace": "team",
-        "labels": {"app.kubernetes.io/part-of": "claude-code-operator", "claudecode.dev/login-kind": "oauth"},
+        "labels": {
+            "app.kubernetes.io/part-of": "claude-code-operator",
+            "claudecode.dev/login-kind": "oauth",
+            "claudecode.dev/provider": "alice",  # the one resource that may use it
+        },
         "annotations": {
             "claudecode.dev/login-expires-at": "2026-06-01T20:00:00Z",
             "claudecode.dev/login-written-by": "login-command",

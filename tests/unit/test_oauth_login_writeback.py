@@ -166,7 +166,7 @@ def test_write_back_goes_only_over_the_pods_own_lineage() -> None:
     patch, outcome = patch_for({".credentials.json": installed}, mine, lineage=lineage)
     assert outcome == "written"
     assert base64.b64decode(patch["data"][".credentials.json"]) == mine
-    # Over what it wrote last, also with an earlier expiry (an in-pod `claude login` with a shorter token).
+    # Over what it wrote last, also with an earlier expiry (an in-pod `claude auth login` with a shorter token).
     relogin = login(1_200, access="sk-ant-oat01-relogin", refresh="sk-ant-ort01-relogin")
     assert patch_for({".credentials.json": mine}, relogin, lineage=lineage.writing(mine))[1] == "written"
     # A person's login, older or newer than the pod's: never written over.

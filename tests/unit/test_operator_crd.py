@@ -62,7 +62,8 @@ def test_schema_is_structural_and_declares_every_status_field() -> None:
     schema = version["schema"]["openAPIV3Schema"]
     assert _walk(schema) == []
     status = schema["properties"]["status"]["properties"]
-    assert set(status) == {"phase", "conditions", "endpoint", "auth", "podName", "observedGeneration"}
+    assert set(status) == {"phase", "conditions", "endpoint", "auth", "podName", "observedGeneration", "usage"}
+    assert set(status["usage"]["items"]["properties"]) == {"window", "utilization", "resetsAt"}
     assert set(status["auth"]["properties"]) == {
         "loggedIn", "method", "subscriptionType", "expiresAt", "rateLimitedUntil", "message",
         "loginKind", "loginExpiresAt", "writeBack",
@@ -81,7 +82,8 @@ def test_printer_columns_select_conditions_by_type() -> None:
     assert crd["spec"]["names"]["shortNames"] == ["ccp"]
     assert crd["spec"]["scope"] == "Namespaced"
     columns = {c["name"]: c["jsonPath"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]}
-    assert list(columns) == ["Ready", "Auth", "Subscription", "Endpoint", "Age"]
+    assert list(columns) == ["Ready", "Auth", "Subscription", "Used%", "Endpoint", "Age"]
+    assert columns["Used%"] == ".status.usage[0].utilization"  # status.usage is kept most used first
     assert columns["Ready"] == '.status.conditions[?(@.type=="Ready")].status'
     assert '@.type=="Authenticated"' in columns["Auth"]
 

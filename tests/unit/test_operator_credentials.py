@@ -24,7 +24,7 @@ def login(token: str = SECRET_VALUE) -> bytes:
         ({}, "SecretEmpty", "claude setup-token"),
         ({"other": b"x"}, "MissingKeys", "its keys: other"),
         ({".credentials.json": b"{not json " + SECRET_VALUE.encode()}, "MalformedCredentials", "--from-file"),
-        ({".credentials.json": b'{"foo": 1}'}, "NotAClaudeLogin", "claude login"),
+        ({".credentials.json": b'{"foo": 1}'}, "NotAClaudeLogin", "claude auth login"),
         ({".credentials.json": login("sk-ant-api03-" + SECRET_VALUE)}, "ApiKeyNotAllowed", "setup-token"),
         ({"oauth-token": ("sk-ant-api03-" + SECRET_VALUE).encode()}, "ApiKeyNotAllowed", "setup-token"),
         ({"oauth-token": b"  \n"}, "MissingKeys", "is empty"),

@@ -158,7 +158,7 @@ def test_without_write_back_an_oauth_login_ends_with_the_secrets_access_token() 
     s = status_for(p, oauth(T0 + timedelta(hours=6)), {}, T0)
     status, reason, message = expiring(s)
     assert (status, reason) == ("True", "LoginExpiresSoon")
-    assert "kubectl exec -it alice-claude-code -n team -c claude -- claude login" in message
+    assert "kubectl exec -it alice-claude-code -n team -c claude -- claude auth login" in message
 
 
 def test_a_failing_write_back_warns_until_a_write_succeeds() -> None:

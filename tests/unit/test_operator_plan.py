@@ -7,8 +7,9 @@ import json
 from typing import Any
 
 from claude_code_operator.api.resource import Provider
+from claude_code_operator.claims import derive_secret_claim
 from claude_code_operator.config import OperatorConfig, PodDefaults
-from claude_code_operator.credentials import derive_credentials_check, derive_login_in_use
+from claude_code_operator.credentials import derive_credentials_check
 from claude_code_operator.login_facts import LoginSecret, derive_login_facts
 from claude_code_operator.observations import Observation, PodFacts
 from claude_code_operator.plan import Plan, derive_children, derive_plan
@@ -151,14 +152,11 @@ def test_no_usable_login_removes_the_pod_and_a_new_resource_reads_it_first() -> 
     assert (plan.pod_plan, plan.action, plan.facts) == ("remove", "delete", PodFacts("withheld"))
 
 
-def test_a_login_in_use_by_another_resource_withholds_the_pod_and_applies_nothing() -> None:
+def test_a_login_labelled_for_another_resource_withholds_the_pod_and_applies_nothing() -> None:
     p = provider()
-    check = derive_login_in_use("team", "alice-login", "bob")
-    assert (check.valid, check.reason) == (False, "LoginInUse")
-    assert check.message == (
-        "Secret team/alice-login is the login of ClaudeCodeProvider bob; two pods refreshing one login invalidate "
-        "it. Give this resource its own login Secret (spec.credentials.secretName) or delete bob."
-    )
+    check = derive_secret_claim("team", "alice", "alice-login", {"claudecode.dev/provider": "bob"})
+    assert check is not None
+    assert (check.valid, check.reason) == (False, "SecretLabelledForOther")
     plan = derive_plan(
         p, check, Observation(None, live(render_pod(p, SETUP_TOKEN, KEY)), True), PodDefaults(), fingerprint_key=None
     )

@@ -38,7 +38,9 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
   resources: [claudecodeproviders/status]
   verbs: [patch]
 # Login Secrets are watched (never polled) and read; the generated keys Secret is created once (and
-# completed by apply when a changed spec wants another key).
+# completed by apply when a changed spec wants another key). RBAC cannot select by label: the operator
+# itself lists and watches only Secrets labelled claudecode.dev/provider (a server-side selector), reads
+# by name only the Secrets resources name, and uses one only when its label names that resource.
 # Holding get and patch on secrets is also what lets the operator grant a pod get and patch on its own
 # login Secret (RBAC allows granting only what one holds).
 - apiGroups: [""]

@@ -14,7 +14,7 @@ import sys
 from pydantic import ValidationError
 
 from .api.spec import DEFAULT_IMAGE_REPOSITORY, Resources
-from .config import DEFAULT_OPERATOR_LABELS, ApiServerEndpoint, OperatorConfig, PodDefaults
+from .config import DEFAULT_OPERATOR_LABELS, DEFAULT_WARN_PERCENT, ApiServerEndpoint, OperatorConfig, PodDefaults
 from .login.command import add_arguments as add_login_arguments
 from .login.command import local_machine, run_login
 from .render.images import to_repository
@@ -91,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace pods that only a new operator version renders differently at most once this often (default 5)",
     )
     run.add_argument(
+        "--quota-warn-percent",
+        type=int,
+        default=DEFAULT_WARN_PERCENT,
+        choices=range(1, 101),
+        metavar="1-100",
+        help="QuotaLow turns True when a usage window of a plan is this much used, unless the resource's "
+        "spec.quota.warnPercent says otherwise (default %(default)s)",
+    )
+    run.add_argument(
         "--api-server-endpoint",
         type=_api_server_endpoint,
         action="append",
@@ -156,6 +165,7 @@ def run_operator(args: argparse.Namespace) -> None:
         metrics_port=args.metrics_port,
         resync_seconds=args.resync_seconds,
         rollout_seconds=args.rollout_seconds,
+        quota_warn_percent=args.quota_warn_percent,
         pod_defaults=PodDefaults().overridden(runtime=args.runtime_resources, litellm=args.litellm_resources),
         api_server=tuple(args.api_server),
         external_service_types=tuple(args.external_service_types),

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress
 from .api.spec import DEFAULT_IMAGE_REPOSITORY, Resources
 
 DEFAULT_OPERATOR_LABELS = {"app.kubernetes.io/name": "claude-code-operator"}
+#: QuotaLow's threshold (percent of a usage window used) when neither the chart nor the resource sets one.
+DEFAULT_WARN_PERCENT = 80
 
 
 class PodDefaults(BaseModel):
@@ -69,3 +71,5 @@ class OperatorConfig(BaseModel):
     #: A pod that only a new operator version renders differently is replaced at most once this often,
     #: across all resources (an upgrade does not restart every provider at once).
     rollout_seconds: float = Field(default=5.0, ge=0)
+    #: QuotaLow turns True when a usage window is this much used (percent), unless spec.quota says otherwise.
+    quota_warn_percent: int = Field(default=DEFAULT_WARN_PERCENT, ge=1, le=100)

@@ -15,6 +15,12 @@ EXPIRES_AT_ANNOTATION: Final = "claudecode.dev/login-expires-at"
 WRITTEN_BY_ANNOTATION: Final = "claudecode.dev/login-written-by"
 WRITTEN_BY_COMMAND: Final = "login-command"
 
+#: On a login Secret (and a `masterKeySecret`): the one ClaudeCodeProvider of its namespace, by name,
+#: that may mount it, have it watched and have it written back. A Secret without it is never used: its
+#: owner opts in (the login command sets it). The operator's own children carry it too, naming their
+#: resource, and the operator watches only Secrets that carry it (a server-side selector).
+PROVIDER_LABEL: Final = "claudecode.dev/provider"
+
 #: The login's file names in the pod, whatever the Secret's keys are called.
 CREDENTIALS_FILE: Final = ".credentials.json"
 CLAUDE_JSON_FILE: Final = ".claude.json"
@@ -60,3 +66,24 @@ API_KEY_METHODS: Final = frozenset({"api_key", "api_key_helper"})
 WRITE_BACK_FAILED: Final = frozenset({"error", "gave_up"})
 #: `writeBack.lastResult` when a newer login (another lineage) arrived: the pod stopped writing it back.
 WRITE_BACK_SUPERSEDED: Final = "superseded"
+#: /auth/status `lastRequest.kind` values (the runtime's ErrorKind) that the operator's conditions give
+#: reasons of their own: refusals of the account that a new login to it does not cure, a revoked login,
+#: and a request that needs the plan's extra usage.
+KIND_LOGIN_REVOKED: Final = "login_revoked"
+KIND_ORGANIZATION_DISABLED: Final = "organization_disabled"
+KIND_OAUTH_NOT_ALLOWED: Final = "oauth_not_allowed"
+KIND_EXTRA_USAGE_REQUIRED: Final = "extra_usage_required"
+#: What people call the plan's usage windows (/auth/status `usage[].window`, `rateLimitedWindow`);
+#: another window is named by itself, underscores as spaces.
+WINDOW_NAMES: Final = {
+    "five_hour": "five-hour",
+    "seven_day": "weekly",
+    "seven_day_opus": "weekly Opus",
+    "seven_day_sonnet": "weekly Sonnet",
+    "overage": "extra-usage",
+}
+
+
+def to_window_name(window: str) -> str:
+    """`five-hour` for `five_hour` (the runtime's `usage.to_window_name`)."""
+    return WINDOW_NAMES.get(window, window.replace("_", " "))

@@ -12,13 +12,14 @@ from typing import Any
 
 from . import contract
 from .api.resource import Provider
+from .claims import derive_claims
 from .credentials import CredentialsCheck, derive_credentials_check
 from .kube.api import Refused
 from .observations import Observation, PodFacts, derive_pod_facts, fetch_login_pods, fetch_observation
 from .plan import Plan, derive_children, derive_plan, derive_refusal
 from .render import names
 from .render.keys import derive_keys_digest, render_keys_secret, to_keys_values
-from .state import LoginUsers, State, Tracked, login_holder
+from .state import State, Tracked
 from .status import Facts
 from .wire import truncate
 
@@ -77,13 +78,12 @@ def _observed(results: list[Any]) -> tuple[Observation, Refused | None]:
     return seen, refused
 
 
-async def converge(state: State, tracked: Tracked, users: LoginUsers) -> Outcome:
+async def converge(state: State, tracked: Tracked) -> Outcome:
     """Observe, plan, act: the facts for the status."""
     provider = tracked.provider
-    holder = login_holder(users, provider.namespace, provider.spec.credentials.secret_name)
-    # The login may not be used (another resource's, images or a Service the operator does not allow):
-    # nothing of ours is applied, the login is not read, and our pod (if any) goes.
-    barred = derive_refusal(provider, state.config, holder)
+    # The login may not be used (images or a Service the operator does not allow): nothing of ours is
+    # applied, the login is not read, and our pod (if any) goes.
+    barred = derive_refusal(provider, state.config)
     new = tracked.never_reconciled
     observe = fetch_observation(
         state.kube,
@@ -107,8 +107,18 @@ async def converge(state: State, tracked: Tracked, users: LoginUsers) -> Outcome
         check = barred
     else:
         secret = seen.secret
-        data, annotations = (secret.data, secret.annotations) if secret is not None else (None, None)
-        check = derive_credentials_check(provider.spec.credentials, provider.namespace, data, annotations)
+        # A Secret not labelled for this resource is not looked into: no pod, no Role, not even its keys'
+        # names in the status.
+        claim = derive_claims(
+            provider, secret.labels if secret is not None else None, (seen.master_key_read, seen.master_key_labels)
+        )
+        if claim is not None:
+            check, seen = claim, replace(seen, secret=None)
+        else:
+            data, annotations = (secret.data, secret.annotations) if secret is not None else (None, None)
+            check = derive_credentials_check(
+                provider.spec.credentials, provider.namespace, data, annotations, resource=provider.name
+            )
     if refused is None:
         try:
             return Outcome(Facts(credentials=check, pod=await _act(state, tracked, check, seen)))

@@ -10,13 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from .api.spec import Credentials
+from .contract import PROVIDER_LABEL
 from .login_facts import LoginFacts, LoginSecret, derive_login_facts
 from .wire import json_object
 
 API_KEY_PREFIX = "sk-ant-api"
 _HOW = (
     "Create it from a machine where Claude Code is logged in: `kubectl create secret generic {secret} "
-    "-n {ns} --from-file={creds}=$HOME/.claude/.credentials.json` (after `claude login`), or "
+    "-n {ns} --from-file={creds}=$HOME/.claude/.credentials.json` (after `claude auth login`), or "
     "`--from-literal={token}=<output of claude setup-token>`."
 )
 
@@ -34,14 +35,10 @@ def _bad(reason: str, message: str) -> CredentialsCheck:
     return CredentialsCheck(valid=False, reason=reason, message=message)
 
 
-def derive_login_in_use(namespace: str, secret_name: str, holder: str) -> CredentialsCheck:
-    """The login is another resource's (`holder`, the oldest resource naming it): no pod here."""
-    return _bad(
-        "LoginInUse",
-        f"Secret {namespace}/{secret_name} is the login of ClaudeCodeProvider {holder}; two pods refreshing one "
-        f"login invalidate it. Give this resource its own login Secret (spec.credentials.secretName) or delete "
-        f"{holder}.",
-    )
+def label_command(namespace: str, secret: str, resource: str, *, overwrite: bool = False) -> str:
+    """The command that lets `resource` use `secret` (`overwrite`: the Secret names another resource)."""
+    flag = " --overwrite" if overwrite else ""
+    return f"kubectl label secret {secret} -n {namespace} {PROVIDER_LABEL}={resource}{flag}"
 
 
 def derive_credentials_check(
@@ -49,9 +46,15 @@ def derive_credentials_check(
     namespace: str,
     secret_data: Mapping[str, bytes] | None,
     annotations: Mapping[str, str] | None = None,
+    *,
+    resource: str | None = None,
 ) -> CredentialsCheck:
+    """`resource`: the resource's name, for the command that labels a Secret still to be made."""
     check = _check(creds, namespace, secret_data)
     if secret_data is None:
+        if resource is not None:
+            label = label_command(namespace, creds.secret_name, resource)
+            return replace(check, message=f"{check.message} Then label it for this resource: `{label}`.")
         return check
     return replace(check, login=derive_login_facts(creds, LoginSecret(secret_data, annotations or {})))
 
@@ -133,7 +136,7 @@ def _check_credentials_file(raw: bytes, key: str, secret: str) -> CredentialsChe
         return _bad(
             "NotAClaudeLogin",
             f"Key {key!r} of {secret} has no claudeAiOauth.accessToken: it is not a Claude Code login. "
-            "Run `claude login` and copy ~/.claude/.credentials.json.",
+            "Run `claude auth login` and copy ~/.claude/.credentials.json.",
         )
     if access.startswith(API_KEY_PREFIX):
         return _api_key(secret, key)

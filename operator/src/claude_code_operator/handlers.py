@@ -20,6 +20,7 @@ import kopf
 from lightkube import ApiError, KubeConfig
 from pydantic import ValidationError
 
+from . import contract
 from .api.spec import GROUP, PLURAL, VERSION
 from .config import ApiServerEndpoint, OperatorConfig
 from .kube.api import FIELD_MANAGER, Kube, TransportError, connect
@@ -34,6 +35,10 @@ from .state import Key, LoginUsers, State, login_users_of
 log = logging.getLogger(__name__)
 RESOURCE = (GROUP, VERSION, PLURAL)
 PREFIX = "claudecode.dev"
+#: Objects per page of kopf's initial lists (and relists after a watch expired).
+LIST_PAGE = 100
+#: The operator's children other than Secrets, each watched with the managed-by selector only.
+_OWNED_KINDS = (("v1", "pods"), ("v1", "services"), ("v1", "configmaps"), ("networking.k8s.io", "networkpolicies"))
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -59,6 +64,13 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.watching.inactivity_timeout = 70
     settings.networking.request_timeout = 30
     settings.networking.connect_timeout = 10
+    # Server-side selectors: only the operator's own children and opted-in Secrets are ever listed or
+    # watched, never the rest of the cluster's Secrets and pods (Helm's release Secrets reach 1 MiB each);
+    # kopf's `labels=` filters on the handlers below apply only after an object arrived. Lists in pages.
+    for resource in _OWNED_KINDS:
+        settings.watching.label_selectors[resource] = f"{names.MANAGED_BY_LABEL}={names.MANAGED_BY}"
+    settings.watching.label_selectors["v1", "secrets"] = contract.PROVIDER_LABEL
+    settings.watching.chunk_size = LIST_PAGE
     # Not put on resources any more (see above); named so that kopf removes the one older versions put.
     settings.persistence.finalizer = f"{PREFIX}/finalizer"
     settings.persistence.diffbase_storage = NoDiffBase()
@@ -118,11 +130,10 @@ async def api_reachable(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.index(*RESOURCE)
-def login_users(name: str, namespace: str | None, spec: kopf.Spec, meta: kopf.Meta, **_: Any) -> dict[Any, Any]:
-    secret = (spec.get("credentials") or {}).get("secretName")
-    if not secret:
-        return {}
-    return {(namespace, secret): (meta.get("creationTimestamp") or "", name, bool(meta.get("deletionTimestamp")))}
+def login_users(name: str, namespace: str | None, spec: kopf.Spec, **_: Any) -> dict[Any, Any]:
+    """The Secrets each resource names (login, master key): whom a Secret's event concerns."""
+    named = {(spec.get("credentials") or {}).get("secretName"), (spec.get("masterKeySecret") or {}).get("name")}
+    return {(namespace, secret): name for secret in sorted(filter(None, named))}
 
 
 @kopf.on.event(*RESOURCE)
@@ -140,7 +151,7 @@ async def resource_changed(type: str | None, body: kopf.Body, memo: Any, **kwarg
         # its handlers (its Event queue), and the prober posts Events.
         state.prober = asyncio.create_task(run_probes(state), name="auth probes")
         # kopf's index is a live view: the resync reads it as it is then.
-        state.resync = asyncio.create_task(run_resync(state, kwargs["login_users"]), name="resync")
+        state.resync = asyncio.create_task(run_resync(state), name="resync")
     key: Key = (body["metadata"]["namespace"], body["metadata"]["name"])
     if type == "DELETED":
         state.forget(key)
@@ -155,15 +166,15 @@ async def resource_changed(type: str | None, body: kopf.Body, memo: Any, **kwarg
         return
     if tracked is None or tracked.converged == tracked.provider.generation:
         return  # being deleted (the garbage collector removes the children), or nothing new
-    await reconcile_or_retry(state, tracked, kwargs["login_users"], "resource")
+    await reconcile_or_retry(state, tracked, "resource")
 
 
-async def _reconcile_named(state: State, namespace: str, names_: list[str], users: LoginUsers, trigger: str) -> None:
+async def _reconcile_named(state: State, namespace: str, names_: list[str], trigger: str) -> None:
     """Reconcile resources named by a Secret or pod event (as last seen: no read)."""
     for name in names_:
         tracked = state.get((namespace, name))
         if tracked is not None:  # else gone, or not seen yet: its own events reconcile it
-            await reconcile_or_retry(state, tracked, users, trigger)
+            await reconcile_or_retry(state, tracked, trigger)
 
 
 def _edited_by_others(body: kopf.Body) -> bool:
@@ -175,7 +186,7 @@ def _edited_by_others(body: kopf.Body) -> bool:
 
 
 async def _child_changed(
-    type: str | None, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: Any, users: LoginUsers
+    type: str | None, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: Any
 ) -> None:
     """A child deleted, or edited by someone else, is written again at once (the remembered apply is
     dropped); a deleted keys Secret is made anew with new keys (a rotation), and the pod replaced."""
@@ -190,35 +201,40 @@ async def _child_changed(
     state.kube.forget_child(body["kind"], namespace, body["metadata"]["name"])
     if body["kind"] == "Secret":
         tracked.keys_complete = False
-    await reconcile_or_retry(state, tracked, users, "child")
+    await reconcile_or_retry(state, tracked, "child")
 
 
-_OWNED = {"app.kubernetes.io/managed-by": names.MANAGED_BY}
+_OWNED = {names.MANAGED_BY_LABEL: names.MANAGED_BY}
 
 
 @kopf.on.event("v1", "services", labels=_OWNED)
 @kopf.on.event("v1", "configmaps", labels=_OWNED)
 @kopf.on.event("networking.k8s.io", "v1", "networkpolicies", labels=_OWNED)
-@kopf.on.event("v1", "secrets", labels=_OWNED)
 async def child_changed(
-    type: str | None, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: Any, **kwargs: Any
+    type: str | None, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: Any, **_: Any
 ) -> None:
-    await _child_changed(type, body, namespace, labels, memo, kwargs["login_users"])
+    await _child_changed(type, body, namespace, labels, memo)
 
 
-# The operator's own Secrets (the generated keys, labelled managed-by) are never anyone's login.
-@kopf.on.event("v1", "secrets", labels={"app.kubernetes.io/managed-by": kopf.ABSENT})
-async def login_secret_changed(type: str | None, name: str, namespace: str | None, memo: Any, **kwargs: Any) -> None:
-    """A created, fixed, rotated or deleted login Secret reconciles the resources naming it."""
-    if type is None or namespace is None:  # None: the initial listing, which resume handlers cover
+@kopf.on.event("v1", "secrets")
+async def secret_changed(
+    type: str | None, body: kopf.Body, name: str, namespace: str | None, labels: kopf.Labels, memo: Any, **kwargs: Any
+) -> None:
+    """Only Secrets labelled `claudecode.dev/provider` arrive (the watch's selector): the operator's
+    generated keys (a child), or a Secret opted in for a resource. An opted-in Secret created, fixed,
+    rotated, relabelled or deleted (a label removed is a deletion to this watch) reconciles the resources
+    naming it and the one its label names, whatever else labels it (Helm's managed-by, say)."""
+    if labels.get(names.MANAGED_BY_LABEL) == names.MANAGED_BY:
+        await _child_changed(type, body, namespace, labels, memo)
         return
-    users: LoginUsers = kwargs["login_users"]
-    named = login_users_of(users, namespace, name)
-    if named:
-        await _reconcile_named(memo["state"], namespace, named, users, "secret")
+    if type is None or namespace is None:  # None: the initial listing, after which every resource reconciles
+        return
+    log.debug("Login Secret %s/%s %s", namespace, name, type.lower())
+    named = {*login_users_of(kwargs["login_users"], namespace, name), labels.get(contract.PROVIDER_LABEL, "")}
+    await _reconcile_named(memo["state"], namespace, sorted(named - {""}), "secret")
 
 
-@kopf.on.event("v1", "pods", labels={"app.kubernetes.io/managed-by": names.MANAGED_BY})
+@kopf.on.event("v1", "pods", labels=_OWNED)
 async def provider_pod_changed(
     type: str | None, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: Any, **kwargs: Any
 ) -> None:
@@ -237,4 +253,4 @@ async def provider_pod_changed(
         for volume in body.get("spec", {}).get("volumes") or []:
             if volume.get("name") == "login" and volume.get("secret"):
                 targets += login_users_of(users, namespace, volume["secret"].get("secretName", ""))
-    await _reconcile_named(state, namespace, sorted(set(targets)), users, "pod")
+    await _reconcile_named(state, namespace, sorted(set(targets)), "pod")

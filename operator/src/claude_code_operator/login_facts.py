@@ -38,6 +38,8 @@ POD_LOGIN_EXPIRES_AT = EXPIRES_AT_ANNOTATION
 class LoginSecret:
     data: Mapping[str, bytes]
     annotations: Mapping[str, str] = field(default_factory=dict)
+    #: Its labels: whether it opted in for the resource (`claims`).
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,16 @@ class PodFacts:
 
 
 @dataclass(frozen=True)
+class UsageReport:
+    """One of the plan's usage windows, as the runtime last heard it."""
+
+    window: str
+    #: Percent used, 0-100 (None: the runtime heard of the window without a figure).
+    utilization: float | None
+    resets_at: datetime | None
+
+
+@dataclass(frozen=True)
 class AuthReport:
     """The fields of the runtime's /auth/status the operator uses (never a token)."""
 
@@ -45,6 +55,11 @@ class AuthReport:
     reason: str
     #: How the pod's last write-back of a refreshed login ended (None: write-back off or not tried yet).
     write_back_result: str | None = None
+    #: The last request's error kind, finer than `last_result` (contract.KIND_*; None: it succeeded).
+    last_kind: str | None = None
+    #: The window whose usage limit is in effect (with `rate_limited_until`).
+    limited_window: str | None = None
+    usage: tuple[UsageReport, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +82,10 @@ class Observation:
     #: The namespace's pods labelled with the login Secret's name, terminating ones too (None: not listed):
     #: ours is created only when no other pod runs or still holds the login.
     login_pods: tuple[Mapping[str, Any], ...] | None = None
+    #: The labels of spec.masterKeySecret's Secret, read with the login (None: none named, not read, or it
+    #: does not exist; `master_key_read` tells).
+    master_key_labels: Mapping[str, str] | None = None
+    master_key_read: bool = False
 
 
 async def fetch_login_pods(kube: Kube, provider: Provider) -> tuple[Mapping[str, Any], ...]:
@@ -84,12 +103,21 @@ async def fetch_observation(
     async def nothing() -> None:
         return None
 
-    secret, pod, login_pods = await asyncio.gather(
+    master_key = provider.spec.master_key_secret if read_secret else None
+    secret, pod, login_pods, master_key_labels = await asyncio.gather(
         kube.fetch_login_secret(ns, provider.spec.credentials.secret_name) if read_secret else nothing(),
         kube.fetch_pod(ns, names.pod_name(provider.name)) if read_pod else nothing(),
         fetch_login_pods(kube, provider) if list_login_pods else nothing(),
+        kube.fetch_secret_labels(ns, master_key.name) if master_key is not None else nothing(),
     )
-    return Observation(secret=secret, pod=pod, pod_read=read_pod, login_pods=login_pods)
+    return Observation(
+        secret=secret,
+        pod=pod,
+        pod_read=read_pod,
+        login_pods=login_pods,
+        master_key_labels=master_key_labels,
+        master_key_read=master_key is not None,
+    )
 
 
 def derive_pod_facts(pod: Mapping[str, Any]) -> PodFacts:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from .api.resource import Provider
 from .config import ApiServerEndpoint, OperatorConfig, PodDefaults
-from .credentials import CredentialsCheck, derive_login_in_use
+from .credentials import CredentialsCheck
 from .login_facts import derive_pod_has_login
 from .login_pods import derive_login_pod_in_the_way
 from .observations import Observation, PodFacts, derive_pod_facts
@@ -57,18 +57,16 @@ class Plan:
     log_fields: Mapping[str, str] = field(default_factory=dict)
 
 
-def derive_refusal(provider: Provider, config: OperatorConfig, holder: str | None) -> CredentialsCheck | None:
+def derive_refusal(provider: Provider, config: OperatorConfig) -> CredentialsCheck | None:
     """Why the login must not be used at all, before it is read: images outside the operator's allow-list
-    (they would be handed the login), a Service that would publish it beyond the cluster unguarded, or a
-    login another resource holds (`holder`: the resource that may use it). None: nothing bars it."""
+    (they would be handed the login), or a Service that would publish it beyond the cluster unguarded.
+    None: nothing bars it (whose the login is, its label says: `claims`, once it is read)."""
     images = derive_image_refusal(provider, config.allowed_images)
     if images is not None:
         return CredentialsCheck(valid=False, reason="ImageNotAllowed", message=images)
     service = derive_service_refusal(provider, config.external_service_types)
     if service is not None:
         return CredentialsCheck(valid=False, reason="ServiceTypeNotAllowed", message=service)
-    if holder is not None and holder != provider.name:
-        return derive_login_in_use(provider.namespace, provider.spec.credentials.secret_name, holder)
     return None
 
 

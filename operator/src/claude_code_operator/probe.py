@@ -3,20 +3,48 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 import aiohttp
 
 from . import contract
-from .observations import AuthReport
+from .observations import AuthReport, UsageReport
 from .wire import parse_rfc3339, truncate
 
 ProbeOutcome = Literal["ok", "unreachable", "timeout", "bad_response"]
+#: What a window's name may look like in a status (the CLI's are five_hour, seven_day_opus, ...).
+_WINDOW = re.compile(r"^[a-z0-9_]{1,64}$")
+#: The most usage windows read from one answer (the CLI knows five).
+_MAX_WINDOWS = 16
 
 
 def _text(value: Any) -> str | None:
     """A string of the answer, cut to a size a status can carry (the pod may be hostile or broken)."""
     return truncate(value) if isinstance(value, str) else None
+
+
+def _window(value: Any) -> str | None:
+    return value if isinstance(value, str) and _WINDOW.match(value) else None
+
+
+def _percent(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        return None
+    return round(float(value), 2)
+
+
+def to_usage(payload: Any) -> tuple[UsageReport, ...]:
+    """The windows of /auth/status `usage` with a name the status can carry; others are left out."""
+    if not isinstance(payload, list):
+        return ()
+    out = []
+    for item in payload[:_MAX_WINDOWS]:
+        name = _window(item.get("window")) if isinstance(item, dict) else None
+        if name is not None:
+            utilization, resets_at = _percent(item.get("utilization")), parse_rfc3339(item.get("resetsAt"))
+            out.append(UsageReport(window=name, utilization=utilization, resets_at=resets_at))
+    return tuple(out)
 
 
 def to_auth_report(payload: Any) -> AuthReport | None:
@@ -34,12 +62,29 @@ def to_auth_report(payload: Any) -> AuthReport | None:
         last_result=_text(last.get("result")) if isinstance(last, dict) else None,
         reason=_text(payload.get("reason")) or "",
         write_back_result=_text(write_back.get("lastResult")) if isinstance(write_back, dict) else None,
+        last_kind=_text(last.get("kind")) if isinstance(last, dict) else None,
+        limited_window=_window(payload.get("rateLimitedWindow")),
+        usage=to_usage(payload.get("usage")),
     )
 
 
 def auth_status_url(pod_ip: str) -> str:
     host = f"[{pod_ip}]" if ":" in pod_ip else pod_ip
     return f"http://{host}:{contract.HEALTH_PORT}{contract.AUTH_STATUS_PATH}"
+
+
+async def read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes:
+    """Up to ``limit`` bytes of the body: ``read(n)`` returns what has arrived so far, which on a slow
+    answer is less than the whole body even when the whole body is over the limit."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await content.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 async def probe_auth_status(
@@ -52,7 +97,7 @@ async def probe_auth_status(
         ) as response:
             if response.status != 200:
                 return "bad_response", None, f"HTTP {response.status}"
-            body = await response.content.read(contract.AUTH_STATUS_MAX_BYTES + 1)
+            body = await read_at_most(response.content, contract.AUTH_STATUS_MAX_BYTES + 1)
             if len(body) > contract.AUTH_STATUS_MAX_BYTES:
                 return "bad_response", None, f"the answer is larger than {contract.AUTH_STATUS_MAX_BYTES // 1024} KiB"
     except TimeoutError:  # aiohttp's time-outs are asyncio's

@@ -45,7 +45,7 @@ async def write_status(state: State, tracked: Tracked, facts: Facts) -> None:
     """Derive the status; patch it and post Events only when it changed."""
     provider = tracked.provider
     previous = tracked.status
-    current = derive_status(previous, provider, facts, datetime.now(UTC))
+    current = derive_status(previous, provider, facts, datetime.now(UTC), warn_percent=state.config.quota_warn_percent)
     if current == previous:
         return
     try:

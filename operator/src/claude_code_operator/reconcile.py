@@ -16,17 +16,17 @@ from .metrics import RECONCILE_SECONDS
 from .observations import PodFacts, derive_pod_facts
 from .plan import owned
 from .publish import record_pod
-from .state import Key, LoginUsers, State, Tracked
+from .state import Key, State, Tracked
 from .status import Facts
 
 
-async def reconcile(state: State, tracked: Tracked, users: LoginUsers, trigger: str) -> bool:
+async def reconcile(state: State, tracked: Tracked, trigger: str) -> bool:
     """The full pass: login, children, pod; then the status. For the resource's own changes, its login
     Secret's, and a pod that went away or stopped. False: not converged (the API server refused a child;
     the status says so)."""
     started = time.monotonic()
     async with tracked.lock, state.reconciles:
-        outcome = await converge(state, tracked, users)
+        outcome = await converge(state, tracked)
         await record_pod(state, tracked, outcome.facts)
     RECONCILE_SECONDS.labels(trigger).observe(time.monotonic() - started)
     return outcome.converged

@@ -23,8 +23,9 @@ from .kube.api import Kube
 from .plan import PodPlan
 
 Key = tuple[str, str]  # (namespace, name)
-#: Index of ClaudeCodeProviders by login Secret: (namespace, secretName) -> [(created, name, deleting)].
-LoginUsers = Mapping[Key, Iterable[tuple[str, str, bool]]]
+#: Index of ClaudeCodeProviders by the Secrets they name (login, master key): (namespace, secret) -> [name]:
+#: whom a Secret's event concerns. Whose a Secret is, its label says (`claims`), not this index.
+LoginUsers = Mapping[Key, Iterable[str]]
 #: Full reconciles at a time. A burst (hundreds of resources created at once) queues here rather than
 #: for the API connections, and what a reconcile holds in memory is held by this many, not by all.
 RECONCILE_CONCURRENCY = 32
@@ -169,11 +170,5 @@ def _status_of(body: Mapping[str, Any]) -> ClaudeCodeProviderStatus:
         return ClaudeCodeProviderStatus()
 
 
-def login_holder(users: LoginUsers, namespace: str, secret: str) -> str | None:
-    """The resource that may use the login: the oldest one not being deleted (ties: by name)."""
-    entries = sorted((created, name) for created, name, deleting in users.get((namespace, secret), ()) if not deleting)
-    return entries[0][1] if entries else None
-
-
 def login_users_of(users: LoginUsers, namespace: str, secret: str) -> list[str]:
-    return sorted({name for _, name, _ in users.get((namespace, secret), ())})
+    return sorted(set(users.get((namespace, secret), ())))

@@ -22,9 +22,11 @@ from .api.status import (
     find_condition,
     set_condition,
 )
+from .config import DEFAULT_WARN_PERCENT
 from .credentials import CredentialsCheck
 from .observations import PodFacts, ProbeFacts
 from .probe import auth_status_url
+from .quota import NO_WINDOWS, QUOTA_OK, derive_quota, derive_usage
 from .render import names
 from .wire import to_rfc3339
 
@@ -66,6 +68,7 @@ RULES: dict[ConditionType, ConditionRule] = {
     "Authenticated": ConditionRule(good="True", under_way=frozenset({"Probing", "NoPod"})),
     "RateLimited": ConditionRule(good="False"),
     "LoginExpiring": ConditionRule(good="False", quiet_first=frozenset({"Unknown"})),
+    "QuotaLow": ConditionRule(good="False"),
     "Ready": ConditionRule(good="True", eventful=False),
 }
 #: What Ready waits for, in order: the first that is not True says why.
@@ -99,7 +102,7 @@ def derive_fix(provider: Provider, kind: str | None) -> str:
     setup_token = f"run `claude setup-token` on a laptop and pipe it to `{laptop} --token-stdin`"
     if kind == "setup-token":
         return f"To renew it, {setup_token}."
-    in_pod = f"kubectl exec -it {names.pod_name(name)} -n {ns} -c claude -- claude login"
+    in_pod = f"kubectl exec -it {names.pod_name(name)} -n {ns} -c claude -- claude auth login"
     fix = f"Log in again from a laptop with `{laptop}`, or in the pod with `{in_pod}`"
     return f"{fix}." if kind == "oauth" else f"{fix}; for a setup-token login, {setup_token}."
 
@@ -140,6 +143,21 @@ def _write_back_failing(provider: Provider, result: str | None) -> str | None:
     return message + derive_fix(provider, "oauth")
 
 
+#: Refusals of the login's organization (contract.KIND_*): Authenticated's reason and what to do.
+_ACCOUNT_REFUSALS: dict[str, tuple[str, str]] = {
+    contract.KIND_ORGANIZATION_DISABLED: (
+        "OrganizationDisabled",
+        "Logging in again to that organization does not help: ask its administrator or Anthropic's support, "
+        "or give the resource the login of another account (`claude-code-operator login`).",
+    ),
+    contract.KIND_OAUTH_NOT_ALLOWED: (
+        "OAuthNotAllowed",
+        "Logging in again to that organization does not help: ask its administrator to allow Claude Code with "
+        "subscription logins, or give the resource the login of another account (`claude-code-operator login`).",
+    ),
+}
+
+
 def _auth_condition(provider: Provider, probe: ProbeFacts, kind: str | None) -> tuple[ConditionStatus, str, str]:
     report = probe.report
     if report is None:
@@ -155,7 +173,11 @@ def _auth_condition(provider: Provider, probe: ProbeFacts, kind: str | None) -> 
     if report.method in contract.API_KEY_METHODS:
         reason = "ApiKeyConfigured"
     elif report.last_result == contract.OUTCOME_UNAUTHORIZED:
-        reason = "LoginRejected"
+        refusal = _ACCOUNT_REFUSALS.get(report.last_kind or "")
+        if refusal is not None:
+            # A new login to the same account does not help: no login commands, what does instead.
+            return "False", refusal[0], f"{report.reason} {refusal[1]}"
+        reason = "LoginRevoked" if report.last_kind == contract.KIND_LOGIN_REVOKED else "LoginRejected"
     else:
         reason = "NotLoggedIn"
     return "False", reason, f"{report.reason} {derive_fix(provider, kind)}"
@@ -168,7 +190,8 @@ def _rate_condition(probe: ProbeFacts) -> tuple[ConditionStatus, str, str]:
     report = probe.report
     if report is not None and report.rate_limited_until is not None:
         until = _time(report.rate_limited_until)
-        return "True", "UsageLimitReached", f"The subscription's usage limit is reached; it resets at {until}."
+        window = f"{contract.to_window_name(report.limited_window)} " if report.limited_window else ""
+        return "True", "UsageLimitReached", f"The subscription's {window}usage limit is reached; it resets at {until}."
     return "False", "WithinLimits", "No usage limit in effect."
 
 
@@ -212,12 +235,19 @@ def _phase(provider: Provider, conditions: list[Condition]) -> Phase:
 
 
 def derive_status(
-    previous: ClaudeCodeProviderStatus, provider: Provider, facts: Facts, now: datetime
+    previous: ClaudeCodeProviderStatus,
+    provider: Provider,
+    facts: Facts,
+    now: datetime,
+    *,
+    warn_percent: int = DEFAULT_WARN_PERCENT,
 ) -> ClaudeCodeProviderStatus:
+    """`warn_percent`: the operator's QuotaLow threshold, for resources whose spec.quota sets none."""
     generation = provider.generation
     now = now.replace(microsecond=0)
     conditions = list(previous.conditions)
     auth = previous.auth
+    usage = previous.usage
     pod_name = previous.pod_name
     previous_expiring = find_condition(previous.conditions, "LoginExpiring")
     # Kept between probes: a write-back failure is reported until a probe shows a success.
@@ -267,6 +297,10 @@ def derive_status(
                 }
             )
             write_back_failure = _write_back_failing(provider, report.write_back_result)
+            usage = derive_usage(report.usage, now)
+            threshold = provider.spec.quota.warn_percent or warn_percent
+            quota = find_condition(previous.conditions, "QuotaLow")
+            put("QuotaLow", derive_quota(quota, previous.usage, usage, threshold, report.last_kind, now))
     if auth is not None and auth.login_kind is not None:
         # Derived at every status derivation (each probe): an expiry approaches without any event.
         if auth.write_back and auth.login_expires_at is None and write_back_failure is not None:
@@ -275,6 +309,8 @@ def derive_status(
             put("LoginExpiring", _login_expiring(provider, auth, now))
     if find_condition(conditions, "RateLimited") is None:
         put("RateLimited", ("False", "WithinLimits", "No usage limit in effect."))
+    if find_condition(conditions, "QuotaLow") is None:
+        put("QuotaLow", ("False", QUOTA_OK, NO_WINDOWS))
     if find_condition(conditions, "Authenticated") is None:
         put("Authenticated", ("Unknown", "Probing", "Waiting for the runtime's first /auth/status answer."))
     put("Ready", _ready(conditions))
@@ -285,6 +321,7 @@ def derive_status(
         auth=auth,
         pod_name=pod_name,
         observed_generation=generation if facts.credentials is not None else previous.observed_generation,
+        usage=usage,
     )
 
 

@@ -107,6 +107,8 @@ def render_crd() -> dict[str, Any]:
                         _column("Ready", '.status.conditions[?(@.type=="Ready")].status', "pod up and login works"),
                         _column("Auth", '.status.conditions[?(@.type=="Authenticated")].reason', "the login's state"),
                         _column("Subscription", ".status.auth.subscriptionType", "Claude subscription"),
+                        # status.usage is kept most used first: JSONPath has no max().
+                        _column("Used%", ".status.usage[0].utilization", "the plan's most used window", "number"),
                         _column("Endpoint", ".status.endpoint", "OpenAI-compatible base URL"),
                         _column("Age", ".metadata.creationTimestamp", "", "date"),
                     ],

@@ -56,7 +56,7 @@ class Credentials(Model):
     )
     credentials_key: str = Field(
         default=".credentials.json", min_length=1, max_length=253, pattern=SECRET_KEY,
-        description="key holding ~/.claude/.credentials.json (a `claude login`)",
+        description="key holding ~/.claude/.credentials.json (a `claude auth login`)",
     )  # fmt: skip
     claude_json_key: str = Field(
         default=".claude.json", min_length=1, max_length=253, pattern=SECRET_KEY,
@@ -153,6 +153,14 @@ class Probe(Model):
     failure_threshold: int = Field(default=3, ge=1, le=20, description="failed reads before Authenticated=Unknown")
 
 
+class Quota(Model):
+    warn_percent: int | None = Field(
+        default=None, ge=1, le=100,
+        description="QuotaLow turns True when a usage window of the plan is this much used (percent); "
+        "default: the operator's (chart value quota.warnPercent, 80)",
+    )  # fmt: skip
+
+
 class Admission(Model):
     """The runtime's admission limits (CLAUDE_RUNTIME_MAX_IN_FLIGHT, _MAX_QUEUED, _QUEUE_TIMEOUT)."""
 
@@ -226,6 +234,7 @@ class ClaudeCodeProviderSpec(Model):
         default_factory=list, max_length=32, description="who may call the endpoint (NetworkPolicy); none by default"
     )
     probe: Probe = Field(default_factory=Probe)
+    quota: Quota = Field(default_factory=Quota)
     admission: Admission = Field(default_factory=Admission)
     placement: Placement = Field(default_factory=Placement)
     suspend: bool = Field(default=False, description="remove the pod and keep everything else")

@@ -10,11 +10,13 @@ from pydantic import Field
 
 from .spec import Model
 
-ConditionType = Literal["Ready", "Authenticated", "PodReady", "CredentialsValid", "RateLimited", "LoginExpiring"]
+ConditionType = Literal[
+    "Ready", "Authenticated", "PodReady", "CredentialsValid", "RateLimited", "LoginExpiring", "QuotaLow"
+]
 ConditionStatus = Literal["True", "False", "Unknown"]
 Phase = Literal["Pending", "Ready", "RateLimited", "Unauthenticated", "Degraded", "Invalid", "Suspended"]
 CONDITION_TYPES: tuple[ConditionType, ...] = (
-    *("Ready", "Authenticated", "PodReady", "CredentialsValid", "RateLimited", "LoginExpiring"),
+    *("Ready", "Authenticated", "PodReady", "CredentialsValid", "RateLimited", "LoginExpiring", "QuotaLow"),
 )
 LoginKind = Literal["oauth", "setup-token"]
 
@@ -37,13 +39,21 @@ class Auth(Model):
     expires_at: datetime | None = Field(default=None, description="the pod's current access token")
     rate_limited_until: datetime | None = None
     message: str | None = None
-    login_kind: LoginKind | None = Field(default=None, description="oauth (a claude login) or setup-token")
+    login_kind: LoginKind | None = Field(default=None, description="oauth (a claude auth login) or setup-token")
     login_expires_at: datetime | None = Field(
         default=None,
         description="when the login itself ends: a setup-token's expiry, or the access token's for an OAuth login "
         "that is not refreshed; null for an OAuth login that the pod refreshes and writes back",
     )
     write_back: bool | None = Field(default=None, description="the pod writes refreshed logins to the Secret")
+
+
+class UsageWindow(Model):
+    """One window of the subscription's usage, as the runtime last heard it from Anthropic's answers."""
+
+    window: str = Field(max_length=64, description="five_hour, seven_day, seven_day_opus, ...")
+    utilization: float | None = Field(default=None, ge=0, le=100, description="percent of the window used")
+    resets_at: datetime | None = None
 
 
 class ClaudeCodeProviderStatus(Model):
@@ -56,6 +66,9 @@ class ClaudeCodeProviderStatus(Model):
     auth: Auth | None = None
     pod_name: str | None = None
     observed_generation: int | None = None
+    usage: list[UsageWindow] = Field(
+        default_factory=list, max_length=16, description="the plan's usage windows, the most used first"
+    )
 
 
 def set_condition(

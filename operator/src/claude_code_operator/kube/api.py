@@ -94,12 +94,21 @@ class Kube:
         return {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
 
     async def fetch_login_secret(self, namespace: str, name: str) -> LoginSecret | None:
-        """The login Secret's data and annotations (who wrote it, when its login expires)."""
+        """The login Secret's data, annotations (who wrote it, when its login expires) and labels (whom it
+        is for)."""
         secret = await self._get(Secret, namespace, name)
         if secret is None:
             return None
         data = {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
-        return LoginSecret(data, dict((secret.metadata and secret.metadata.annotations) or {}))
+        meta = secret.metadata
+        return LoginSecret(data, dict((meta and meta.annotations) or {}), dict((meta and meta.labels) or {}))
+
+    async def fetch_secret_labels(self, namespace: str, name: str) -> dict[str, str] | None:
+        """A Secret's labels only (its data is dropped at once), or None when it does not exist."""
+        secret = await self._get(Secret, namespace, name)
+        if secret is None:
+            return None
+        return dict((secret.metadata and secret.metadata.labels) or {})
 
     async def fetch_pod(self, namespace: str, name: str) -> dict[str, Any] | None:
         pod = await self._get(Pod, namespace, name)

@@ -143,6 +143,7 @@ class LoginApi:
             data,
             dict(meta.annotations or {}) if meta else {},
             meta.resourceVersion if meta else None,
+            dict(meta.labels or {}) if meta else {},
         ), True
 
     def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:

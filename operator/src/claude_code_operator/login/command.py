@@ -25,6 +25,7 @@ from .validate import (
     derive_expiry,
     derive_login,
     derive_overwrite_refusal,
+    derive_relabel_refusal,
 )
 
 LOGIN_KEYS = frozenset({CREDENTIALS_FILE, CLAUDE_JSON_FILE, OAUTH_TOKEN_FILE})
@@ -36,13 +37,13 @@ first; nothing secret is printed.
 Where the login comes from, first match wins:
   1. --token-stdin: a `claude setup-token` token on standard input
   2. CLAUDE_CODE_OAUTH_TOKEN: a `claude setup-token` token in the environment
-  3. macOS: the Keychain item "Claude Code-credentials" that `claude login` writes
-  4. $CLAUDE_CONFIG_DIR/.credentials.json, else ~/.claude/.credentials.json (from `claude login`),
+  3. macOS: the Keychain item "Claude Code-credentials" that `claude auth login` writes
+  4. $CLAUDE_CONFIG_DIR/.credentials.json, else ~/.claude/.credentials.json (from `claude auth login`),
      with the account state from $CLAUDE_CONFIG_DIR/.claude.json, else ~/.claude.json
 An Anthropic API key (sk-ant-api...) is refused wherever it is found: use LiteLLM's `anthropic/`
 provider for those.
 
-Prefer `claude setup-token` for pods (one year, never refreshed). A `claude login` login is
+Prefer `claude setup-token` for pods (one year, never refreshed). A `claude auth login` login is
 refreshing: its refresh token is single-use, so once the pod refreshes it, Claude Code on this
 machine is signed out. An expired access token with a refresh token is still usable.
 """
@@ -51,7 +52,7 @@ EPILOG = """\
 examples:
   claude setup-token   # then paste the token it prints at the prompt (not echoed):
   claude-code-operator login -n team --name alice --apply --token-stdin
-  kubectl claude-code login -n team --name alice --apply          # a `claude login` login, as a kubectl plugin
+  kubectl claude-code login -n team --name alice --apply          # a `claude auth login` login, as a kubectl plugin
   claude-code-operator login -n team --name alice --dry-run        # the manifests, values masked
 """
 
@@ -115,7 +116,7 @@ def _describe(login: Login) -> str:
         return f"a `claude setup-token` token from {login.source}"
     who = f" of {login.owner}" if login.owner else ""
     until = f", access token until {to_rfc3339(login.expires_at)}" if login.expires_at else ""
-    return f"a `claude login` OAuth login{who} from {login.source}{until}"
+    return f"a `claude auth login` OAuth login{who} from {login.source}{until}"
 
 
 def run_login(args: argparse.Namespace, machine: Machine, now: datetime | None = None) -> int:
@@ -147,7 +148,7 @@ def _run(args: argparse.Namespace, machine: Machine, now: datetime) -> None:
     if args.dry_run:
         namespace = args.namespace or _namespace_or_default(args, machine.env, machine.home)
         expires_at = _expiry(login, None, now, err)
-        manifests = [render_login_secret(namespace, secret_name, login, expires_at)]
+        manifests = [render_login_secret(namespace, secret_name, args.name, login, expires_at)]
         if args.apply:
             manifests.append(render_provider(namespace, args.name, secret_name, owner))
         out.write(render_masked_yaml(manifests))
@@ -165,10 +166,15 @@ def _run(args: argparse.Namespace, machine: Machine, now: datetime) -> None:
                 "pod refreshed) cannot be checked.",
                 file=err,
             )
-        refusal = None if args.force else derive_overwrite_refusal(login, existing)
+        refusal = (
+            None
+            if args.force
+            else derive_overwrite_refusal(login, existing) or derive_relabel_refusal(existing, args.name)
+        )
         if refusal:
             raise LoginRefused(refusal)
-        applied = api.apply(render_login_secret(namespace, secret_name, login, _expiry(login, existing, now, err)))
+        expires_at = _expiry(login, existing, now, err)
+        applied = api.apply(render_login_secret(namespace, secret_name, args.name, login, expires_at))
         # Keys of another kind of login that another writer put there (the pod's write-back, kubectl)
         # outlive the apply; the Secret must hold this login only, or the pod could keep the old one.
         stale = sorted(LOGIN_KEYS & set(applied.get("data") or {}) - set(login.data))

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from ..api.spec import GROUP, KIND, VERSION, ClaudeCodeProviderSpec, Credentials
-from ..contract import EXPIRES_AT_ANNOTATION, WRITTEN_BY_ANNOTATION, WRITTEN_BY_COMMAND
+from ..contract import EXPIRES_AT_ANNOTATION, PROVIDER_LABEL, WRITTEN_BY_ANNOTATION, WRITTEN_BY_COMMAND
 from ..wire import to_rfc3339
 from .labels import LOGIN_KIND_LABEL, PART_OF, PART_OF_LABEL
 from .validate import Login
@@ -24,14 +24,15 @@ from .validate import Login
 OWNED_CREDENTIALS_FIELDS = {"secret_name", "credentials_key", "claude_json_key", "oauth_token_key"}
 
 
-def render_login_secret(namespace: str, name: str, login: Login, expires_at: datetime) -> dict[str, Any]:
+def render_login_secret(namespace: str, name: str, provider: str, login: Login, expires_at: datetime) -> dict[str, Any]:
+    """`provider`: the one ClaudeCodeProvider the Secret is for (its opt-in label, `claims`)."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "labels": {PART_OF_LABEL: PART_OF, LOGIN_KIND_LABEL: login.kind},
+            "labels": {PART_OF_LABEL: PART_OF, LOGIN_KIND_LABEL: login.kind, PROVIDER_LABEL: provider},
             "annotations": {
                 EXPIRES_AT_ANNOTATION: to_rfc3339(expires_at),
                 WRITTEN_BY_ANNOTATION: WRITTEN_BY_COMMAND,

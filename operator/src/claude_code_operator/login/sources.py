@@ -34,7 +34,7 @@ KEYCHAIN_ITEM_NOT_FOUND = 44
 _KEYCHAIN_ACCOUNT = re.compile(r"^[a-zA-Z0-9._-]+$")
 HOW_TO_LOG_IN = (
     "Run `claude setup-token` (recommended for pods: one year, never refreshed) and pass its token with "
-    "--token-stdin or CLAUDE_CODE_OAUTH_TOKEN, or run `claude login`."
+    "--token-stdin or CLAUDE_CODE_OAUTH_TOKEN, or run `claude auth login`."
 )
 
 

@@ -20,6 +20,7 @@ from ..contract import (
     CREDENTIALS_FILE,
     EXPIRES_AT_ANNOTATION,
     OAUTH_TOKEN_FILE,
+    PROVIDER_LABEL,
     WRITTEN_BY_ANNOTATION,
 )
 from ..credentials import API_KEY_PREFIX
@@ -43,7 +44,7 @@ API_KEY_REFUSAL = (
 )
 REFRESH_WARNING = (
     "This copies a refreshing login: its refresh token is single-use, so once the pod refreshes it (the "
-    "access token lasts about 8 hours) Claude Code on this machine is signed out (run `claude login` here "
+    "access token lasts about 8 hours) Claude Code on this machine is signed out (run `claude auth login` here "
     "again). For pods prefer `claude setup-token` (one year, never refreshed) with --token-stdin."
 )
 
@@ -97,7 +98,7 @@ def _setup_token(found: LocalLogin, now: datetime, expires_at: datetime | None) 
     if token.startswith(REFRESH_TOKEN_PREFIX):
         raise LoginRefused(
             f"{_sentence(found.source)} holds a refresh token (sk-ant-ort...), not a `claude setup-token` token. "
-            "For a `claude login` login, leave the token out and let this command read the credentials file."
+            "For a `claude auth login` login, leave the token out and let this command read the credentials file."
         )
     if not token.startswith(OAUTH_TOKEN_PREFIX):
         raise LoginRefused(
@@ -170,6 +171,7 @@ class ExistingSecret:
     data: Mapping[str, bytes] = field(repr=False)
     annotations: Mapping[str, str]
     resource_version: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 def derive_expiry(login: Login, existing: ExistingSecret | None, now: datetime) -> tuple[datetime, str | None]:
@@ -198,6 +200,19 @@ def derive_expiry(login: Login, existing: ExistingSecret | None, now: datetime) 
     )
 
 
+def derive_relabel_refusal(existing: ExistingSecret | None, resource: str) -> str | None:
+    """Why the Secret must not become `resource`'s login, or None: it is labelled for another resource
+    (the label names the one resource that may use it), whose pod runs that login."""
+    holder = existing.labels.get(PROVIDER_LABEL) if existing is not None else None
+    if holder is None or holder == resource:
+        return None
+    return (
+        f"The Secret is the login of ClaudeCodeProvider {holder} (labelled {PROVIDER_LABEL}={holder}); writing it "
+        f"for {resource} would take that login away from {holder}. Nothing was written. Use another --secret-name, "
+        "or pass --force if the Secret is no longer that resource's."
+    )
+
+
 def derive_overwrite_refusal(login: Login, existing: ExistingSecret | None) -> str | None:
     """Why writing `login` would lose a newer one, or None. The pod refreshes a copied login and writes
     it back; this machine's older copy holds a refresh token that is already spent."""
@@ -218,6 +233,6 @@ def derive_overwrite_refusal(login: Login, existing: ExistingSecret | None) -> s
     return (
         f"The Secret already holds a newer login (access token until {when}, written by {writer}); the one "
         f"from {login.source} is older, and its refresh token has most likely been used by the pod already. "
-        "Nothing was written. Run `claude login` here for a fresh login and try again, or pass --force to "
+        "Nothing was written. Run `claude auth login` here for a fresh login and try again, or pass --force to "
         "overwrite anyway."
     )

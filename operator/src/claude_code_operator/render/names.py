@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 
+from .. import contract
 from ..api.resource import Provider
 
+#: Children carry the label login Secrets opt in with, naming their resource (the contract's).
+PROVIDER_LABEL = contract.PROVIDER_LABEL
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "claude-code-operator"
 APP_NAME = "claude-code-provider"
-PROVIDER_LABEL = "claudecode.dev/provider"
 SPEC_HASH_ANNOTATION = "claudecode.dev/spec-hash"
 #: On the pod: a digest of the generated keys it started with (a rotation replaces it).
 KEYS_DIGEST_ANNOTATION = "claudecode.dev/keys-digest"
@@ -77,7 +80,7 @@ def selector_labels(name: str) -> dict[str, str]:
 
 
 def labels(name: str) -> dict[str, str]:
-    return {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/managed-by": MANAGED_BY, **selector_labels(name)}
+    return {"app.kubernetes.io/name": APP_NAME, MANAGED_BY_LABEL: MANAGED_BY, **selector_labels(name)}
 
 
 def login_label(secret_name: str) -> str:

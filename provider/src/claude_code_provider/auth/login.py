@@ -61,7 +61,7 @@ def _check_credentials(path: Path) -> None:
     if not isinstance(oauth, dict) or not oauth.get("accessToken"):
         raise LoginError(
             f"{path.name} in the login Secret has no claudeAiOauth.accessToken: it is not a Claude Code "
-            "login. Copy ~/.claude/.credentials.json after `claude login`, or use `claude setup-token`."
+            "login. Copy ~/.claude/.credentials.json after `claude auth login`, or use `claude setup-token`."
         )
 
 
@@ -99,7 +99,7 @@ def install_login(source: Path, config_dir: Path) -> Login:
     if not any(p in present for p in (token_file, credentials)):
         raise LoginError(
             f"No Claude Code login in {source}: expected {OAUTH_TOKEN_FILE} (from `claude setup-token`) "
-            f"or {CREDENTIALS_FILE} (from `claude login`) in the credentials Secret."
+            f"or {CREDENTIALS_FILE} (from `claude auth login`) in the credentials Secret."
         )
     token: SecretStr | None = None
     if token_file in present:

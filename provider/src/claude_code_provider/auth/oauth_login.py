@@ -3,7 +3,7 @@
 A refresh token is single-use: the CLI that refreshed holds the only working login, so it must reach
 the Secret, and nothing may ever write a blank or broken login, or the pod's own login over one a
 person put in the Secret since (``lineage``). Without a lineage record, "newer" is the access token's
-``expiresAt``: every refresh and every fresh ``claude login`` moves it forward.
+``expiresAt``: every refresh and every fresh ``claude auth login`` moves it forward.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Write-back: the login the CLI refreshed (or an in-pod ``claude login`` made) goes to the login Secret.
+"""Write-back: the login the CLI refreshed (or an in-pod ``claude auth login`` made) goes to the login Secret.
 
 Refresh tokens are single-use, so after a refresh only this pod holds a working login; a restart would
 start from the Secret's used one. File events on the config directory (no polling loop) trigger a
