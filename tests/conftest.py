@@ -26,7 +26,7 @@ os.environ.update(ISOLATION_ENV)
 for _name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "CLAUDE_CONFIG_DIR"):
     os.environ.pop(_name, None)
 
-_TIERS = {"unit", "integration", "e2e"}
+_TIERS = {"unit", "integration", "e2e", "images"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
