@@ -86,7 +86,9 @@ def test_history_and_any_system_prompt_are_served_warm_and_a_new_output_limit_co
 def test_a_crashed_warm_process_is_never_handed_out_and_is_replaced(
     fake: FakeAnthropic, start: Callable[..., Runtime]
 ) -> None:
-    runtime = start(env=WARM)
+    # Nothing kept for reuse: the cold process that serves the request would count as ready too, and
+    # "ready" must mean the spare that replaced the victim.
+    runtime = start(env={**WARM, "CLAUDE_CODE_POOL_MAX_REUSABLE": "0"})
     wait_ready(runtime)
     (victim,) = claude_processes(runtime.process.pid)
     os.kill(victim, signal.SIGKILL)
