@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -222,6 +223,11 @@ def test_the_cli_is_offered_the_tools_under_the_short_prefix_and_defers_every_ca
     assert options["allowed_tools"] == ["mcp__t__get_weather"]
     assert list(options["mcp_servers"]) == ["t"]
     assert list(options["hooks"]) == ["PreToolUse"]
+    (matcher,) = options["hooks"]["PreToolUse"]
+    (hook,) = matcher.hooks
+    decision = asyncio.run(hook({"hook_event_name": "PreToolUse"}, "toolu_1", {"signal": None}))  # type: ignore[arg-type]
+    # Deferred to the client: the CLI runs nothing and the turn ends (no deny fed back to the model).
+    assert decision == {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "defer"}}
 
 
 SIGNED = [{"type": "thinking", "thinking": "Two lookups.", "signature": "EqSig"}]
