@@ -469,3 +469,57 @@ def test_the_process_that_made_the_calls_gives_the_model_back_its_own_thinking(
         "signature": reply_with_thinking.signature,
     }
     assert [b["type"] for b in assistant["content"]] == ["thinking", "text", "tool_use", "tool_use"]
+
+
+@pytest.mark.parametrize("kept", [False, True], ids=["thinking-dropped", "thinking-sent-back"])
+def test_a_round_of_results_no_process_holds_is_fed_to_a_fresh_one_and_answered(
+    kept: bool, fake: FakeAnthropic, start: Callable[..., Runtime]
+) -> None:
+    runtime = start(env={"CLAUDE_CODE_POOL_SIZE": "0"})  # no process is kept: none holds the calls
+    tools = [{"name": "get_time", "description": "The time in a zone.", "parameters": TIME_SCHEMA}]
+    call_id = f"toolu_01Fed{kept:d}"
+    thought = ToolReply([ToolUse("mcp__t__get_time", {"zone": "CET"}, id=call_id)], thinking="One lookup.")
+    fake.enqueue(thought, TextReply("It is 14:05."))
+
+    def ask(messages: list[Any]) -> list[dict[str, Any]]:
+        response = runtime.complete({"model": "sonnet", "messages": messages, "tools": tools})
+        assert response.status_code == 200, response.text
+        return [json.loads(line) for line in response.text.splitlines() if line]
+
+    first = ask(QUESTION)
+    assert first[-1]["finish_reason"] == "tool_calls"
+    # The model thought before its call; a client that keeps the signed block may send it back.
+    (block,) = [e for e in first if e["type"] == "thinking_block"]
+    assert (block["thinking"], block["signature"]) == ("One lookup.", thought.signature)
+    calling: dict[str, Any] = {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [{"id": call_id, "name": "get_time", "arguments": '{"zone": "CET"}'}],
+    }
+    if kept:
+        calling["thinking"] = [block]
+    fake.wait_quiet()
+    fake.clear()
+    fake.enqueue(TextReply("It is 14:05."))
+
+    answer = ask([*QUESTION, calling, {"role": "tool", "tool_call_id": call_id, "content": "14:05"}])
+
+    assert "".join(e["text"] for e in answer if e["type"] == "text") == "It is 14:05."
+    assert answer[-1]["finish_reason"] == "stop"
+    assert runtime.metric("claude_code_request_paths_total", path="fed") == 1
+    assert runtime.metric("claude_code_request_paths_total", path="continued") == 0
+    fake.wait_quiet()
+    (sent,) = fake.messages_requests
+    # The calling message as the API wants it after the question, the result after it, ids kept; the CLI
+    # leaves the thinking of a message it is fed out of its request, sent back or not.
+    assert without_cache_marks(sent.chat_messages) == [
+        {"role": "user", "content": "Weather and time in Paris?"},
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": call_id, "name": "mcp__t__get_time", "input": {"zone": "CET"}}],
+        },
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call_id, "content": "14:05"}]},
+    ]
+    # So the round goes without thinking: with it on, the API refuses a tool-result round whose calling
+    # message does not start with the model's thinking block (as the fake does).
+    assert "thinking" not in sent.json

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from claude_agent_sdk import ClaudeAgentOptions, project_key_for_directory
 from pydantic import SecretStr
 
 from claude_code_provider.engine.history import can_feed, render_transcript, transcript_path, write_transcript
-from claude_code_provider.engine.options import SessionKey, render_options
+from claude_code_provider.engine.options import SessionKey, render_env, render_options
 from claude_code_provider.engine.settings import EngineSettings
 from claude_code_provider.protocol import ChatTurn, CompletionRequest
 
@@ -123,6 +124,17 @@ def test_env_blanks_everything_outside_the_allow_list_the_sdk_would_pass_on() ->
 def test_max_output_tokens_only_when_max_tokens_is_given() -> None:
     assert "CLAUDE_CODE_MAX_OUTPUT_TOKENS" not in options(request()).env
     assert options(request(max_tokens=64)).env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] == "64"
+
+
+def test_every_tool_is_offered_up_front_and_thinking_is_left_out_only_when_the_key_says_so() -> None:
+    key = SessionKey.of(request())
+    plain = render_env(key, EngineSettings(), {})
+    # Tool search off: no deferred-tool placeholder, every client tool in the request's tools.
+    assert plain["ENABLE_TOOL_SEARCH"] == "false"
+    assert "CLAUDE_CODE_DISABLE_THINKING" not in plain
+    assert render_env(replace(key, no_thinking=True), EngineSettings(), {})["CLAUDE_CODE_DISABLE_THINKING"] == "1"
+    # A parked process keeps it: the environment is read at start-up.
+    assert replace(key, system="Be terse.", no_thinking=True).parked() == SessionKey(model=MODEL, no_thinking=True)
 
 
 def test_oauth_token_only_when_configured(tmp_path: Path) -> None:

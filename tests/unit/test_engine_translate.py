@@ -236,6 +236,8 @@ def test_success_copies_all_four_usage_counts_exactly() -> None:
         ("stop_sequence", "stop"),
         ("max_tokens", "length"),
         ("refusal", "content_filter"),
+        ("tool_use", "tool_calls"),
+        ("tool_deferred", "tool_calls"),  # the PreToolUse hook deferred the calls to the client
         (None, "stop"),
     ],
 )

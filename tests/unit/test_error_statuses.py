@@ -26,31 +26,37 @@ def test_every_error_kind_has_a_status() -> None:
     assert set(STATUS_BY_KIND) == set(ErrorKind)
 
 
-@pytest.mark.parametrize(
-    ("kind", "status"),
-    [
-        (ErrorKind.NOT_LOGGED_IN, 401),
-        (ErrorKind.LOGIN_REVOKED, 401),
-        (ErrorKind.ORGANIZATION_DISABLED, 403),
-        (ErrorKind.OAUTH_NOT_ALLOWED, 403),
-        (ErrorKind.EXTRA_USAGE_REQUIRED, 403),
-        (ErrorKind.PERMISSION_DENIED, 403),
-        (ErrorKind.BILLING, 403),
-        (ErrorKind.MODEL_NOT_FOUND, 404),
-        (ErrorKind.INTERNAL, 500),
-        (ErrorKind.USAGE_LIMIT, 429),
-        (ErrorKind.RATE_LIMITED, 429),
-        (ErrorKind.BUSY, 429),
-        (ErrorKind.OVERLOADED, 503),
-        (ErrorKind.UPSTREAM_ERROR, 503),
-        (ErrorKind.CLI_NOT_FOUND, 500),
-        (ErrorKind.CLI_CRASHED, 502),
-        (ErrorKind.TIMEOUT, 504),
-        (ErrorKind.API_KEY_REFUSED, 400),
-        (ErrorKind.BAD_REQUEST, 400),
-        (ErrorKind.RUNTIME_REFUSED, 502),
-    ],
-)
+# Written out, not derived from the code under test; every kind is in it (below).
+PROMISED_STATUSES = [
+    (ErrorKind.NOT_LOGGED_IN, 401),
+    (ErrorKind.LOGIN_REVOKED, 401),
+    (ErrorKind.ORGANIZATION_DISABLED, 403),
+    (ErrorKind.OAUTH_NOT_ALLOWED, 403),
+    (ErrorKind.EXTRA_USAGE_REQUIRED, 403),
+    (ErrorKind.PERMISSION_DENIED, 403),
+    (ErrorKind.BILLING, 403),
+    (ErrorKind.MODEL_NOT_FOUND, 404),
+    (ErrorKind.INTERNAL, 500),
+    (ErrorKind.USAGE_LIMIT, 429),
+    (ErrorKind.RATE_LIMITED, 429),
+    (ErrorKind.BUSY, 429),
+    (ErrorKind.OVERLOADED, 503),
+    (ErrorKind.UPSTREAM_ERROR, 503),
+    (ErrorKind.CLI_NOT_FOUND, 500),
+    (ErrorKind.CLI_CRASHED, 502),
+    (ErrorKind.TIMEOUT, 504),
+    (ErrorKind.API_KEY_REFUSED, 400),
+    (ErrorKind.BAD_REQUEST, 400),
+    (ErrorKind.RUNTIME_REFUSED, 502),
+]
+
+
+def test_every_kind_has_a_promised_status_and_a_litellm_exception() -> None:
+    assert {kind for kind, _ in PROMISED_STATUSES} == set(ErrorKind)
+    assert {kind for kind, _, _ in LITELLM_EXCEPTIONS} == set(ErrorKind)
+
+
+@pytest.mark.parametrize(("kind", "status"), PROMISED_STATUSES)
 def test_promised_statuses(kind: ErrorKind, status: int) -> None:
     assert ClaudeCodeError(kind, "m").status == status
 
@@ -62,34 +68,38 @@ def test_error_keeps_message_and_retry_hint() -> None:
     assert "usage_limit" in repr(error)
 
 
-@pytest.mark.parametrize(
-    ("kind", "exception_class"),
-    [
-        (ErrorKind.NOT_LOGGED_IN, AuthenticationError),
-        (ErrorKind.PERMISSION_DENIED, PermissionDeniedError),
-        (ErrorKind.BILLING, PermissionDeniedError),
-        (ErrorKind.MODEL_NOT_FOUND, NotFoundError),
-        (ErrorKind.INTERNAL, InternalServerError),
-        (ErrorKind.API_KEY_REFUSED, BadRequestError),
-        (ErrorKind.BAD_REQUEST, BadRequestError),
-        (ErrorKind.USAGE_LIMIT, RateLimitError),
-        (ErrorKind.RATE_LIMITED, RateLimitError),
-        (ErrorKind.BUSY, RateLimitError),
-        (ErrorKind.OVERLOADED, ServiceUnavailableError),
-        (ErrorKind.UPSTREAM_ERROR, ServiceUnavailableError),
-        (ErrorKind.CLI_NOT_FOUND, InternalServerError),
-        (ErrorKind.CLI_CRASHED, BadGatewayError),
-        (ErrorKind.TIMEOUT, Timeout),
-        (ErrorKind.RUNTIME_REFUSED, BadGatewayError),
-    ],
-)
+LITELLM_EXCEPTIONS = [
+    (ErrorKind.NOT_LOGGED_IN, AuthenticationError, 401),
+    (ErrorKind.LOGIN_REVOKED, AuthenticationError, 401),
+    (ErrorKind.ORGANIZATION_DISABLED, PermissionDeniedError, 403),
+    (ErrorKind.OAUTH_NOT_ALLOWED, PermissionDeniedError, 403),
+    (ErrorKind.EXTRA_USAGE_REQUIRED, PermissionDeniedError, 403),
+    (ErrorKind.PERMISSION_DENIED, PermissionDeniedError, 403),
+    (ErrorKind.BILLING, PermissionDeniedError, 403),
+    (ErrorKind.MODEL_NOT_FOUND, NotFoundError, 404),
+    (ErrorKind.INTERNAL, InternalServerError, 500),
+    (ErrorKind.API_KEY_REFUSED, BadRequestError, 400),
+    (ErrorKind.BAD_REQUEST, BadRequestError, 400),
+    (ErrorKind.USAGE_LIMIT, RateLimitError, 429),
+    (ErrorKind.RATE_LIMITED, RateLimitError, 429),
+    (ErrorKind.BUSY, RateLimitError, 429),
+    (ErrorKind.OVERLOADED, ServiceUnavailableError, 503),
+    (ErrorKind.UPSTREAM_ERROR, ServiceUnavailableError, 503),
+    (ErrorKind.CLI_NOT_FOUND, InternalServerError, 500),
+    (ErrorKind.CLI_CRASHED, BadGatewayError, 502),
+    (ErrorKind.TIMEOUT, Timeout, 504),
+    (ErrorKind.RUNTIME_REFUSED, BadGatewayError, 502),
+]
+
+
+@pytest.mark.parametrize(("kind", "exception_class", "status"), LITELLM_EXCEPTIONS)
 def test_each_kind_becomes_the_litellm_exception_with_its_status(
-    kind: ErrorKind, exception_class: type[Exception]
+    kind: ErrorKind, exception_class: type[Exception], status: int
 ) -> None:
     message = f"something about {kind.value}"
     converted = to_litellm_error(ClaudeCodeError(kind, message), MODEL)
     assert type(converted) is exception_class
-    assert converted.status_code == STATUS_BY_KIND[kind]  # type: ignore[attr-defined]
+    assert converted.status_code == status  # type: ignore[attr-defined]
     assert message in str(converted)
 
 

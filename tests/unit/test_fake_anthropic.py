@@ -22,6 +22,7 @@ from tests.fakes.anthropic_api import (
     cli_env,
     overloaded_error,
     rate_limit_error,
+    thinking_refusal,
 )
 
 BODY = {
@@ -312,3 +313,95 @@ def test_a_tool_answer_whole(fake: FakeAnthropic) -> None:
         [{"type": "tool_use", "id": "toolu_1", "name": "mcp__t__a", "input": {"x": 1}}],
     )
     assert fake.messages_requests[0].tool_names == ["mcp__t__a"]
+
+
+CALL = {"type": "tool_use", "id": "toolu_9", "name": "mcp__t__a", "input": {"x": 1}}
+RESULT = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_9", "content": "1"}]}
+THOUGHT = {"type": "thinking", "thinking": "A lookup.", "signature": "EqSig"}
+MISSING_THINKING = (
+    "messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`. When `thinking` "
+    "is enabled, a final `assistant` message must start with a thinking block (preceeding the lastmost set of "
+    "`tool_use` and `tool_result` blocks). We recommend you include thinking blocks from previous turns. To "
+    "avoid this requirement, disable `thinking`. Please consult our documentation at "
+    "https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
+)
+
+
+def _round(assistant: list[dict], thinking: dict | None) -> dict:
+    body: dict = {**BODY, "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": assistant}]}
+    body["messages"].append(RESULT)
+    if thinking is not None:
+        body["thinking"] = thinking
+    return body
+
+
+@pytest.mark.parametrize(
+    "thinking", [{"type": "adaptive"}, {"type": "enabled", "budget_tokens": 2048}], ids=["adaptive", "enabled"]
+)
+def test_with_thinking_on_tool_results_need_the_calling_message_to_start_with_its_thinking(thinking: dict) -> None:
+    refusal = thinking_refusal(_round([CALL], thinking))
+
+    assert refusal is not None
+    assert (refusal.status, refusal.error_type, refusal.message) == (400, "invalid_request_error", MISSING_THINKING)
+    assert thinking_refusal(_round([THOUGHT, CALL], thinking)) is None
+    redacted = {"type": "redacted_thinking", "data": "opaque"}
+    assert thinking_refusal(_round([redacted, CALL], thinking)) is None
+    # Text before the calls is no thinking either.
+    text = thinking_refusal(_round([{"type": "text", "text": "On it."}, CALL], thinking))
+    assert text is not None
+    assert "but found `text`" in text.message
+
+
+def test_with_thinking_off_tool_results_need_no_thinking_and_a_new_user_turn_never_does() -> None:
+    assert thinking_refusal(_round([CALL], None)) is None
+    assert thinking_refusal(_round([CALL], {"type": "disabled"})) is None
+    # Thinking earlier in the history is allowed with thinking off (the API ignores it).
+    assert thinking_refusal(_round([THOUGHT, CALL], {"type": "disabled"})) is None
+    after = _round([CALL], {"type": "adaptive"})
+    after["messages"].append({"role": "assistant", "content": [{"type": "text", "text": "1."}]})
+    after["messages"].append({"role": "user", "content": "thanks"})
+    assert thinking_refusal(after) is None
+
+
+def test_adaptive_thinking_takes_back_an_answer_the_model_gave_without_thinking_but_enabled_does_not() -> None:
+    assert thinking_refusal(_round([CALL], {"type": "adaptive"}), unthought={"toolu_9"}) is None
+    enabled = thinking_refusal(_round([CALL], {"type": "enabled", "budget_tokens": 2048}), unthought={"toolu_9"})
+    assert enabled is not None
+    assert enabled.message == MISSING_THINKING
+
+
+def test_with_thinking_off_a_final_assistant_message_cannot_carry_thinking() -> None:
+    prefill = {**BODY, "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": [THOUGHT]}]}
+
+    refusal = thinking_refusal(prefill)
+
+    assert refusal is not None
+    assert (refusal.status, refusal.error_type, refusal.message) == (
+        400,
+        "invalid_request_error",
+        "messages.1.content.0.type: When `thinking` is disabled, an `assistant` message in the final position "
+        "cannot contain `thinking`.",
+    )
+    assert thinking_refusal({**prefill, "thinking": {"type": "adaptive"}}) is None
+
+
+def test_a_request_refused_for_its_thinking_gets_the_400_and_leaves_the_scripted_answer(fake: FakeAnthropic) -> None:
+    fake.enqueue(ToolReply([ToolUse("mcp__t__a", {"x": 1}, id="toolu_8")]), TextReply("Done."))
+    url = f"{fake.base_url}/v1/messages"
+    adaptive = {"type": "adaptive"}
+    dropped = httpx.post(url, json=_round([CALL], adaptive))
+
+    assert dropped.status_code == 400
+    assert dropped.json()["error"] == {"type": "invalid_request_error", "message": MISSING_THINKING}
+    assert fake.pending == 2
+    # The model's own answer without thinking goes back as it was, and is answered (clear keeps it).
+    httpx.post(url, json=BODY)
+    fake.clear()
+    fake.enqueue(TextReply("Done."))
+    own = {**CALL, "id": "toolu_8"}
+    result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_8", "content": "1"}]}
+    body = {**BODY, "thinking": adaptive, "messages": [BODY["messages"][0], {"role": "assistant", "content": [own]}]}
+    body["messages"].append(result)
+    answered = httpx.post(url, json=body)
+    assert answered.status_code == 200
+    assert answered.json()["content"] == [{"type": "text", "text": "Done."}]

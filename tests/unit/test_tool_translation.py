@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from claude_agent_sdk import AssistantMessage, StreamEvent, TextBlock, ToolUseBlock
 
 from claude_code_provider.engine.frames import Frame, answered_calls, split_frames
+from claude_code_provider.engine.options import SessionKey
 from claude_code_provider.engine.tool_calls import ToolCallStream, render_tool_options, render_tool_specs
 from claude_code_provider.errors import ClaudeCodeError
 from claude_code_provider.llm.tools import to_message_tool_calls, to_tool_call_chunk
 from claude_code_provider.llm.translate import derive_unsupported, to_request
-from claude_code_provider.protocol import ToolArguments, ToolCallStart
+from claude_code_provider.protocol import Thinking, ToolArguments, ToolCallStart
 
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather now.", "parameters": SCHEMA}}
@@ -221,6 +223,47 @@ def test_the_cli_is_offered_the_tools_under_the_short_prefix_and_defers_every_ca
     assert options["allowed_tools"] == ["mcp__t__get_weather"]
     assert list(options["mcp_servers"]) == ["t"]
     assert list(options["hooks"]) == ["PreToolUse"]
+    (matcher,) = options["hooks"]["PreToolUse"]
+    (hook,) = matcher.hooks
+    decision = asyncio.run(hook({"hook_event_name": "PreToolUse"}, "toolu_1", {"signal": None}))  # type: ignore[arg-type]
+    # Deferred to the client: the CLI runs nothing and the turn ends (no deny fed back to the model).
+    assert decision == {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "defer"}}
+
+
+SIGNED = [{"type": "thinking", "thinking": "Two lookups.", "signature": "EqSig"}]
+ENABLED = {"thinking": {"type": "enabled", "budget_tokens": 2048}}
+
+
+@pytest.mark.parametrize(
+    ("messages", "params", "thinking", "no_thinking"),
+    [
+        (LOOP, {}, None, True),
+        (LOOP, ENABLED, None, True),
+        # The CLI would leave the signed block out of its request: thinking off all the same.
+        ([*LOOP[:2], {**LOOP[2], "thinking_blocks": SIGNED}, *LOOP[3:]], ENABLED, None, True),
+        ([*LOOP, {"role": "user", "content": "And Paris?"}], {}, None, False),
+        ([{"role": "user", "content": "hi"}], ENABLED, Thinking(type="enabled", budget_tokens=2048), False),
+    ],
+    ids=[
+        "results-without-thinking",
+        "results-without-thinking-asked-enabled",
+        "results-with-signed-thinking-asked-enabled",
+        "new-user-turn",
+        "first-question",
+    ],
+)
+def test_a_process_fed_a_round_of_tool_results_thinks_not(
+    messages: Any, params: dict[str, Any], thinking: Thinking | None, no_thinking: bool
+) -> None:
+    request = to_request("sonnet", messages, {"tools": [WEATHER], **params})
+
+    fresh = SessionKey.fresh(request)
+
+    assert (fresh.thinking, fresh.no_thinking) == (thinking, no_thinking)
+    # Everything else is as asked, and so is the key of a process that made the calls itself.
+    held = SessionKey.of(request)
+    assert (fresh.model, fresh.system, fresh.tools, fresh.effort) == (held.model, held.system, held.tools, held.effort)
+    assert (held.thinking, held.no_thinking) == (request.thinking, False)
 
 
 def stream(event: dict[str, Any]) -> StreamEvent:

@@ -161,13 +161,15 @@ class Engine:
         if uses_tools(request):
             # The process whose answer made the calls these results answer holds the conversation.
             _, prompt = split_frames(request)
-            if (held := self.pool.take_pending(answered_calls(prompt), SessionKey.of(request))) is not None:
+            # It was started with the options asked for, or (fed the history itself) with fresh ones.
+            keys = {SessionKey.of(request), SessionKey.fresh(request)}
+            if (held := self.pool.take_pending(answered_calls(prompt), keys)) is not None:
                 self.metrics.record_take(True)
                 return held
         elif not can_feed(request.history):
             self.metrics.record_take(False, "history")
             return None
-        session = self.pool.take(SessionKey.of(request))
+        session = self.pool.take(SessionKey.fresh(request))
         self.metrics.record_take(session is not None, "" if session is not None else "empty")
         return session
 
@@ -177,7 +179,7 @@ class Engine:
         try:
             async with asyncio.timeout(self.settings.idle_timeout):
                 if session.claimed is None:
-                    await session.claim(SessionKey.of(request))
+                    await session.claim(SessionKey.fresh(request))
                 if not session.pending:  # a process that holds the conversation has all but the results
                     await session.feed(split_frames(request)[0])
         except (ProtocolError, TimeoutError, CLIConnectionError, ProcessError) as error:
@@ -244,10 +246,11 @@ class Engine:
         when the conversation has tools."""
         generation = self.pool.generation if self.pool is not None else 0
         fed = uses_tools(request)
-        session = await self._start_session(SessionKey.of(request), [] if fed else request.history)
+        key = SessionKey.fresh(request)
+        session = await self._start_session(key, [] if fed else request.history)
         session.generation = generation
         if fed or not request.history:
-            session.claimed = SessionKey.of(request)  # started with these options: as good as a claimed spare
+            session.claimed = key  # started with these options: as good as a claimed spare
         path = ("fed" if fed else "resume") if request.history else "cold"
         try:
             if fed:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from claude_agent_sdk import ClaudeAgentOptions
@@ -24,6 +24,9 @@ class SessionKey:
     tools: str | None = None  # the client's tools (``render_tool_specs``), offered from start-up
     effort: Effort | None = None
     thinking: Thinking | None = None
+    # No thinking at all, whatever the model (the CLI keeps adaptive thinking on models that take no
+    # `--thinking disabled`; CLAUDE_CODE_DISABLE_THINKING leaves the field out of the request).
+    no_thinking: bool = False
 
     @classmethod
     def of(cls, request: CompletionRequest) -> SessionKey:
@@ -36,11 +39,18 @@ class SessionKey:
             thinking=request.thinking,
         )
 
+    @classmethod
+    def fresh(cls, request: CompletionRequest) -> SessionKey:
+        """The options for a process that does not hold the request's conversation (it is fed the history):
+        those asked for, but no thinking for a round of tool results. With thinking on, the API refuses such a
+        round unless the message that made the calls starts with its signed thinking block, and the CLI leaves
+        the thinking of the messages it is fed out of its request (most clients never send it back anyway)."""
+        key = cls.of(request)
+        return replace(key, thinking=None, no_thinking=True) if request.messages[-1].role == "tool" else key
+
     def parked(self) -> SessionKey:
         """What a parked process must be started with; the system prompt comes with its claim."""
-        return SessionKey(
-            model=self.model, max_tokens=self.max_tokens, tools=self.tools, effort=self.effort, thinking=self.thinking
-        )
+        return replace(self, system=None)
 
 
 def render_env(key: SessionKey, settings: EngineSettings, environ: Mapping[str, str]) -> dict[str, str]:
@@ -55,6 +65,8 @@ def render_env(key: SessionKey, settings: EngineSettings, environ: Mapping[str, 
         env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(key.max_tokens)
     # Every tool offered up front, as the client listed them (no deferred-tool placeholder to search with).
     env["ENABLE_TOOL_SEARCH"] = "false"
+    if key.no_thinking:
+        env["CLAUDE_CODE_DISABLE_THINKING"] = "1"
     return derive_sdk_env(environ, env)
 
 

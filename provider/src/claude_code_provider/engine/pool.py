@@ -23,7 +23,7 @@ import logging
 import os
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from contextlib import suppress
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -174,10 +174,10 @@ class WarmPool:
         self._publish()
         return True
 
-    def take_pending(self, calls: frozenset[str], key: SessionKey) -> Session | None:
-        """The live process waiting for exactly the results of ``calls``, if it has ``key``'s options."""
+    def take_pending(self, calls: frozenset[str], keys: Collection[SessionKey]) -> Session | None:
+        """The live process waiting for exactly the results of ``calls``, if it has one of ``keys``' options."""
         session = self._pending.get(calls) if calls else None
-        if session is None or session.claimed != key:
+        if session is None or session.claimed not in keys:
             return None
         del self._pending[calls]
         self._publish()

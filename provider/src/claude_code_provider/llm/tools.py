@@ -3,9 +3,11 @@
 
 Only what Claude Code can send faithfully is honoured: the client's functions, each offered with its
 description and JSON Schema unchanged, with the model free to call any, several or none (``tool_choice``
-``auto``, parallel calls allowed). Everything else, the legacy ``functions``/``function_call`` included
-(their answers have another shape), is named by ``derive_unsupported_tool_params`` so the adapter refuses
-it (or ignores it under ``drop_params``).
+``auto``, parallel calls allowed). Everything else is named by ``derive_unsupported_tool_params`` (or, for
+parameters this provider does not know, by the adapter) so it is refused (or ignored under ``drop_params``).
+That includes the legacy ``functions``/``function_call``: a legacy answer carries one ``function_call``
+only, and the model's parallel calls cannot be turned off faithfully (as ``parallel_tool_calls: false``
+cannot), so a second call would have nowhere to go.
 """
 
 from __future__ import annotations
