@@ -102,8 +102,10 @@ def test_images_are_served_warm_history_included(fake: FakeAnthropic, start: Cal
         (image("image/png", "not base64!"), "messages[0].content[1]: the data: URL's base64 is malformed"),
         (image("image/jpeg", PNG), "messages[0].content[1]: the data is not a image/jpeg image"),
         (
-            image("image/png", base64.b64encode(base64.b64decode(PNG) + b"\0" * (5 * 1024 * 1024)).decode()),
-            "the limit is 5242880 bytes (5 MB) per image",
+            # 4 MiB of image is 5,592,408 bytes of base64: over the API's 5 MB, which it counts on the base64.
+            image("image/png", base64.b64encode(base64.b64decode(PNG).ljust(4 * 1024 * 1024, b"\0")).decode()),
+            "messages[0].content[1]: the image is 5592408 bytes base64-encoded; the API's limit is 5242880 bytes "
+            "(5 MB) per image, counted on the base64 text",
         ),
         (
             {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from claude_code_provider.engine.history import to_user_content
@@ -51,3 +53,43 @@ def test_image_urls_without_a_faithful_form_are_a_400_naming_the_part(url: str, 
         to_request("sonnet", [message], {})
 
     assert refused.value.message.startswith(says)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def image_part(url: str) -> dict[str, object]:
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def png_url(decoded_size: int) -> str:
+    """A data: URL of PNG bytes (the signature, then zeros) of this decoded size."""
+    return "data:image/png;base64," + base64.b64encode(PNG_SIGNATURE.ljust(decoded_size, b"\0")).decode()
+
+
+def refusal(*parts: dict[str, object]) -> str:
+    with pytest.raises(ClaudeCodeError) as refused:
+        to_request("sonnet", [{"role": "user", "content": list(parts)}], {})
+    assert refused.value.status == 400
+    return refused.value.message
+
+
+def test_an_image_of_exactly_5_mb_of_base64_passes() -> None:
+    url = png_url(3_932_160)  # 5,242,880 characters of base64
+    assert len(url) == len("data:image/png;base64,") + 5_242_880
+
+    (turn,) = to_request("sonnet", [{"role": "user", "content": [image_part(url)]}], {}).messages
+
+    assert len(to_user_content(turn)[0]["source"]["data"]) == 5_242_880  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("decoded_size", "base64_size"),
+    [(3_932_161, 5_242_884), (4 * 1024 * 1024, 5_592_408)],
+)
+def test_an_image_over_5_mb_of_base64_is_a_400_saying_what_to_send(decoded_size: int, base64_size: int) -> None:
+    assert refusal(image_part(png_url(decoded_size))) == (
+        f"messages[0].content[0]: the image is {base64_size} bytes base64-encoded; the API's limit is 5242880 "
+        "bytes (5 MB) per image, counted on the base64 text (about 3.75 MiB of image). Send a smaller or more "
+        "compressed image (fewer pixels, JPEG or WebP)."
+    )

@@ -15,8 +15,9 @@ from ..errors import ClaudeCodeError, ErrorKind
 from ..protocol import ChatTurn, ImageMediaType, ImagePart, TextPart
 
 MEDIA_TYPES: tuple[str, ...] = get_args(ImageMediaType)
-# Anthropic's API limits: 5 MB per image (its bytes), 100 images per request.
-MAX_IMAGE_BYTES = 5 * 1024 * 1024
+# Anthropic's API limits: 5 MB per image, counted on its base64 text (the API's own check: "image exceeds 5 MB
+# maximum: N bytes > 5242880 bytes" on the encoded string, so about 3.75 MiB decoded), 100 images per request.
+MAX_IMAGE_BASE64 = 5 * 1024 * 1024
 MAX_IMAGES = 100
 _DATA_URL = re.compile(r"data:(?P<type>[^;,]*)(?P<params>(?:;[^;,]*)*),(?P<data>.*)", re.DOTALL)
 # The first bytes of each format, so a mislabelled image is refused here rather than by the API.
@@ -62,11 +63,16 @@ def to_image_part(part: Mapping[str, Any], where: str) -> ImagePart:
         data = base64.b64decode(found["data"], validate=True)
     except (binascii.Error, ValueError):
         raise _bad(f"{where}: the data: URL's base64 is malformed.") from None
-    if len(data) > MAX_IMAGE_BYTES:
-        raise _bad(f"{where}: the image is {len(data)} bytes; the limit is {MAX_IMAGE_BYTES} bytes (5 MB) per image.")
     if not _looks_like(media_type, data):
         raise _bad(f"{where}: the data is not a {media_type} image (its bytes do not start like one).")
-    return ImagePart(media_type=media_type, data=base64.b64encode(data).decode())
+    encoded = base64.b64encode(data).decode()
+    if len(encoded) > MAX_IMAGE_BASE64:
+        raise _bad(
+            f"{where}: the image is {len(encoded)} bytes base64-encoded; the API's limit is {MAX_IMAGE_BASE64} bytes "
+            "(5 MB) per image, counted on the base64 text (about 3.75 MiB of image). Send a smaller or more "
+            "compressed image (fewer pixels, JPEG or WebP)."
+        )
+    return ImagePart(media_type=media_type, data=encoded)
 
 
 def check_image_count(turns: list[ChatTurn]) -> None:
