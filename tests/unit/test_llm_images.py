@@ -1,4 +1,5 @@
-"""OpenAI image parts as images with their bytes, in order with the text, or a 400 naming the part."""
+"""OpenAI image parts as images with their bytes, in order with the text, within the API's limits, or a 400
+naming the part."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from claude_code_provider.engine.history import to_user_content
 from claude_code_provider.errors import ClaudeCodeError
 from claude_code_provider.llm.translate import to_request
 
+# 1x1 images, written out.
 GIF = "R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw=="
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+WEBP = "UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA=="
+# "RIFF", a size, then "WAVE" where a WebP has "WEBP" (bytes 8-12).
+RIFF_WAVE = base64.b64encode(b"RIFF\x1a\x00\x00\x00WAVEfmt \x10\x00\x00\x00").decode()
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def test_text_and_images_keep_their_order_and_the_text_stays_the_turns_content() -> None:
@@ -55,9 +62,6 @@ def test_image_urls_without_a_faithful_form_are_a_400_naming_the_part(url: str, 
     assert refused.value.message.startswith(says)
 
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
 def image_part(url: str) -> dict[str, object]:
     return {"type": "image_url", "image_url": {"url": url}}
 
@@ -93,3 +97,70 @@ def test_an_image_over_5_mb_of_base64_is_a_400_saying_what_to_send(decoded_size:
         "bytes (5 MB) per image, counted on the base64 text (about 3.75 MiB of image). Send a smaller or more "
         "compressed image (fewer pixels, JPEG or WebP)."
     )
+
+
+@pytest.mark.parametrize(("media_type", "data"), [("image/png", PNG), ("image/webp", WEBP), ("image/gif", GIF)])
+def test_an_image_whose_bytes_are_its_declared_type_passes(media_type: str, data: str) -> None:
+    (turn,) = to_request(
+        "sonnet", [{"role": "user", "content": [image_part(f"data:{media_type};base64,{data}")]}], {}
+    ).messages
+    assert to_user_content(turn) == [
+        {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            f"data:image/jpeg;base64,{PNG}",
+            "messages[0].content[0]: the data is not a image/jpeg image (its bytes do not start like one).",
+        ),
+        (
+            f"data:image/png;base64,{GIF}",
+            "messages[0].content[0]: the data is not a image/png image (its bytes do not start like one).",
+        ),
+        (
+            f"data:image/webp;base64,{RIFF_WAVE}",
+            "messages[0].content[0]: the data is not a image/webp image (its bytes do not start like one).",
+        ),
+        (
+            f"data:image/bmp;base64,{PNG}",
+            "messages[0].content[0]: image type 'image/bmp' is not supported "
+            "(use image/png, image/jpeg, image/gif, image/webp).",
+        ),
+        ("data:image/png;base64,iVBORw0K!!!", "messages[0].content[0]: the data: URL's base64 is malformed."),
+        ("data:image/png;base64,iVBORw0", "messages[0].content[0]: the data: URL's base64 is malformed."),
+    ],
+)
+def test_an_image_that_is_not_what_it_says_is_a_400_naming_the_part(url: str, message: str) -> None:
+    assert refusal(image_part(url)) == message
+
+
+def test_a_file_part_is_a_400_naming_it() -> None:
+    pdf = {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}}
+
+    assert refusal({"type": "text", "text": "Read this"}, pdf) == (
+        "messages[0].content[1]: 'file' parts (PDFs and other documents) are not supported by claude-code; send the "
+        "text, or images as image_url data: URLs."
+    )
+
+
+def one_gif_turns(count: int) -> list[dict[str, object]]:
+    """``count`` images over two user turns, with an answer between them."""
+    gif = image_part(f"data:image/gif;base64,{GIF}")
+    return [
+        {"role": "user", "content": [gif] * (count - count // 2)},
+        {"role": "assistant", "content": "Seen."},
+        {"role": "user", "content": [gif] * (count // 2)},
+    ]
+
+
+def test_100_images_in_a_request_pass_and_101_are_a_400() -> None:
+    request = to_request("sonnet", one_gif_turns(100), {})
+    assert sum(len(turn.parts) for turn in request.messages) == 100
+
+    with pytest.raises(ClaudeCodeError) as refused:
+        to_request("sonnet", one_gif_turns(101), {})
+    assert refused.value.status == 400
+    assert refused.value.message == "messages: 101 images in one request; the limit is 100."
