@@ -453,8 +453,8 @@ def test_the_process_that_made_the_calls_gives_the_model_back_its_own_thinking(
     fake.enqueue(reply_with_thinking, TextReply("Sunny and 14:05 in Paris."))
 
     first = client.chat.completions.create(model="sonnet", messages=QUESTION, tools=TOOLS)
-    # The client sees no thinking: only the text and the calls.
     assert first.choices[0].message.content == "Let me look."
+    # The client's history below leaves out the thinking it was given (reasoning_content, thinking_blocks).
     client.chat.completions.create(
         model="sonnet", messages=conversation_after_calls("Sunny, 21 C", "14:05", ids), tools=TOOLS
     )
@@ -469,3 +469,74 @@ def test_the_process_that_made_the_calls_gives_the_model_back_its_own_thinking(
         "signature": reply_with_thinking.signature,
     }
     assert [b["type"] for b in assistant["content"]] == ["thinking", "text", "tool_use", "tool_use"]
+
+
+TOOL_LOOP_SIGNATURE = "EqQBCkYIBRgCKkDclientKeptSignature0123456789"
+
+
+def after_calls_with_thinking(ids: tuple[str, str]) -> list[Any]:
+    """The conversation after the calls as a client that keeps the model's thinking sends it back."""
+    question, assistant, *results = conversation_after_calls("Sunny, 21 C", "14:05", ids)
+    thinking = {"type": "thinking", "thinking": "Two lookups are needed.", "signature": TOOL_LOOP_SIGNATURE}
+    return [question, {**assistant, "thinking_blocks": [thinking]}, *results]
+
+
+def expected_with_thinking(ids: tuple[str, str]) -> list[dict[str, Any]]:
+    """What the model must get: the signed thinking block first, before the text and calls it led to."""
+    question, assistant, results = expected_after_calls(ids)
+    thinking = {"type": "thinking", "thinking": "Two lookups are needed.", "signature": TOOL_LOOP_SIGNATURE}
+    return [question, {**assistant, "content": [thinking, *assistant["content"]]}, results]
+
+
+@MODES
+def test_thinking_the_client_sends_back_in_a_tool_loop_reaches_the_model_before_the_calls(
+    mode: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    # No process holds these calls: a fresh one is fed the conversation (the cold path of a tool loop).
+    ids = (f"toolu_01ThinkBackW{mode[:1]}", f"toolu_01ThinkBackT{mode[:1]}")
+    fake.enqueue(TextReply("Sunny and 14:05 in Paris."))
+
+    reply = client.chat.completions.create(model=f"{mode}sonnet", messages=after_calls_with_thinking(ids), tools=TOOLS)
+
+    assert reply.choices[0].message.content == "Sunny and 14:05 in Paris."
+    fake.wait_quiet()
+    assert len(fake.messages_requests) == 1
+    assert without_cache_marks(fake.messages_requests[0].chat_messages) == expected_with_thinking(ids)
+
+
+def test_thinking_sent_back_in_a_tool_loop_reaches_the_model_from_a_warm_spare(
+    fake: FakeAnthropic, start: Callable[..., Runtime]
+) -> None:
+    runtime = start(env={"CLAUDE_CODE_POOL_SIZE": "1"})
+    tools = [
+        {"name": "get_weather", "description": "The weather in a city now.", "parameters": WEATHER_SCHEMA},
+        {"name": "get_time", "description": "The time in a zone.", "parameters": TIME_SCHEMA},
+    ]
+    ids = ("toolu_01ThinkSpareW", "toolu_01ThinkSpareT")
+    question, assistant, *results = conversation_after_calls("Sunny, 21 C", "14:05", ids)
+    calls = [
+        {"id": c["id"], "name": c["function"]["name"], "arguments": c["function"]["arguments"]}
+        for c in assistant["tool_calls"]
+    ]
+    messages = [
+        question,
+        {
+            "role": "assistant",
+            "content": "Let me look.",
+            "tool_calls": calls,
+            "thinking": [{"kind": "thinking", "thinking": "Two lookups are needed.", "signature": TOOL_LOOP_SIGNATURE}],
+        },
+        *results,
+    ]
+    fake.enqueue(TextReply("one"), TextReply("two"), TextReply("Sunny and 14:05 in Paris."))
+    for agent in ("one", "two"):  # the tool set comes again: a spare is parked for it
+        body = {"model": "sonnet", "system": f"You are agent {agent}.", "messages": QUESTION, "tools": tools}
+        assert runtime.complete(body).status_code == 200
+    wait_until(lambda: runtime.metric("claude_code_pool_ready_processes") == 1, timeout=60, what="a parked spare")
+
+    body = {"model": "sonnet", "system": "You are agent three.", "messages": messages, "tools": tools}
+    assert runtime.complete(body).status_code == 200
+
+    assert runtime.metric("claude_code_request_paths_total", path="spare") == 1
+    fake.wait_quiet()
+    assert without_cache_marks(fake.messages_requests[2].chat_messages) == expected_with_thinking(ids)

@@ -165,6 +165,7 @@ def test_a_tool_loop_becomes_tool_use_and_tool_result_blocks_in_order() -> None:
                 {"type": "tool_use", "id": "call_a", "name": "mcp__t__get_weather", "input": {"city": "Oslo"}},
                 {"type": "tool_use", "id": "call_b", "name": "mcp__t__get_weather", "input": {"city": "Rome"}},
             ],
+            in_tool_loop=True,
         ),
     ]
     assert prompt == Frame(
