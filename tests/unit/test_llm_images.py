@@ -137,12 +137,68 @@ def test_an_image_that_is_not_what_it_says_is_a_400_naming_the_part(url: str, me
     assert refusal(image_part(url)) == message
 
 
-def test_a_file_part_is_a_400_naming_it() -> None:
-    pdf = {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}}
+# A minimal PDF, written out (base64 of "%PDF-1.4 ... %%EOF").
+PDF = "JVBERi0xLjQKMSAwIG9iago8PC9UeXBlL0NhdGFsb2c+PgplbmRvYmoKdHJhaWxlcgo8PC9Sb290IDEgMCBSPj4KJSVFT0YK"
 
-    assert refusal({"type": "text", "text": "Read this"}, pdf) == (
-        "messages[0].content[1]: 'file' parts (PDFs and other documents) are not supported by claude-code; send the "
-        "text, or images as image_url data: URLs."
+
+def file_part(file_data: str | None, **file: str) -> dict[str, object]:
+    return {"type": "file", "file": {**({"file_data": file_data} if file_data is not None else {}), **file}}
+
+
+def test_a_pdf_file_part_is_a_document_block_in_order_with_the_text() -> None:
+    content = [{"type": "text", "text": "Read this"}, file_part(f"data:application/pdf;base64,{PDF}", filename="a.pdf")]
+
+    (turn,) = to_request("sonnet", [{"role": "user", "content": content}], {}).messages
+
+    assert turn.content == "Read this"
+    assert to_user_content(turn) == [
+        {"type": "text", "text": "Read this"},
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": PDF}},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("part", "message"),
+    [
+        (
+            file_part(f"data:text/plain;base64,{PDF}"),
+            "messages[0].content[1]: file type 'text/plain' is not supported: only PDFs (application/pdf) reach the "
+            "model as documents; send other text as text, images as image_url.",
+        ),
+        (
+            file_part(None, file_id="file-abc"),
+            "messages[0].content[1]: a file part needs file.file_data (a data:application/pdf;base64,... URL); "
+            "uploaded file ids are not supported.",
+        ),
+        (
+            file_part("https://example.com/a.pdf"),
+            "messages[0].content[1]: file.file_data must be a data: URL such as data:application/pdf;base64,...",
+        ),
+        (
+            file_part(f"data:application/pdf;base64,{PNG}"),
+            "messages[0].content[1]: the data is not a PDF (its bytes do not start with %PDF-).",
+        ),
+        (
+            file_part("data:application/pdf;base64,JVBER!"),
+            "messages[0].content[1]: the data: URL's base64 is malformed.",
+        ),
+    ],
+)
+def test_a_file_part_it_cannot_pass_on_is_a_400_naming_it(part: dict[str, object], message: str) -> None:
+    assert refusal({"type": "text", "text": "Read this"}, part) == message
+
+
+def pdf_of(decoded_size: int) -> dict[str, object]:
+    return file_part("data:application/pdf;base64," + base64.b64encode(b"%PDF-".ljust(decoded_size, b"\0")).decode())
+
+
+def test_what_a_request_carries_inline_is_within_the_apis_32_mb() -> None:
+    # 25,165,824 bytes of PDF is 33,554,432 bytes of base64, the API's whole request limit; the GIF adds 60.
+    to_request("sonnet", [{"role": "user", "content": [pdf_of(25_165_824)]}], {})
+
+    assert refusal(pdf_of(25_165_824), image_part(f"data:image/gif;base64,{GIF}")) == (
+        "messages: the images and documents are 33554492 bytes base64-encoded; the API takes at most 33554432 "
+        "bytes (32 MB) per request. Send fewer or smaller files."
     )
 
 
