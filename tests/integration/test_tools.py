@@ -454,7 +454,8 @@ def test_the_process_that_made_the_calls_gives_the_model_back_its_own_thinking(
 
     first = client.chat.completions.create(model="sonnet", messages=QUESTION, tools=TOOLS)
     assert first.choices[0].message.content == "Let me look."
-    # The client's history below leaves out the thinking it was given (reasoning_content, thinking_blocks).
+    assert first.choices[0].message.reasoning_content == "Two lookups are needed."  # type: ignore[attr-defined]
+    # The client's history below leaves out the thinking it was given.
     client.chat.completions.create(
         model="sonnet", messages=conversation_after_calls("Sunny, 21 C", "14:05", ids), tools=TOOLS
     )
