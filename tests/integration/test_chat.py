@@ -220,6 +220,28 @@ def test_sampling_parameters_are_refused_naming_the_parameter(
     assert fake.messages_requests == []
 
 
+@pytest.mark.parametrize(
+    "response_format",
+    [
+        {"type": "json_object"},
+        {"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type": "object", "properties": {}}}},
+    ],
+)
+def test_response_format_is_refused_naming_it(
+    response_format: dict[str, object], fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model="remote/sonnet",
+            messages=[{"role": "user", "content": "hi"}],
+            response_format=response_format,  # type: ignore[arg-type]
+        )
+
+    assert caught.value.status_code == 400
+    assert "claude-code does not support the parameter(s) 'response_format'" in caught.value.message
+    assert fake.messages_requests == []
+
+
 def test_with_drop_params_unsupported_parameters_are_ignored(fake: FakeAnthropic, client: openai.OpenAI) -> None:
     fake.enqueue(TextReply("Answered anyway."))
 

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import httpx
 import openai
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply
+from tests.fakes.anthropic_api import FakeAnthropic, TextReply, ToolReply, ToolUse
 from tests.stack import Proxy
 
 GIF = "R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw=="
@@ -30,6 +31,51 @@ def test_responses_streamed(fake: FakeAnthropic, client: openai.OpenAI) -> None:
     deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
     assert "".join(deltas) == "Hello streamed."
     assert events[-1].type == "response.completed"
+
+
+TIME_SCHEMA = {"type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"]}
+RESPONSES_TOOLS = [
+    {"type": "function", "name": "get_time", "description": "The time in a zone.", "parameters": TIME_SCHEMA}
+]
+
+
+def test_responses_with_tools_call_them_and_take_their_results(fake: FakeAnthropic, client: openai.OpenAI) -> None:
+    fake.enqueue(
+        ToolReply([ToolUse("mcp__t__get_time", {"zone": "CET"}, id="toolu_01RespTime")], text="Let me look."),
+        TextReply("It is 14:05 in Paris."),
+    )
+
+    first = client.responses.create(
+        model="remote/sonnet",
+        input="Time in Paris?",
+        tools=RESPONSES_TOOLS,  # type: ignore[arg-type]
+    )
+
+    (call,) = [item for item in first.output if item.type == "function_call"]
+    assert (call.call_id, call.name, json.loads(call.arguments)) == ("toolu_01RespTime", "get_time", {"zone": "CET"})
+    offered = fake.messages_requests[0].tools
+    assert offered == [{"name": "mcp__t__get_time", "description": "The time in a zone.", "input_schema": TIME_SCHEMA}]
+    fake.wait_quiet()
+
+    second = client.responses.create(
+        model="remote/sonnet",
+        input=[
+            {"role": "user", "content": "Time in Paris?"},
+            {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments},
+            {"type": "function_call_output", "call_id": call.call_id, "output": "14:05"},
+        ],
+        tools=RESPONSES_TOOLS,  # type: ignore[arg-type]
+    )
+
+    assert second.output_text == "It is 14:05 in Paris."
+    results = [
+        {k: v for k, v in block.items() if k != "cache_control"}
+        for message in fake.messages_requests[-1].chat_messages
+        if isinstance(message["content"], list)
+        for block in message["content"]
+        if block.get("type") == "tool_result"
+    ]
+    assert results == [{"type": "tool_result", "tool_use_id": "toolu_01RespTime", "content": "14:05"}]
 
 
 def test_anthropic_messages_with_an_image_and_thinking(fake: FakeAnthropic, proxy: Proxy) -> None:

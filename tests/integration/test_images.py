@@ -19,6 +19,8 @@ JPEG = (
 )
 GIF = "R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw=="
 WEBP = "UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA=="
+# A minimal PDF (base64 of "%PDF-1.4 ... %%EOF").
+PDF = "JVBERi0xLjQKMSAwIG9iago8PC9UeXBlL0NhdGFsb2c+PgplbmRvYmoKdHJhaWxlcgo8PC9Sb290IDEgMCBSPj4KJSVFT0YK"
 
 
 def image(media_type: str, data: str) -> dict[str, object]:
@@ -57,6 +59,57 @@ def test_an_inline_image_reaches_the_model_with_its_bytes_and_media_type(
     assert "What is this?" in texts
 
 
+def pdf(data: str = PDF) -> dict[str, object]:
+    return {"type": "file", "file": {"file_data": f"data:application/pdf;base64,{data}", "filename": "a.pdf"}}
+
+
+def sent_documents(fake: FakeAnthropic) -> list[dict[str, object]]:
+    """What the upstream received: the source of every document block, in order."""
+    return [
+        block["source"]
+        for message in fake.messages_requests[-1].chat_messages
+        if isinstance(message["content"], list)
+        for block in message["content"]
+        if block.get("type") == "document"
+    ]
+
+
+PDF_SOURCE = {"type": "base64", "media_type": "application/pdf", "data": PDF}
+
+
+@pytest.mark.parametrize("route", ["", "remote/"])
+def test_a_pdf_file_part_reaches_the_model_as_a_document_block(
+    route: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(TextReply("An empty PDF."))
+    question = {"role": "user", "content": [{"type": "text", "text": "What is in it?"}, pdf()]}
+
+    reply = client.chat.completions.create(model=f"{route}sonnet", messages=[question])  # type: ignore[list-item]
+
+    assert reply.choices[0].message.content == "An empty PDF."
+    (user,) = fake.messages_requests[-1].chat_messages
+    assert [{k: v for k, v in block.items() if k != "cache_control"} for block in user["content"]] == [
+        {"type": "text", "text": "What is in it?"},
+        {"type": "document", "source": PDF_SOURCE},
+    ]
+
+
+@pytest.mark.parametrize("route", ["", "remote/"])
+def test_a_pdf_in_history_reaches_the_model_from_a_transcript(
+    route: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(TextReply("Still empty."))
+    messages = [
+        {"role": "user", "content": [pdf(), {"type": "text", "text": "Keep this."}]},
+        {"role": "assistant", "content": "Kept."},
+        {"role": "user", "content": "What was in it?"},
+    ]
+
+    client.chat.completions.create(model=f"{route}sonnet", messages=messages)  # type: ignore[arg-type]
+
+    assert sent_documents(fake) == [PDF_SOURCE]
+
+
 HISTORY = [
     {"role": "user", "content": [{"type": "text", "text": "Remember this."}, image("image/png", PNG)]},
     {"role": "assistant", "content": "Remembered."},
@@ -73,7 +126,9 @@ def test_images_in_history_reach_the_model_in_order(route: str, fake: FakeAnthro
     assert sent_images(fake) == [("image/png", base64.b64decode(PNG)), ("image/gif", base64.b64decode(GIF))]
 
 
-def test_images_are_served_warm_history_included(fake: FakeAnthropic, start: Callable[..., Runtime]) -> None:
+def test_images_and_documents_are_served_warm_history_included(
+    fake: FakeAnthropic, start: Callable[..., Runtime]
+) -> None:
     runtime = start(env={"CLAUDE_CODE_POOL_WARM_MODELS": "sonnet", "CLAUDE_CODE_POOL_SIZE": "1"})
     wait_until(lambda: runtime.metric("claude_code_pool_ready_processes") == 1, timeout=60, what="a warm spare")
     fake.enqueue(TextReply("Both seen."))
@@ -82,13 +137,18 @@ def test_images_are_served_warm_history_included(fake: FakeAnthropic, start: Cal
     messages = [
         {"role": "user", "content": "Remember this.", "parts": [{"type": "text", "text": "Remember this."}, png]},
         {"role": "assistant", "content": "Remembered."},
-        {"role": "user", "content": "And this one?", "parts": [gif, {"type": "text", "text": "And this one?"}]},
+        {
+            "role": "user",
+            "content": "And this one?",
+            "parts": [gif, {"type": "document", "data": PDF}, {"type": "text", "text": "And this one?"}],
+        },
     ]
 
     assert runtime.complete({"model": "sonnet", "messages": messages}).is_success
 
     assert runtime.metric("claude_code_request_paths_total", path="spare") == 1
     assert sent_images(fake) == [("image/png", base64.b64decode(PNG)), ("image/gif", base64.b64decode(GIF))]
+    assert sent_documents(fake) == [PDF_SOURCE]
 
 
 @pytest.mark.parametrize(
@@ -102,12 +162,14 @@ def test_images_are_served_warm_history_included(fake: FakeAnthropic, start: Cal
         (image("image/png", "not base64!"), "messages[0].content[1]: the data: URL's base64 is malformed"),
         (image("image/jpeg", PNG), "messages[0].content[1]: the data is not a image/jpeg image"),
         (
-            image("image/png", base64.b64encode(base64.b64decode(PNG) + b"\0" * (5 * 1024 * 1024)).decode()),
-            "the limit is 5242880 bytes (5 MB) per image",
+            # 4 MiB of image is 5,592,408 bytes of base64: over the API's 5 MB, which it counts on the base64.
+            image("image/png", base64.b64encode(base64.b64decode(PNG).ljust(4 * 1024 * 1024, b"\0")).decode()),
+            "messages[0].content[1]: the image is 5592408 bytes base64-encoded; the API's limit is 5242880 bytes "
+            "(5 MB) per image, counted on the base64 text",
         ),
         (
-            {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}},
-            "messages[0].content[1]: 'file' parts (PDFs and other documents) are not supported",
+            {"type": "file", "file": {"file_data": f"data:text/csv;base64,{PDF}", "filename": "a.csv"}},
+            "messages[0].content[1]: file type 'text/csv' is not supported: only PDFs (application/pdf)",
         ),
     ],
 )

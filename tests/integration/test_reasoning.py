@@ -61,6 +61,26 @@ def test_anthropic_thinking_sets_the_budget_on_a_model_that_takes_one(
 
 
 @pytest.mark.parametrize(
+    "thinking",
+    [{"type": "enabled", "budget_tokens": 2048}, {"type": "enabled", "budget_tokens": 1024}, {"type": "disabled"}],
+)
+def test_on_an_adaptive_thinking_alias_anthropic_thinking_changes_nothing_upstream(
+    thinking: dict[str, object], fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    fake.enqueue(TextReply("Adaptive."))
+
+    client.chat.completions.create(
+        model="remote/sonnet", messages=[{"role": "user", "content": "hi"}], extra_body={"thinking": thinking}
+    )
+
+    # The CLI sends the sonnet alias's model adaptive thinking and its default effort, budget or not (it lists
+    # the alias with supportsAdaptiveThinking and without supportsThinkingOff); reasoning_effort is what counts.
+    sent = fake.messages_requests[0].json
+    assert sent["thinking"] == {"type": "adaptive", "display": "updates"}
+    assert sent["output_config"] == {"effort": "medium"}
+
+
+@pytest.mark.parametrize(
     ("extra", "named"),
     [
         ({"reasoning_effort": "extreme"}, "'reasoning_effort' must be one of 'low', 'medium', 'high', not 'extreme'"),

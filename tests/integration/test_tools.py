@@ -453,8 +453,9 @@ def test_the_process_that_made_the_calls_gives_the_model_back_its_own_thinking(
     fake.enqueue(reply_with_thinking, TextReply("Sunny and 14:05 in Paris."))
 
     first = client.chat.completions.create(model="sonnet", messages=QUESTION, tools=TOOLS)
-    # The client sees no thinking: only the text and the calls.
     assert first.choices[0].message.content == "Let me look."
+    assert first.choices[0].message.reasoning_content == "Two lookups are needed."  # type: ignore[attr-defined]
+    # The client's history below leaves out the thinking it was given.
     client.chat.completions.create(
         model="sonnet", messages=conversation_after_calls("Sunny, 21 C", "14:05", ids), tools=TOOLS
     )
@@ -510,16 +511,86 @@ def test_a_round_of_results_no_process_holds_is_fed_to_a_fresh_one_and_answered(
     assert runtime.metric("claude_code_request_paths_total", path="continued") == 0
     fake.wait_quiet()
     (sent,) = fake.messages_requests
-    # The calling message as the API wants it after the question, the result after it, ids kept; the CLI
-    # leaves the thinking of a message it is fed out of its request, sent back or not.
+    # The calling message as the API wants it after the question, the result after it, ids kept, and its
+    # signed thinking first when the client sent it back.
+    use = {"type": "tool_use", "id": call_id, "name": "mcp__t__get_time", "input": {"zone": "CET"}}
+    signed = {"type": "thinking", "thinking": "One lookup.", "signature": thought.signature}
     assert without_cache_marks(sent.chat_messages) == [
         {"role": "user", "content": "Weather and time in Paris?"},
-        {
-            "role": "assistant",
-            "content": [{"type": "tool_use", "id": call_id, "name": "mcp__t__get_time", "input": {"zone": "CET"}}],
-        },
+        {"role": "assistant", "content": [signed, use] if kept else [use]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call_id, "content": "14:05"}]},
     ]
-    # So the round goes without thinking: with it on, the API refuses a tool-result round whose calling
-    # message does not start with the model's thinking block (as the fake does).
-    assert "thinking" not in sent.json
+    # Without its thinking the round goes without thinking: with it on, the API refuses a tool-result round
+    # whose calling message does not start with the model's thinking block (as the fake does).
+    assert ("thinking" in sent.json) is kept
+
+
+TOOL_LOOP_SIGNATURE = "EqQBCkYIBRgCKkDclientKeptSignature0123456789"
+
+
+def after_calls_with_thinking(ids: tuple[str, str]) -> list[Any]:
+    """The conversation after the calls as a client that keeps the model's thinking sends it back."""
+    question, assistant, *results = conversation_after_calls("Sunny, 21 C", "14:05", ids)
+    thinking = {"type": "thinking", "thinking": "Two lookups are needed.", "signature": TOOL_LOOP_SIGNATURE}
+    return [question, {**assistant, "thinking_blocks": [thinking]}, *results]
+
+
+def expected_with_thinking(ids: tuple[str, str]) -> list[dict[str, Any]]:
+    """What the model must get: the signed thinking block first, before the text and calls it led to."""
+    question, assistant, results = expected_after_calls(ids)
+    thinking = {"type": "thinking", "thinking": "Two lookups are needed.", "signature": TOOL_LOOP_SIGNATURE}
+    return [question, {**assistant, "content": [thinking, *assistant["content"]]}, results]
+
+
+@MODES
+def test_thinking_the_client_sends_back_in_a_tool_loop_reaches_the_model_before_the_calls(
+    mode: str, fake: FakeAnthropic, client: openai.OpenAI
+) -> None:
+    # No process holds these calls: a fresh one is fed the conversation (the cold path of a tool loop).
+    ids = (f"toolu_01ThinkBackW{mode[:1]}", f"toolu_01ThinkBackT{mode[:1]}")
+    fake.enqueue(TextReply("Sunny and 14:05 in Paris."))
+
+    reply = client.chat.completions.create(model=f"{mode}sonnet", messages=after_calls_with_thinking(ids), tools=TOOLS)
+
+    assert reply.choices[0].message.content == "Sunny and 14:05 in Paris."
+    fake.wait_quiet()
+    assert len(fake.messages_requests) == 1
+    assert without_cache_marks(fake.messages_requests[0].chat_messages) == expected_with_thinking(ids)
+
+
+def test_thinking_sent_back_in_a_tool_loop_reaches_the_model_from_a_warm_spare(
+    fake: FakeAnthropic, start: Callable[..., Runtime]
+) -> None:
+    runtime = start(env={"CLAUDE_CODE_POOL_SIZE": "1"})
+    tools = [
+        {"name": "get_weather", "description": "The weather in a city now.", "parameters": WEATHER_SCHEMA},
+        {"name": "get_time", "description": "The time in a zone.", "parameters": TIME_SCHEMA},
+    ]
+    ids = ("toolu_01ThinkSpareW", "toolu_01ThinkSpareT")
+    question, assistant, *results = conversation_after_calls("Sunny, 21 C", "14:05", ids)
+    calls = [
+        {"id": c["id"], "name": c["function"]["name"], "arguments": c["function"]["arguments"]}
+        for c in assistant["tool_calls"]
+    ]
+    messages = [
+        question,
+        {
+            "role": "assistant",
+            "content": "Let me look.",
+            "tool_calls": calls,
+            "thinking": [{"kind": "thinking", "thinking": "Two lookups are needed.", "signature": TOOL_LOOP_SIGNATURE}],
+        },
+        *results,
+    ]
+    fake.enqueue(TextReply("one"), TextReply("two"), TextReply("Sunny and 14:05 in Paris."))
+    for agent in ("one", "two"):  # the tool set comes again: a spare is parked for it
+        body = {"model": "sonnet", "system": f"You are agent {agent}.", "messages": QUESTION, "tools": tools}
+        assert runtime.complete(body).status_code == 200
+    wait_until(lambda: runtime.metric("claude_code_pool_ready_processes") == 1, timeout=60, what="a parked spare")
+
+    body = {"model": "sonnet", "system": "You are agent three.", "messages": messages, "tools": tools}
+    assert runtime.complete(body).status_code == 200
+
+    assert runtime.metric("claude_code_request_paths_total", path="spare") == 1
+    fake.wait_quiet()
+    assert without_cache_marks(fake.messages_requests[2].chat_messages) == expected_with_thinking(ids)

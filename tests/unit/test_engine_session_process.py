@@ -12,7 +12,7 @@ import pytest
 from tests.support import wait_until
 
 from claude_code_provider.engine.options import SessionKey
-from claude_code_provider.engine.session import Session, _process_of
+from claude_code_provider.engine.session import Session, _process_of, to_api_model
 from claude_code_provider.metrics import Metrics
 
 
@@ -56,3 +56,29 @@ def test_a_session_without_a_process_is_not_alive() -> None:
     session = Session(SessionKey(model="sonnet"), Metrics())
     assert not session.alive()
     assert session.rss_bytes() is None
+
+
+SERVER_INFO = {
+    "models": [
+        {"value": "default", "resolvedModel": "claude-sonnet-5-5"},
+        {"value": "sonnet", "resolvedModel": "claude-sonnet-5-5"},
+        {"value": "opus", "resolvedModel": "claude-opus-5-5"},
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    ("info", "model", "called"),
+    [
+        (SERVER_INFO, "sonnet", "claude-sonnet-5-5"),
+        (SERVER_INFO, "opus", "claude-opus-5-5"),
+        (SERVER_INFO, "claude-sonnet-4-5-20250929", "claude-sonnet-4-5-20250929"),
+        ({"models": [{"value": "sonnet"}]}, "sonnet", "sonnet"),
+        ({}, "sonnet", "sonnet"),
+        (None, "sonnet", "sonnet"),
+    ],
+)
+def test_the_model_the_cli_calls_is_an_alias_as_its_initialize_answer_resolves_it(
+    info: dict[str, object] | None, model: str, called: str
+) -> None:
+    assert to_api_model(info, model) == called

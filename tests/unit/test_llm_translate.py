@@ -119,6 +119,13 @@ UNSUPPORTED = [
     ("tool_choice", "none"),
     ("parallel_tool_calls", False),
     ("response_format", {"type": "json_object"}),
+    (
+        "response_format",
+        {
+            "type": "json_schema",
+            "json_schema": {"name": "answer", "schema": {"type": "object", "properties": {"n": {"type": "integer"}}}},
+        },
+    ),
     ("n", 2),
     ("temperature", 0.2),
     ("temperature", 0),

@@ -167,6 +167,7 @@ def test_a_tool_loop_becomes_tool_use_and_tool_result_blocks_in_order() -> None:
                 {"type": "tool_use", "id": "call_a", "name": "mcp__t__get_weather", "input": {"city": "Oslo"}},
                 {"type": "tool_use", "id": "call_b", "name": "mcp__t__get_weather", "input": {"city": "Rome"}},
             ],
+            in_tool_loop=True,
         ),
     ]
     assert prompt == Frame(
@@ -239,8 +240,13 @@ ENABLED = {"thinking": {"type": "enabled", "budget_tokens": 2048}}
     [
         (LOOP, {}, None, True),
         (LOOP, ENABLED, None, True),
-        # The CLI would leave the signed block out of its request: thinking off all the same.
-        ([*LOOP[:2], {**LOOP[2], "thinking_blocks": SIGNED}, *LOOP[3:]], ENABLED, None, True),
+        # The calling message starts with its signed thinking, fed on with the resolved model: thinking stays.
+        (
+            [*LOOP[:2], {**LOOP[2], "thinking_blocks": SIGNED}, *LOOP[3:]],
+            ENABLED,
+            Thinking(type="enabled", budget_tokens=2048),
+            False,
+        ),
         ([*LOOP, {"role": "user", "content": "And Paris?"}], {}, None, False),
         ([{"role": "user", "content": "hi"}], ENABLED, Thinking(type="enabled", budget_tokens=2048), False),
     ],
@@ -252,7 +258,7 @@ ENABLED = {"thinking": {"type": "enabled", "budget_tokens": 2048}}
         "first-question",
     ],
 )
-def test_a_process_fed_a_round_of_tool_results_thinks_not(
+def test_a_process_fed_a_round_of_tool_results_thinks_only_with_the_calling_messages_thinking(
     messages: Any, params: dict[str, Any], thinking: Thinking | None, no_thinking: bool
 ) -> None:
     request = to_request("sonnet", messages, {"tools": [WEATHER], **params})

@@ -79,7 +79,15 @@ class ImagePart(_Model):
     data: str = Field(min_length=1, description="base64")
 
 
-Part = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+class DocumentPart(_Model):
+    """A PDF the client sent with its bytes (base64), passed to the model as a document block."""
+
+    type: Literal["document"] = "document"
+    media_type: Literal["application/pdf"] = "application/pdf"
+    data: str = Field(min_length=1, description="base64")
+
+
+Part = Annotated[TextPart | ImagePart | DocumentPart, Field(discriminator="type")]
 
 
 class ChatTurn(_Model):
@@ -96,7 +104,9 @@ class ChatTurn(_Model):
             raise ValueError("a tool turn, and only a tool turn, names the call it answers")
         return self
 
-    parts: list[Part] = Field(default_factory=list, description="a user turn with images: text and images in order")
+    parts: list[Part] = Field(
+        default_factory=list, description="a user turn with images or documents: all its parts in order"
+    )
     thinking: list[ThinkingBlock] = Field(default_factory=list, description="an assistant turn's, before its text")
 
 

@@ -13,10 +13,10 @@ from . import names
 CONFIG_KEY = "config.yaml"
 RUNTIME_URL_FROM_ENV = f"os.environ/{contract.ENV_RUNTIME_URL}"
 CUSTOM_HANDLER = "claude_code_provider.llm.handler.claude_code_llm"
-# Only the master key opens the endpoint; any other is a 401 that says the key is wrong.
 # LiteLLM checks OpenAI parameters against a generic list for custom providers, which lacks these;
 # claude-code/ honours them (the provider's llm/reasoning.py; tests/unit/test_operator_render.py holds the two).
 REASONING_PARAMS = ("reasoning_effort", "thinking")
+# Only the master key opens the endpoint; any other is a 401 that says the key is wrong.
 CUSTOM_AUTH = "claude_code_provider.llm.proxy_auth.authenticate"
 
 

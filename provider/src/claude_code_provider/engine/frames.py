@@ -23,6 +23,9 @@ Content = str | list[dict[str, Any]]
 class Frame:
     role: Literal["user", "assistant"]
     content: Content
+    # An assistant message of a tool loop, whose thinking the model needs back before the calls it led to: it is
+    # fed as a message of the model the CLI calls, the only one whose thinking the CLI keeps (``Session.feed``).
+    in_tool_loop: bool = False
 
 
 def uses_tools(request: CompletionRequest) -> bool:
@@ -61,7 +64,7 @@ def to_frames(turns: list[ChatTurn]) -> list[Frame]:
         if side == "user" and len(members) == 1 and members[0].role == "user":
             frames.append(Frame("user", to_user_content(members[0])))
         else:
-            frames.append(Frame(side, [block for turn in members for block in _blocks(turn)]))
+            frames.append(Frame(side, [block for turn in members for block in _blocks(turn)], side == "assistant"))
     return frames
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from claude_agent_sdk import project_key_for_directory
 
-from ..protocol import ChatTurn, ImagePart
+from ..protocol import ChatTurn, TextPart
 from .scratch import SCRATCH_PREFIX
 
 
@@ -31,13 +31,13 @@ def can_feed(history: list[ChatTurn]) -> bool:
 
 
 def to_user_content(turn: ChatTurn) -> str | list[dict[str, Any]]:
-    """Pure: a user turn as the API's content: its text, or its text and image blocks in order."""
+    """Pure: a user turn as the API's content: its text, or its text, image and document blocks in order."""
     if not turn.parts:
         return turn.content
     return [
-        {"type": "image", "source": {"type": "base64", "media_type": part.media_type, "data": part.data}}
-        if isinstance(part, ImagePart)
-        else {"type": "text", "text": part.text}
+        {"type": "text", "text": part.text}
+        if isinstance(part, TextPart)
+        else {"type": part.type, "source": {"type": "base64", "media_type": part.media_type, "data": part.data}}
         for part in turn.parts
     ]
 

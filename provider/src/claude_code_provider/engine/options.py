@@ -42,11 +42,14 @@ class SessionKey:
     @classmethod
     def fresh(cls, request: CompletionRequest) -> SessionKey:
         """The options for a process that does not hold the request's conversation (it is fed the history):
-        those asked for, but no thinking for a round of tool results. With thinking on, the API refuses such a
-        round unless the message that made the calls starts with its signed thinking block, and the CLI leaves
-        the thinking of the messages it is fed out of its request (most clients never send it back anyway)."""
+        those asked for, but no thinking for a round of tool results whose calling message comes without
+        its thinking. With thinking on, the API refuses such a round unless the message that made the calls
+        starts with its signed thinking block, and most clients never send it back."""
         key = cls.of(request)
-        return replace(key, thinking=None, no_thinking=True) if request.messages[-1].role == "tool" else key
+        if request.messages[-1].role != "tool":
+            return key
+        calling = next((m for m in reversed(request.messages) if m.role == "assistant"), None)
+        return key if calling is not None and calling.thinking else replace(key, thinking=None, no_thinking=True)
 
     def parked(self) -> SessionKey:
         """What a parked process must be started with; the system prompt comes with its claim."""

@@ -17,9 +17,10 @@ import os
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import ExitStack, suppress
 from pathlib import Path
+from typing import Any
 
 import anyio
 import psutil
@@ -62,6 +63,7 @@ class Session:
         self._transcript: Path | None = None
         self._counted = False
         self._process: psutil.Process | None = None
+        self._api_model = key.model  # the model the CLI calls (an alias resolved), known once it is connected
 
     @classmethod
     async def start(
@@ -97,6 +99,7 @@ class Session:
             session._counted = True
             await session.client.connect()
             session._process = _process_of(session.client)
+            session._api_model = to_api_model(await session.client.get_server_info(), key.model)
         except BaseException:
             await session.close()
             raise
@@ -125,10 +128,15 @@ class Session:
                 await self._appended(query.receive_messages(), frame_id)
             else:
                 content = [{"type": "text", "text": frame.content}] if isinstance(frame.content, str) else frame.content
+                message: dict[str, object] = {"role": "assistant", "content": content}
+                if frame.in_tool_loop:
+                    # The CLI drops the thinking of a message whose model is not the one it calls (a signature
+                    # is bound to its model): without this, a tool loop's thinking would not reach the model.
+                    message["model"] = self._api_model
                 await self._write(
                     {
                         "type": "assistant",
-                        "message": {"role": "assistant", "content": content},
+                        "message": message,
                         "parent_tool_use_id": None,
                         "session_id": "default",
                         "uuid": frame_id,
@@ -263,3 +271,13 @@ def _process_of(client: ClaudeSDKClient) -> psutil.Process | None:
         return psutil.Process(pid) if isinstance(pid, int) else None
     except psutil.Error:
         return None
+
+
+def to_api_model(server_info: Mapping[str, Any] | None, model: str) -> str:
+    """Pure: the model the CLI calls for ``model``: an alias (``sonnet``) resolved as the CLI's initialize
+    answer lists it, any other name as given."""
+    listed = (server_info or {}).get("models")
+    for entry in listed if isinstance(listed, list) else []:
+        if isinstance(entry, Mapping) and entry.get("value") == model and isinstance(entry.get("resolvedModel"), str):
+            return str(entry["resolvedModel"])
+    return model

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from ..errors import ClaudeCodeError, ErrorKind
 from ..protocol import ChatTurn, CompletionRequest
-from .images import check_image_count, split_images
+from .images import check_inline_limits, split_images
 from .reasoning import REASONING_PARAMS, to_effort, to_history_thinking, to_thinking
 from .tools import TOOL_PARAMS, check_tool_results, derive_unsupported_tool_params, to_tool_calls, to_tool_specs
 
@@ -45,7 +45,8 @@ def _text(content: Any, index: int) -> str:
             if not isinstance(part, Mapping) or part.get("type") != "text":
                 kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
                 raise _bad(
-                    f"messages[{index}]: only text content (and image_url in user messages) is supported, not {kind!r}."
+                    f"messages[{index}]: only text content (and image_url and file parts in user messages) is "
+                    f"supported, not {kind!r}."
                 )
             parts.append(str(part.get("text", "")))
         return "".join(parts)
@@ -113,7 +114,7 @@ def to_request(
                 raise _bad(f"messages[{index}]: {_problems(error)}.") from None
         else:
             raise _bad(f"messages[{index}]: role {role!r} is not supported (use system, user, assistant or tool).")
-    check_image_count(turns)
+    check_inline_limits(turns)
     max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
     extra = params.get("extra_body") or {}
     try:
