@@ -4,8 +4,8 @@
     python -m tests.demo.services upstream --port-file PATH
 
 `pods`: the pod runner for the demo's namespace (the provider pod's runtime and LiteLLM sidecar as
-local processes). `upstream`: the fake Anthropic API on 127.0.0.1 (offline mode), answering every
-request with one fixed text.
+local processes; from the images `make images` built with E2E_POD_IMAGES=1). `upstream`: the fake
+Anthropic API on 127.0.0.1 (offline mode), answering every request with one fixed text.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kubernetes import config
 
+from tests.e2e.image_runtime import image_mode_refs
 from tests.e2e.podrunner import PodRunner
 from tests.fakes.anthropic_api import FakeAnthropic, TextReply
 
@@ -44,7 +45,12 @@ def run_pods(namespace: str, kubeconfig: Path, workdir: Path, env: dict[str, str
     workdir.mkdir(parents=True, exist_ok=True)
     api = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
     runner = PodRunner(
-        api, namespace=namespace, pod_overrides=lambda _pod: env, max_lifetime=MAX_LIFETIME, base_dir=workdir
+        api,
+        namespace=namespace,
+        pod_overrides=lambda _pod: env,
+        max_lifetime=MAX_LIFETIME,
+        base_dir=workdir,
+        images=image_mode_refs(),
     ).start()
     try:
         _until_terminated()

@@ -33,6 +33,7 @@ from tests.e2e.harness import (
     service_account_kubeconfig,
     wait_until,
 )
+from tests.e2e.image_runtime import image_mode_refs
 from tests.e2e.operator_process import OperatorDeployment, install_crd
 from tests.e2e.podrunner import PodRunner
 from tests.fakes.anthropic_api import FakeAnthropic
@@ -148,6 +149,7 @@ def session_pod_runner(cluster: Cluster, api: client.ApiClient) -> Iterator[PodR
         programs=STANDIN_PROGRAMS,
         namespace_selector=f"{SESSION_LABEL}={SESSION_ID}",
         pod_overrides=lambda pod: _POD_ENV.get(pod.metadata.namespace, {}),
+        images=image_mode_refs(),
     ).start()
     try:
         yield runner

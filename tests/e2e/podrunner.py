@@ -52,16 +52,29 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+
+from tests.e2e.image_runtime import (
+    Accounts,
+    ContainerPlanError,
+    Mount,
+    WorkingContainers,
+    apply_fs_group,
+    kubernetes_argv,
+    plan_container,
+)
+from tests.images.buildah import Container
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +89,9 @@ LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 # The two addresses that mean "this pod" inside a pod, as whole addresses (not 127.0.0.10, 10.0.0.0.0).
 _POD_LOCAL_ADDRESS = re.compile(r"(?<![\d.])(?:0\.0\.0\.0|127\.0\.0\.1)(?![\d]|\.\d)")
-# Inherited from the test process: basics, plus tests/conftest.py's isolation settings (proxies
-# pointing at a closed loopback port, no telemetry), so a local "pod" cannot reach further than tests.
-_BASE_ENV_KEYS = (
-    "PATH",
-    "LANG",
-    "LC_ALL",
-    "TZ",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
+# tests/conftest.py's isolation settings (proxies pointing at a closed loopback port, no telemetry),
+# inherited by every container, so a local "pod" cannot reach further than tests.
+_ISOLATION_KEYS = (
     "HTTPS_PROXY",
     "HTTP_PROXY",
     "https_proxy",
@@ -94,6 +101,9 @@ _BASE_ENV_KEYS = (
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
     "DISABLE_AUTOUPDATER",
 )
+# A .venv container also inherits the basics of the test process (an image has its own).
+_BASE_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", *_ISOLATION_KEYS)
+_HOST_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 class PodRunnerError(RuntimeError):
@@ -160,6 +170,8 @@ class RunningContainer:
     process: subprocess.Popen[bytes]
     log_path: Path
     mounts: dict[str, Path] = field(default_factory=dict)
+    image: str | None = None  # the image it runs from (image mode), else a local program
+    working_container: Container | None = None  # the image's buildah working container, removed at stop
 
     @property
     def pid(self) -> int:
@@ -177,7 +189,8 @@ class RunningContainer:
     def describe(self, tail: int = 2000) -> str:
         code = self.process.poll()
         state = f"running as pid {self.pid}" if code is None else f"exited with code {code}"
-        return f"container {self.name} ({self.argv[0]}): {state}; output:\n{self.output()[-tail:]}"
+        origin = f"{self.argv[0]} from image {self.image}" if self.image else self.argv[0]
+        return f"container {self.name} ({origin}): {state}; output:\n{self.output()[-tail:]}"
 
 
 @dataclass
@@ -233,7 +246,10 @@ class PodRunner:
         stop_timeout: float = 5.0,
         max_lifetime: float = 3600.0,
         base_dir: Path | None = None,
+        images: Collection[str] = frozenset(),
     ) -> None:
+        """`images`: containers naming one of these images run from its root filesystem (image mode,
+        see image_runtime), every other container from a local program (`programs`, `search_dirs`)."""
         self._core = client.CoreV1Api(api_client)
         self._custom = client.CustomObjectsApi(api_client)
         self.namespace = namespace
@@ -245,6 +261,8 @@ class PodRunner:
         self.poll_interval = poll_interval
         self.stop_timeout = stop_timeout
         self.max_lifetime = max_lifetime
+        self.images = frozenset(images)
+        self._working = WorkingContainers()
         self._base_dir = Path(tempfile.mkdtemp(prefix="podrunner-", dir=base_dir))
         self._lock = threading.Lock()
         self._running: dict[str, RunningPod] = {}  # by pod uid
@@ -361,7 +379,7 @@ class PodRunner:
             where = f"{pod.metadata.namespace}/{pod.metadata.name}"
             try:
                 started = self._start_pod(pod)
-            except (PodRunnerError, ApiException, OSError) as exc:
+            except (PodRunnerError, ContainerPlanError, ApiException, OSError, subprocess.CalledProcessError) as exc:
                 log.error("pod runner cannot start %s: %s", where, exc)
                 with self._lock:
                     self._failed[uid] = f"{where}: {exc}"
@@ -385,8 +403,11 @@ class PodRunner:
                 "on or be dialled at a non-loopback address (check kwok's cidr in tests/cluster/kwok.yaml)"
             )
         skipped: dict[str, str] = {}
-        plans: list[tuple[Any, list[str]]] = []
+        plans: list[tuple[Any, list[str] | None]] = []  # None: from its image
         for container in spec.containers:
+            if container.image in self.images:
+                plans.append((container, None))
+                continue
             command = list(container.command or [])
             if not command:
                 skipped[container.name] = "no command: the image's entrypoint is unknown here"
@@ -400,17 +421,26 @@ class PodRunner:
         started = RunningPod(meta.namespace, meta.name, meta.uid, pod_ip, workdir, {}, skipped)
         if not plans:
             return started
-        volumes = self._materialise_volumes(pod, [c for c, _ in plans], workdir / "volumes")
+        from_images = any(program is None for _, program in plans)
+        volumes = self._materialise_volumes(pod, [c for c, _ in plans], workdir / "volumes", from_images)
         overrides = {**default_pod_overrides(pod), **(self.pod_overrides(pod) if self.pod_overrides else {})}
-        tokened = [c.name for c, _ in plans if spec.automount_service_account_token is True or _mounts_token(pod, c)]
+        # A local program reaches the API through KUBECONFIG; an image finds its projected token in place.
+        tokened = [
+            c.name
+            for c, program in plans
+            if program is not None and (spec.automount_service_account_token is True or _mounts_token(pod, c))
+        ]
         account = {"KUBECONFIG": str(self._service_account_kubeconfig(pod, workdir / "kubeconfig"))} if tokened else {}
         try:
             # Each container's environment is resolved before anything starts: a missing key fails the pod.
             ready = [(container, program, self._container_env(pod, container)) for container, program in plans]
             for container, program, env in ready:
                 own = {**overrides, **account} if container.name in tokened else overrides
-                started.containers[container.name] = self._start_container(
-                    pod, container, program, env, volumes, own, workdir / f"container-{container.name}"
+                where = workdir / f"container-{container.name}"
+                started.containers[container.name] = (
+                    self._start_image_container(pod, container, env, volumes, overrides, where)
+                    if program is None
+                    else self._start_container(pod, container, program, env, volumes, own, where)
                 )
         except BaseException:
             self._stop_containers(started)
@@ -475,6 +505,75 @@ class PodRunner:
         )
         return RunningContainer(container.name, argv, env, process, log_path, mounts)
 
+    def _start_image_container(
+        self,
+        pod: Any,
+        container: Any,
+        pod_env: dict[str, str],
+        volumes: Mapping[str, Path],
+        overrides: Mapping[str, str],
+        workdir: Path,
+    ) -> RunningContainer:
+        """The container from its image's root filesystem (image_runtime, image_launch): no path is
+        rewritten, its volumes are at their mount paths; the addresses are, as for a local program."""
+        pod_ip, meta = pod.status.pod_ip, pod.metadata
+        env = {k: os.environ[k] for k in _ISOLATION_KEYS if k in os.environ}
+        env.update({k: rewrite_pod_addresses(v, pod_ip) for k, v in pod_env.items()})
+        env.update(self._in_cluster_env())
+        env.update(overrides)
+        command = [rewrite_pod_addresses(expand_refs(a, env), pod_ip) for a in container.command or []]
+        args = [rewrite_pod_addresses(expand_refs(a, env), pod_ip) for a in container.args or []]
+        workdir.mkdir(parents=True)
+        hosts = workdir / "hosts"  # a kubelet's /etc/hosts for the pod
+        hosts.write_text(f"127.0.0.1\tlocalhost\n{pod_ip}\t{meta.name}\n")
+        hosts.chmod(0o644)
+        working, root = self._working.create(container.image)
+        try:
+            image = self._working.config(container.image)
+            plan = plan_container(
+                pod,
+                container,
+                root=root,
+                image=image,
+                accounts=Accounts.read(root),
+                argv=kubernetes_argv(command, args, image),
+                env=env,
+                volume_dirs=volumes,
+                extra_mounts=[Mount(str(hosts), "/etc/hosts", read_only=True)],
+            )
+            plan_path = workdir / "launch.json"  # holds the env, Secret values included: root's alone
+            plan_path.touch(mode=0o600)
+            plan_path.write_text(json.dumps(asdict(plan)))
+            log_path = workdir / "output.log"
+            with open(log_path, "wb") as out:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "tests.e2e.image_launch", str(plan_path)],
+                    env={"PATH": _HOST_PATH},
+                    cwd=REPO,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+        except BaseException:
+            working.remove()
+            raise
+        log.info(
+            "pod runner started %s/%s container %s from %s as pid %d: %s",
+            meta.namespace, meta.name, container.name, container.image, process.pid, plan.argv,
+        )  # fmt: skip
+        mounts = {m.target: Path(m.source) for m in plan.mounts}
+        return RunningContainer(
+            container.name, list(plan.argv), dict(plan.env), process, log_path, mounts, container.image, working
+        )
+
+    def _in_cluster_env(self) -> dict[str, str]:
+        """What a kubelet gives every container for in-cluster clients: the API server's address (here
+        the runner's own, on loopback, where the kubernetes Service's ClusterIP would be)."""
+        server = urlsplit(self._core.api_client.configuration.host)
+        port = server.port or (443 if server.scheme == "https" else 80)
+        return {"KUBERNETES_SERVICE_HOST": server.hostname or "", "KUBERNETES_SERVICE_PORT": str(port)}
+
     def _apply_port_forward(self, pod: Any) -> None:
         """`kubectl port-forward` to this pod: kwok forwards to whatever a PortForward object of the
         pod's name names (tests/cluster/kwok.yaml enables them), here the pod IP the processes listen on."""
@@ -511,15 +610,17 @@ class PodRunner:
                     os.killpg(container.pid, signal.SIGTERM)
         for container in pod.containers.values():
             stop_process(container.process, self.stop_timeout)
+            if container.working_container is not None:
+                container.working_container.remove()
 
     # ------------------------------------------------------------ pod contents
 
-    def _service_account_kubeconfig(self, pod: Any, path: Path) -> Path:
-        """A kubeconfig with a token of the pod's ServiceAccount (TokenRequest; see the module doc)."""
+    def _service_account_token(self, pod: Any, audience: str | None = None, seconds: int | None = None) -> str:
+        """A TokenRequest token of the pod's ServiceAccount (not bound to the pod; see the module doc)."""
         meta = pod.metadata
         account = pod.spec.service_account_name or "default"
         request = client.AuthenticationV1TokenRequest(
-            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
+            spec=client.V1TokenRequestSpec(audiences=[audience] if audience else [], expiration_seconds=seconds or 3600)
         )
         try:
             answer = self._core.create_namespaced_service_account_token(
@@ -527,6 +628,14 @@ class PodRunner:
             )
         except ApiException as exc:
             raise PodRunnerError(f"ServiceAccount {meta.namespace}/{account}: {exc.status} {exc.reason}") from exc
+        token: Any = answer.status  # the client's models type every field optional
+        return str(token.token)
+
+    def _service_account_kubeconfig(self, pod: Any, path: Path) -> Path:
+        """A kubeconfig with a token of the pod's ServiceAccount (TokenRequest; see the module doc)."""
+        meta = pod.metadata
+        account = pod.spec.service_account_name or "default"
+        token = self._service_account_token(pod)
         conf = self._core.api_client.configuration
         cluster: dict[str, Any] = {"server": conf.host}
         if conf.ssl_ca_cert:
@@ -535,7 +644,7 @@ class PodRunner:
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "pod", "cluster": cluster}],
-            "users": [{"name": account, "user": {"token": answer.status.token}}],
+            "users": [{"name": account, "user": {"token": token}}],
             "contexts": [{"name": "pod", "context": {"cluster": "pod", "user": account, "namespace": meta.namespace}}],
             "current-context": "pod",
         }
@@ -584,19 +693,7 @@ class PodRunner:
                 raise PodRunnerError(f"env {name}: configmap {ns}/{ref.name} has no key {ref.key!r}")
             return data[ref.key].decode(errors="replace")
         if value_from.field_ref is not None:
-            fields = {
-                "metadata.name": pod.metadata.name,
-                "metadata.namespace": ns,
-                "metadata.uid": pod.metadata.uid,
-                "spec.nodeName": pod.spec.node_name,
-                "spec.serviceAccountName": pod.spec.service_account_name,
-                "status.podIP": pod.status.pod_ip,
-                "status.hostIP": pod.status.host_ip,
-            }
-            path = value_from.field_ref.field_path
-            if path not in fields:
-                raise PodRunnerError(f"env {name}: fieldRef {path!r} is not supported by the pod runner")
-            return str(fields[path] or "")
+            return _pod_field(pod, value_from.field_ref.field_path, what=f"env {name}")
         raise PodRunnerError(f"env {name}: this kind of valueFrom is not supported by the pod runner")
 
     def _secret_data(self, ns: str, name: str, optional: bool | None) -> dict[str, bytes]:
@@ -619,10 +716,18 @@ class PodRunner:
         data.update({k: base64.b64decode(v) for k, v in (cm.binary_data or {}).items()})
         return data
 
-    def _materialise_volumes(self, pod: Any, containers: Sequence[Any], root: Path) -> dict[str, Path]:
-        """Write the volumes these containers mount under root, once per pod: volume name -> local dir."""
+    def _materialise_volumes(
+        self, pod: Any, containers: Sequence[Any], root: Path, from_images: bool = False
+    ) -> dict[str, Path]:
+        """Write the volumes these containers mount under root, once per pod: volume name -> local dir.
+
+        For local programs (root's, as this runner) files are owner-only; `from_images`, a kubelet's
+        modes and ownership (the pod's modes, fsGroup), and projected volumes hold their sources."""
         ns = pod.metadata.namespace
         volumes = {v.name: v for v in pod.spec.volumes or []}
+        context = pod.spec.security_context
+        fs_group = context.fs_group if context is not None else None
+        mode_of = _pod_mode if from_images else _local_mode
         local_dirs: dict[str, Path] = {}
         for mount in [m for c in containers for m in c.volume_mounts or []]:
             volume = volumes.get(mount.name)
@@ -635,12 +740,18 @@ class PodRunner:
             if volume.secret is not None:
                 src = volume.secret
                 data = self._secret_data(ns, src.secret_name, src.optional)
-                _write_items(target, data, src.items, src.default_mode, what=f"secret {src.secret_name}")
-                target.chmod(0o500)
+                _write_items(target, data, src.items, src.default_mode, f"secret {src.secret_name}", mode_of)
             elif volume.config_map is not None:
                 src = volume.config_map
                 data = self._config_map_data(ns, src.name, src.optional)
-                _write_items(target, data, src.items, src.default_mode, what=f"configmap {src.name}")
+                _write_items(target, data, src.items, src.default_mode, f"configmap {src.name}", mode_of)
+            elif from_images and volume.projected is not None:
+                self._write_projected(pod, volume.projected, target)
+            if from_images:
+                read_only = volume.empty_dir is None
+                target.chmod(0o755 if read_only else 0o777)  # a kubelet's emptyDir is world-writable
+                apply_fs_group(target, fs_group, read_only)
+            elif volume.secret is not None or volume.config_map is not None:
                 target.chmod(0o500)
             elif volume.empty_dir is None:
                 # e.g. the projected kube-api-access-* volume: in-cluster API access would dial
@@ -654,6 +765,31 @@ class PodRunner:
                 )
             local_dirs[mount.name] = target
         return local_dirs
+
+    def _write_projected(self, pod: Any, projected: Any, target: Path) -> None:
+        """A projected volume's sources, as a kubelet writes them (the pod's kube-api-access-* or the
+        operator's api-access: token, the cluster's CA, the namespace)."""
+        ns, default = pod.metadata.namespace, projected.default_mode
+        for source in projected.sources or []:
+            if source.service_account_token is not None:
+                src = source.service_account_token
+                token = self._service_account_token(pod, src.audience, src.expiration_seconds)
+                _write_items(target, {src.path: token.encode()}, None, default, "serviceAccountToken", _pod_mode)
+            elif source.config_map is not None:
+                src = source.config_map
+                data = self._config_map_data(ns, src.name, src.optional)
+                _write_items(target, data, src.items, default, f"configmap {src.name}", _pod_mode)
+            elif source.secret is not None:
+                src = source.secret
+                data = self._secret_data(ns, src.name, src.optional)
+                _write_items(target, data, src.items, default, f"secret {src.name}", _pod_mode)
+            elif source.downward_api is not None:
+                for item in source.downward_api.items or []:
+                    if item.field_ref is None:
+                        raise PodRunnerError(f"downwardAPI {item.path}: only fieldRef is supported by the pod runner")
+                    value = _pod_field(pod, item.field_ref.field_path, what=f"downwardAPI {item.path}").encode()
+                    mode = default if item.mode is None else item.mode
+                    _write_items(target, {item.path: value}, None, mode, "downwardAPI", _pod_mode)
 
 
 # ---------------------------------------------------------------- helpers
@@ -711,16 +847,42 @@ def _local_mode(mode: int | None) -> int:
     return (mode & 0o500) or 0o400
 
 
+def _pod_mode(mode: int | None) -> int:
+    """Mode for a file of a volume, as a kubelet writes it: the pod's (0644 where it names none)."""
+    return 0o644 if mode is None else mode
+
+
+def _pod_field(pod: Any, path: str, what: str) -> str:
+    """A fieldRef of the pod (env valueFrom, downwardAPI)."""
+    fields = {
+        "metadata.name": pod.metadata.name,
+        "metadata.namespace": pod.metadata.namespace,
+        "metadata.uid": pod.metadata.uid,
+        "spec.nodeName": pod.spec.node_name,
+        "spec.serviceAccountName": pod.spec.service_account_name,
+        "status.podIP": pod.status.pod_ip,
+        "status.hostIP": pod.status.host_ip,
+    }
+    if path not in fields:
+        raise PodRunnerError(f"{what}: fieldRef {path!r} is not supported by the pod runner")
+    return str(fields[path] or "")
+
+
 def _write_items(
-    target: Path, data: Mapping[str, bytes], items: Sequence[Any] | None, default_mode: int | None, what: str
+    target: Path,
+    data: Mapping[str, bytes],
+    items: Sequence[Any] | None,
+    default_mode: int | None,
+    what: str,
+    mode_of: Callable[[int | None], int] = _local_mode,
 ) -> None:
-    default = _local_mode(default_mode)
+    default = mode_of(default_mode)
     if items:
         chosen = []
         for item in items:
             if item.key not in data:
                 raise PodRunnerError(f"{what} has no key {item.key!r}")
-            chosen.append((item.key, item.path, default if item.mode is None else _local_mode(item.mode)))
+            chosen.append((item.key, item.path, default if item.mode is None else mode_of(item.mode)))
     else:
         chosen = [(key, key, default) for key in data]
     for key, rel, mode in chosen:
