@@ -59,9 +59,10 @@ demo-down:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m tests.demo down; else echo "make demo-down: no .venv, nothing to stop"; fi
 
 # Every tier, the images' included: `make images` first (its layer cache makes an unchanged rebuild
-# about 30 s), so the image checks never look at an image older than the source.
+# about 30 s), so the image checks never look at an image older than the source. The e2e tier (mostly
+# waiting) runs beside the others (mostly CPU): tests/tiers.sh.
 test: install images
-	$(BIN)/pytest
+	@BIN=$(BIN) tests/tiers.sh
 
 test-unit: install
 	$(BIN)/pytest -m unit
