@@ -63,7 +63,8 @@ def to_image_part(part: Mapping[str, Any], where: str) -> ImagePart:
     data = _decode(found, media_type, where)
     if not _looks_like(media_type, data):
         raise _bad(f"{where}: the data is not a {media_type} image (its bytes do not start like one).")
-    encoded = base64.b64encode(data).decode()
+    # Valid base64 (checked by the decode) is passed on as the client sent it: its length is the API's measure.
+    encoded = found["data"]
     if len(encoded) > MAX_IMAGE_BASE64:
         raise _bad(
             f"{where}: the image is {len(encoded)} bytes base64-encoded; the API's limit is {MAX_IMAGE_BASE64} bytes "
@@ -100,10 +101,9 @@ def to_document_part(part: Mapping[str, Any], where: str) -> DocumentPart:
             f"{where}: file type {media_type or '(none)'!r} is not supported: only PDFs (application/pdf) reach the "
             "model as documents; send other text as text, images as image_url."
         )
-    data = _decode(found, media_type, where)
-    if not data.startswith(b"%PDF-"):
+    if not _decode(found, media_type, where).startswith(b"%PDF-"):
         raise _bad(f"{where}: the data is not a PDF (its bytes do not start with %PDF-).")
-    return DocumentPart(data=base64.b64encode(data).decode())
+    return DocumentPart(data=found["data"])
 
 
 def check_inline_limits(turns: list[ChatTurn]) -> None:
