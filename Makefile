@@ -98,7 +98,8 @@ cluster-down:
 	@tests/cluster/cluster.sh down
 
 # The e2e tier alone; it starts the cluster itself when none answers (E2E_KUBECONFIG=... uses another).
-test-e2e: install
+# It builds the images first (cached layers): tests/e2e/test_podrunner_images.py runs a pod from them.
+test-e2e: install images
 	$(BIN)/pytest -m e2e
 
 # The chain's latency and throughput against a fake upstream on 127.0.0.1 (a Markdown report);
