@@ -135,6 +135,7 @@ def test_json_uses_camel_case_keys_and_never_a_token() -> None:
         "rateLimitedUntil",
         "rateLimitedWindow",
         "usage",
+        "requests",
         "reason",
     } == set(data)
     assert data["refreshable"] is True

@@ -17,14 +17,14 @@ from claude_code_operator.api.resource import Provider
 from claude_code_operator.api.status import ClaudeCodeProviderStatus
 from claude_code_operator.credentials import derive_credentials_check
 from claude_code_operator.login_facts import LoginSecret, derive_login_facts, derive_pod_has_login
-from claude_code_operator.observations import PodFacts, ProbeFacts
+from claude_code_operator.observations import PodFacts, ProbeFacts, RequestCount
 from claude_code_operator.probe import to_auth_report
 from claude_code_operator.render.pod import render_pod
 from claude_code_operator.status import Facts, derive_status
 from claude_code_provider import usage as runtime_usage
 from claude_code_provider.auth import login as runtime_login
 from claude_code_provider.auth import oauth_login
-from claude_code_provider.auth.status import Outcome, OutcomeKind, TokenInfo, derive_auth_status
+from claude_code_provider.auth.status import Outcome, OutcomeKind, Requests, TokenInfo, derive_auth_status
 from claude_code_provider.engine.admission import AdmissionSettings
 from claude_code_provider.engine.settings import EngineSettings
 from claude_code_provider.errors import ClaudeCodeError, ErrorKind
@@ -211,3 +211,21 @@ def test_the_runtimes_usage_windows_reach_the_status_and_the_limit_names_its_win
     assert conditions(status)["QuotaLow"] == ("True", "UsageAboveThreshold")
     limited = next(c for c in status.conditions if c.type == "RateLimited")
     assert "five-hour usage limit is reached" in limited.message
+
+
+def test_the_runtimes_request_counts_are_what_the_operators_probe_reads() -> None:
+    runtime = derive_auth_status(
+        cli={"loggedIn": True, "authMethod": "claude.ai"},
+        login_problem=None,
+        token=TokenInfo(),
+        outcome=None,
+        cli_version="2.1.0",
+        now=T0,
+        requests=Requests(started=7, in_flight=2),
+    )
+    answer = json.loads(runtime.model_dump_json())
+    assert answer[contract.REQUESTS_FIELD] == {contract.REQUESTS_STARTED: 7, contract.REQUESTS_IN_FLIGHT: 2}
+    report = to_auth_report(answer)
+    assert report is not None
+    assert report.requests == RequestCount(started=7, in_flight=2)
+    assert contract.WAKE_REQUESTED_ANNOTATION == "claudecode.dev/wake-requested-at"

@@ -82,7 +82,7 @@ def test_printer_columns_select_conditions_by_type() -> None:
     assert crd["spec"]["names"]["shortNames"] == ["ccp"]
     assert crd["spec"]["scope"] == "Namespaced"
     columns = {c["name"]: c["jsonPath"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]}
-    assert list(columns) == ["Ready", "Auth", "Subscription", "Used%", "Endpoint", "Age"]
+    assert list(columns) == ["Ready", "Phase", "Auth", "Subscription", "Used%", "Endpoint", "Age"]
     assert columns["Used%"] == ".status.usage[0].utilization"  # status.usage is kept most used first
     assert columns["Ready"] == '.status.conditions[?(@.type=="Ready")].status'
     assert '@.type=="Authenticated"' in columns["Auth"]

@@ -21,6 +21,11 @@ WRITTEN_BY_COMMAND: Final = "login-command"
 #: resource, and the operator watches only Secrets that carry it (a server-side selector).
 PROVIDER_LABEL: Final = "claudecode.dev/provider"
 
+#: On a ClaudeCodeProvider: a sleeping provider wakes (its pod is created again) when this RFC 3339 UTC
+#: time is newer than the moment it fell asleep (its Asleep condition's lastTransitionTime). The
+#: activator sets it for a request that reaches a sleeping provider; people can too (`kubectl annotate`).
+WAKE_REQUESTED_ANNOTATION: Final = "claudecode.dev/wake-requested-at"
+
 #: The login's file names in the pod, whatever the Secret's keys are called.
 CREDENTIALS_FILE: Final = ".credentials.json"
 CLAUDE_JSON_FILE: Final = ".claude.json"
@@ -35,6 +40,12 @@ HEALTH_PORT: Final = 8080
 RUNTIME_API_URL: Final = "http://127.0.0.1:8081"
 HTTP_PORT: Final = 4000
 AUTH_STATUS_PATH: Final = "/auth/status"
+#: /auth/status `requests`: the completion API's requests since the runtime started (`started`, never
+#: going down) and not answered yet (`inFlight`). The operator tells an idle pod by its own clock: the
+#: time since the last probe at which these changed.
+REQUESTS_FIELD: Final = "requests"
+REQUESTS_STARTED: Final = "started"
+REQUESTS_IN_FLIGHT: Final = "inFlight"
 #: The most of an /auth/status answer the operator reads (the runtime's is well under 4 KiB).
 AUTH_STATUS_MAX_BYTES: Final = 64 * 1024
 

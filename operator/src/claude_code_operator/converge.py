@@ -8,6 +8,7 @@ import logging
 import secrets
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from . import contract
@@ -19,6 +20,7 @@ from .observations import Observation, PodFacts, derive_pod_facts, fetch_login_p
 from .plan import Plan, derive_children, derive_plan, derive_refusal
 from .render import names
 from .render.keys import derive_keys_digest, render_keys_secret, to_keys_values
+from .sleep import derive_sleep
 from .state import State, Tracked
 from .status import Facts
 from .wire import truncate
@@ -81,6 +83,7 @@ def _observed(results: list[Any]) -> tuple[Observation, Refused | None]:
 async def converge(state: State, tracked: Tracked) -> Outcome:
     """Observe, plan, act: the facts for the status."""
     provider = tracked.provider
+    sleep = derive_sleep(provider, tracked.status, tracked.wake_requested_at, tracked.activity, datetime.now(UTC))
     # The login may not be used (images or a Service the operator does not allow): nothing of ours is
     # applied, the login is not read, and our pod (if any) goes.
     barred = derive_refusal(provider, state.config)
@@ -121,21 +124,22 @@ async def converge(state: State, tracked: Tracked) -> Outcome:
             )
     if refused is None:
         try:
-            return Outcome(Facts(credentials=check, pod=await _act(state, tracked, check, seen)))
+            pod = await _act(state, tracked, check, seen, asleep=sleep == "asleep")
+            return Outcome(Facts(credentials=check, pod=pod, sleep=sleep))
         except Refused as error:
             refused = error
         except _Deferred as wait:
-            return Outcome(Facts(credentials=check, pod=wait.facts), deferred=True)
+            return Outcome(Facts(credentials=check, pod=wait.facts, sleep=sleep), deferred=True)
     log.warning(
         "The API server refused a child of %s/%s",
         provider.namespace,
         provider.name,
         extra={"kind": refused.kind, "child": refused.name, "code": refused.code},
     )
-    return Outcome(Facts(credentials=check, pod=_refusal(provider, refused)), refused)
+    return Outcome(Facts(credentials=check, pod=_refusal(provider, refused), sleep=sleep), refused)
 
 
-async def _act(state: State, tracked: Tracked, check: CredentialsCheck, seen: Observation) -> PodFacts:
+async def _act(state: State, tracked: Tracked, check: CredentialsCheck, seen: Observation, *, asleep: bool) -> PodFacts:
     provider = tracked.provider
     name = names.pod_name(provider.name)
     applied = False
@@ -148,6 +152,7 @@ async def _act(state: State, tracked: Tracked, check: CredentialsCheck, seen: Ob
             tracked.keys_digest,
             fingerprint_key=tracked.fingerprint_key,
             api_server=state.config.api_server,
+            asleep=asleep,
         )
         tracked.pod_plan = plan.pod_plan
         if not applied:  # the pod's ServiceAccount must exist before the pod

@@ -140,7 +140,8 @@ def login_users(name: str, namespace: str | None, spec: kopf.Spec, **_: Any) -> 
 async def resource_changed(type: str | None, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
     """Keeps each resource as last seen (pod events and probes read it from memory, never from the API)
     and reconciles a spec generation this process has not converged yet: a new or changed resource, or
-    every resource once after a start (kopf's initial listing). Its status writes cost nothing more.
+    every resource once after a start (kopf's initial listing), and one whose wake annotation changed.
+    Its status writes cost nothing more.
 
     An event handler rather than kopf's create/update/resume handlers: those keep the last handled spec
     in an annotation (a write per resource and change) and deep-copy every body of every event to diff
@@ -156,6 +157,8 @@ async def resource_changed(type: str | None, body: kopf.Body, memo: Any, **kwarg
     if type == "DELETED":
         state.forget(key)
         return
+    seen = state.get(key)
+    wake_before = seen.wake_requested_at if seen is not None else None
     try:
         tracked = state.remember(body)
     except ValidationError as error:
@@ -164,8 +167,10 @@ async def resource_changed(type: str | None, body: kopf.Body, memo: Any, **kwarg
         log.error("Cannot reconcile %s/%s: %s", *key, message)
         kopf.warn(body, reason="SpecNotUnderstood", message=message)
         return
-    if tracked is None or tracked.converged == tracked.provider.generation:
-        return  # being deleted (the garbage collector removes the children), or nothing new
+    if tracked is None:
+        return  # being deleted: the garbage collector removes the children
+    if tracked.converged == tracked.provider.generation and tracked.wake_requested_at == wake_before:
+        return  # nothing new (a wake request changes no generation: its annotation is compared)
     await reconcile_or_retry(state, tracked, "resource")
 
 

@@ -1,6 +1,9 @@
 """Actual state: one task for the whole operator reads each pod's /auth/status when it is due ->
 observation -> pure status derivation -> patch only if changed. Steady state writes nothing.
 
+A probe also keeps the pod's request activity (`sleep.derive_activity`); a pod idle for its resource's
+spec.idle.sleepAfterSeconds is removed by a reconcile the probe starts.
+
 Reconciles say which pod IP to probe (and make a new one due at once); each probe makes the next one
 due an interval later, jittered so that resources created together do not probe in lockstep. At most
 PROBE_CONCURRENCY probes run at a time, however many resources there are.
@@ -12,11 +15,14 @@ import asyncio
 import contextlib
 import logging
 import random
+from datetime import UTC, datetime
 
 from .metrics import PROBE_RESULTS
 from .observations import ProbeFacts
 from .probe import probe_auth_status
 from .publish import write_status
+from .retries import reconcile_or_retry
+from .sleep import derive_activity, derive_sleep
 from .state import Key, State
 from .status import Facts
 
@@ -89,5 +95,12 @@ async def probe_once(state: State, key: Key) -> None:
         return
     facts = ProbeFacts(report, pod_ip=ip, detail=detail)
     async with tracked.lock:
-        if state.get(key) is tracked and tracked.pod_ip == ip:
-            await write_status(state, tracked, Facts(probe=facts))
+        if state.get(key) is not tracked or tracked.pod_ip != ip:
+            return
+        now = datetime.now(UTC)
+        if report is not None:
+            tracked.activity = derive_activity(tracked.activity, report.requests, now)
+        await write_status(state, tracked, Facts(probe=facts))
+        idle = derive_sleep(tracked.provider, tracked.status, tracked.wake_requested_at, tracked.activity, now)
+    if idle == "asleep":  # the reconcile removes the pod (under the lock, which it takes itself)
+        await reconcile_or_retry(state, tracked, "idle")

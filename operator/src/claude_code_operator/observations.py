@@ -15,7 +15,7 @@ from .login_facts import LoginSecret
 from .render import names
 from .wire import truncate
 
-PodState = Literal["suspended", "withheld", "pending", "ready", "unready", "replacing", "failed", "refused"]
+PodState = Literal["suspended", "withheld", "asleep", "pending", "ready", "unready", "replacing", "failed", "refused"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,14 @@ class UsageReport:
 
 
 @dataclass(frozen=True)
+class RequestCount:
+    """The runtime's completion requests since it started, and those not answered yet."""
+
+    started: int
+    in_flight: int
+
+
+@dataclass(frozen=True)
 class AuthReport:
     """The fields of the runtime's /auth/status the operator uses (never a token)."""
 
@@ -60,6 +68,8 @@ class AuthReport:
     #: The window whose usage limit is in effect (with `rate_limited_until`).
     limited_window: str | None = None
     usage: tuple[UsageReport, ...] = ()
+    #: None: a runtime that does not count its requests (an older image): it is never idle.
+    requests: RequestCount | None = None
 
 
 @dataclass(frozen=True)

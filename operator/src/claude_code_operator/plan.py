@@ -34,8 +34,10 @@ from .wire import truncate
 #: until an event (a pod going, another pod of the login going); read: the pod was not read and must be;
 #: list: the login's pods were not listed and must be (before a create).
 PodAction = Literal["create", "keep", "delete", "wait", "read", "list"]
-#: What the reconcile decided about the pod: run it, or keep it away (suspend, no usable login).
+#: What the reconcile decided about the pod: run it, or keep it away (suspend, no usable login, asleep).
 PodPlan = Literal["run", "remove"]
+#: Why the pod is kept away.
+_Removal = Literal["suspended", "withheld", "asleep"]
 
 
 @dataclass(frozen=True)
@@ -92,17 +94,21 @@ def derive_plan(
     *,
     fingerprint_key: bytes | None,
     api_server: Sequence[ApiServerEndpoint] = (),
+    asleep: bool = False,
 ) -> Plan:
     """`keys_digest`: of the generated keys as this process last wrote or read them (None: not known);
     `fingerprint_key`: the key of the login's hashes on the pod, among them (None: not known, as for a
-    login that is another's: no pod); `api_server`: where a write-back pod may reach the API server."""
+    login that is another's: no pod); `api_server`: where a write-back pod may reach the API server;
+    `asleep`: the provider sleeps (`sleep.derive_sleep`), so its pod goes as a suspended one's does."""
     login = check.login
     write_back = login is not None and login.write_back
     children = tuple(render_write_back_access(provider, api_server)) if write_back else ()
     data = seen.secret.data if seen.secret is not None else None
     if provider.spec.suspend or not check.valid or data is None or login is None or fingerprint_key is None:
-        why: Literal["suspended", "withheld"] = "suspended" if provider.spec.suspend else "withheld"
+        why: _Removal = "suspended" if provider.spec.suspend else "withheld"
         return _plan_removal(provider, seen, why, children)
+    if asleep:
+        return _plan_removal(provider, seen, "asleep", children)
     name = names.pod_name(provider.name)
     desired = render_pod(provider, data, fingerprint_key, login, defaults, keys_digest)
     existing = seen.pod
@@ -140,9 +146,7 @@ def derive_plan(
     return Plan("run", "keep", derive_pod_facts(existing), children)
 
 
-def _plan_removal(
-    provider: Provider, seen: Observation, why: Literal["suspended", "withheld"], children: tuple[dict[str, Any], ...]
-) -> Plan:
+def _plan_removal(provider: Provider, seen: Observation, why: _Removal, children: tuple[dict[str, Any], ...]) -> Plan:
     facts = PodFacts(why)
     if not seen.pod_read:  # a new resource: one may be there (an operator stopped before its status write)
         return Plan("remove", "read", facts, children)

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import aiohttp
 
 from . import contract
-from .observations import AuthReport, UsageReport
+from .observations import AuthReport, RequestCount, UsageReport
 from .wire import parse_rfc3339, truncate
 
 ProbeOutcome = Literal["ok", "unreachable", "timeout", "bad_response"]
@@ -47,6 +47,21 @@ def to_usage(payload: Any) -> tuple[UsageReport, ...]:
     return tuple(out)
 
 
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def to_request_count(payload: Any) -> RequestCount | None:
+    """/auth/status `requests`, when both counts are there and sane."""
+    if not isinstance(payload, dict):
+        return None
+    started, in_flight = (
+        _count(payload.get(contract.REQUESTS_STARTED)),
+        _count(payload.get(contract.REQUESTS_IN_FLIGHT)),
+    )
+    return RequestCount(started, in_flight) if started is not None and in_flight is not None else None
+
+
 def to_auth_report(payload: Any) -> AuthReport | None:
     """The runtime's JSON (claude_code_provider.auth.status.AuthStatus) -> the fields the operator uses."""
     if not isinstance(payload, dict) or not isinstance(payload.get("loggedIn"), bool):
@@ -65,6 +80,7 @@ def to_auth_report(payload: Any) -> AuthReport | None:
         last_kind=_text(last.get("kind")) if isinstance(last, dict) else None,
         limited_window=_window(payload.get("rateLimitedWindow")),
         usage=to_usage(payload.get("usage")),
+        requests=to_request_count(payload.get(contract.REQUESTS_FIELD)),
     )
 
 

@@ -33,10 +33,10 @@ async def record_pod(state: State, tracked: Tracked, facts: Facts) -> None:
     pod = facts.pod
     if pod is not None and pod.probeable and pod.ip is not None:
         if tracked.pod_ip != pod.ip:
-            tracked.pod_ip = pod.ip
+            tracked.pod_ip, tracked.activity = pod.ip, None
             state.probes.set(key, asyncio.get_running_loop().time())
     elif pod is not None:
-        tracked.pod_ip = None
+        tracked.pod_ip, tracked.activity = None, None
         state.probes.discard(key)
     await write_status(state, tracked, facts)
 

@@ -11,16 +11,20 @@ import asyncio
 import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import aiohttp
 from pydantic import ValidationError
 
+from . import contract
 from .api.resource import Provider
 from .api.status import ClaudeCodeProviderStatus
 from .config import OperatorConfig
 from .kube.api import Kube
 from .plan import PodPlan
+from .sleep import Activity
+from .wire import parse_rfc3339
 
 Key = tuple[str, str]  # (namespace, name)
 #: Index of ClaudeCodeProviders by the Secrets they name (login, master key): (namespace, secret) -> [name]:
@@ -95,6 +99,10 @@ class Tracked:
     keys_digest: str | None = None
     #: The login fingerprint key among them (the key of the login's hashes on the pod), once known.
     fingerprint_key: bytes | None = None
+    #: The probed pod's requests as last seen changing (None: not probed yet; forgotten with its IP).
+    activity: Activity | None = None
+    #: The resource's wake annotation (contract.WAKE_REQUESTED_ANNOTATION) as last seen.
+    wake_requested_at: datetime | None = None
 
     @property
     def never_reconciled(self) -> bool:
@@ -144,6 +152,9 @@ class State:
             self.tracked[key] = tracked
         elif tracked.provider.generation != int(meta.get("generation") or 0):
             tracked.provider = Provider.from_body(body)
+        tracked.wake_requested_at = parse_rfc3339(
+            (meta.get("annotations") or {}).get(contract.WAKE_REQUESTED_ANNOTATION)
+        )
         return tracked
 
     def forget(self, key: Key) -> None:

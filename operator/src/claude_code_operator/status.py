@@ -24,10 +24,11 @@ from .api.status import (
 )
 from .config import DEFAULT_WARN_PERCENT
 from .credentials import CredentialsCheck
-from .observations import PodFacts, ProbeFacts
+from .observations import PodFacts, PodState, ProbeFacts
 from .probe import auth_status_url
 from .quota import NO_WINDOWS, QUOTA_OK, derive_quota, derive_usage
 from .render import names
+from .sleep import SleepState
 from .wire import to_rfc3339
 
 _POD_REASONS: dict[str, tuple[ConditionStatus, str, str]] = {
@@ -38,12 +39,32 @@ _POD_REASONS: dict[str, tuple[ConditionStatus, str, str]] = {
     "failed": ("False", "PodFailed", "Pod {pod} failed ({detail}); it is being replaced."),
     "suspended": ("False", "Suspended", "spec.suspend is true: the pod was removed. Set it to false to serve again."),
     "withheld": ("False", "NoUsableLogin", "No pod is started until CredentialsValid is True."),
+    "asleep": ("False", "Asleep", "The provider sleeps (see Asleep): its pod was removed; a wake starts it again."),
     "refused": (
         "False",
         "Refused",
         "The API server refused {detail} Fix what it names (a ResourceQuota, an admission webhook, "
         "spec.placement); the operator tries again with backoff.",
     ),
+}
+
+
+#: The Asleep condition of each sleep state; {after} is spec.idle.sleepAfterSeconds.
+_SLEEP_REASONS: dict[SleepState, tuple[ConditionStatus, str, str]] = {
+    "asleep": (
+        "True",
+        "Idle",
+        "No request for {after} s: the pod was removed, its login written back first. A request to the endpoint, "
+        f"or the annotation {contract.WAKE_REQUESTED_ANNOTATION} set to a newer time, wakes it.",
+    ),
+    "woken": (
+        "False",
+        "WakeRequested",
+        f"Woken by the annotation {contract.WAKE_REQUESTED_ANNOTATION}; it sleeps again after {{after}} s "
+        "without a request.",
+    ),
+    "awake": ("False", "NotIdle", "The pod sleeps after {after} s without a request."),
+    "off": ("False", "SleepDisabled", "spec.idle.sleepAfterSeconds is unset or 0: the pod never sleeps."),
 }
 
 
@@ -60,15 +81,20 @@ class ConditionRule:
     under_way: frozenset[str] = frozenset()
     #: Statuses that are no news on a fresh resource besides `good` (an expiry nobody wrote down).
     quiet_first: frozenset[ConditionStatus] = frozenset()
+    #: Reasons that are never news (another condition's Event says it: a pod removed while it sleeps).
+    quiet: frozenset[str] = frozenset()
+    #: Its changes are news but never a problem: Normal Events either way (falling asleep, waking).
+    neutral: bool = False
 
 
 RULES: dict[ConditionType, ConditionRule] = {
     "CredentialsValid": ConditionRule(good="True"),
-    "PodReady": ConditionRule(good="True", under_way=frozenset({"PodStarting"})),
-    "Authenticated": ConditionRule(good="True", under_way=frozenset({"Probing", "NoPod"})),
+    "PodReady": ConditionRule(good="True", under_way=frozenset({"PodStarting"}), quiet=frozenset({"Asleep"})),
+    "Authenticated": ConditionRule(good="True", under_way=frozenset({"Probing", "NoPod"}), quiet=frozenset({"Asleep"})),
     "RateLimited": ConditionRule(good="False"),
     "LoginExpiring": ConditionRule(good="False", quiet_first=frozenset({"Unknown"})),
     "QuotaLow": ConditionRule(good="False"),
+    "Asleep": ConditionRule(good="False", under_way=frozenset({"NotIdle", "SleepDisabled"}), neutral=True),
     "Ready": ConditionRule(good="True", eventful=False),
 }
 #: What Ready waits for, in order: the first that is not True says why.
@@ -80,6 +106,7 @@ class Facts:
     credentials: CredentialsCheck | None = None
     pod: PodFacts | None = None
     probe: ProbeFacts | None = None
+    sleep: SleepState | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +223,11 @@ def _rate_condition(probe: ProbeFacts) -> tuple[ConditionStatus, str, str]:
 
 
 def _ready(conditions: list[Condition]) -> tuple[ConditionStatus, str, str]:
+    asleep = find_condition(conditions, "Asleep")
+    credentials = find_condition(conditions, "CredentialsValid")
+    if asleep is not None and asleep.status == "True" and credentials is not None and credentials.status == "True":
+        # As a scaled-to-zero Knative revision: the endpoint serves, the first request waits for the wake.
+        return "True", "Asleep", "The endpoint serves: the first request wakes the pod and waits until it is ready."
     for type_ in _READY_NEEDS:
         c = find_condition(conditions, type_)
         if c is None:
@@ -218,6 +250,8 @@ def _phase(provider: Provider, conditions: list[Condition]) -> Phase:
         return "Suspended"
     if status("CredentialsValid") == "False":
         return "Invalid"
+    if status("Asleep") == "True":
+        return "Asleep"
     pod = find_condition(conditions, "PodReady")
     # A running pod that is not ready is probed still: a rejected login is what turns the runtime unready.
     if status("PodReady") != "True" and (pod is None or pod.reason != "PodNotReady"):
@@ -232,6 +266,30 @@ def _phase(provider: Provider, conditions: list[Condition]) -> Phase:
         return "Ready"
     auth = find_condition(conditions, "Authenticated")
     return "Degraded" if auth is not None and auth.reason == "ProbeFailed" else "Pending"
+
+
+#: Authenticated while no pod runs, by why.
+_NO_POD_AUTH: dict[PodState, tuple[ConditionStatus, str, str]] = {
+    "suspended": ("Unknown", "NoPod", "No pod runs, so the login is not checked."),
+    "withheld": ("Unknown", "NoPod", "No pod runs, so the login is not checked."),
+    "asleep": ("Unknown", "Asleep", "No pod runs while the provider sleeps; a wake checks the login again."),
+}
+
+
+def _pod_conditions(provider: Provider, facts: Facts) -> list[tuple[ConditionType, tuple[ConditionStatus, str, str]]]:
+    """What the reconcile's pod facts and sleep state say: PodReady, Authenticated without a pod, Asleep."""
+    out: list[tuple[ConditionType, tuple[ConditionStatus, str, str]]] = []
+    pod = facts.pod
+    if pod is not None:
+        template = _POD_REASONS[pod.state]
+        message = template[2].format(pod=pod.name or names.pod_name(provider.name), detail=pod.detail).strip()
+        out.append(("PodReady", (template[0], template[1], message)))
+        if pod.state in _NO_POD_AUTH:
+            out.append(("Authenticated", _NO_POD_AUTH[pod.state]))
+    if facts.sleep is not None:
+        status, reason, text = _SLEEP_REASONS[facts.sleep]
+        out.append(("Asleep", (status, reason, text.format(after=provider.spec.idle.sleep_after_seconds))))
+    return out
 
 
 def derive_status(
@@ -273,14 +331,10 @@ def derive_status(
                     "write_back": login.write_back,
                 }
             )
+    for type_, triple in _pod_conditions(provider, facts):
+        put(type_, triple)
     if facts.pod is not None:
-        pod = facts.pod
-        template = _POD_REASONS[pod.state]
-        message = template[2].format(pod=pod.name or names.pod_name(provider.name), detail=pod.detail).strip()
-        put("PodReady", (template[0], template[1], message))
-        pod_name = pod.name
-        if pod.state in ("suspended", "withheld"):
-            put("Authenticated", ("Unknown", "NoPod", "No pod runs, so the login is not checked."))
+        pod_name = facts.pod.name
     if facts.probe is not None:
         put("Authenticated", _auth_condition(provider, facts.probe, auth.login_kind if auth else None))
         report = facts.probe.report
@@ -341,8 +395,10 @@ def derive_transitions(
             continue
         if old is None and (new.status == rule.good or new.status in rule.quiet_first):
             continue  # the first good state of a fresh resource is not news, nor an expiry nobody wrote down
-        if new.reason in rule.under_way and (old is None or old.reason in rule.under_way):
+        if new.reason in rule.quiet:
+            continue
+        if new.reason in rule.under_way and (old is None or old.reason in rule.under_way | rule.quiet):
             continue  # still on its way: the Event comes with the outcome
-        kind = "Normal" if new.status == rule.good else "Warning"
+        kind = "Normal" if new.status == rule.good or rule.neutral else "Warning"
         out.append(Transition(type=kind, reason=new.reason, message=f"{type_} {new.status}: {new.message}{whose}"))
     return out

@@ -105,6 +105,7 @@ def render_crd() -> dict[str, Any]:
                     "subresources": {"status": {}},
                     "additionalPrinterColumns": [
                         _column("Ready", '.status.conditions[?(@.type=="Ready")].status', "pod up and login works"),
+                        _column("Phase", ".status.phase", "Ready, Asleep, Suspended, ..."),
                         _column("Auth", '.status.conditions[?(@.type=="Authenticated")].reason', "the login's state"),
                         _column("Subscription", ".status.auth.subscriptionType", "Claude subscription"),
                         # status.usage is kept most used first: JSONPath has no max().

@@ -169,6 +169,18 @@ class Admission(Model):
     queue_timeout_seconds: int = Field(default=30, ge=1, le=3600)
 
 
+class Idle(Model):
+    sleep_after_seconds: int | None = Field(
+        default=None, ge=0, le=30 * 86400,
+        description="remove the pod after this long without a request (status Asleep; a request through the "
+        "endpoint, or the annotation claudecode.dev/wake-requested-at, brings it back); 0: never. Unset: never, "
+        "unless the operator gives new resources a default (chart value idle.sleepAfterSeconds)",
+        json_schema_extra=_rules(
+            ("self == 0 || self >= 5", "spec.idle.sleepAfterSeconds must be 0 (never) or at least 5")
+        ),
+    )  # fmt: skip
+
+
 class Toleration(Model):
     key: str | None = None
     operator: Literal["Exists", "Equal"] | None = None
@@ -238,3 +250,4 @@ class ClaudeCodeProviderSpec(Model):
     admission: Admission = Field(default_factory=Admission)
     placement: Placement = Field(default_factory=Placement)
     suspend: bool = Field(default=False, description="remove the pod and keep everything else")
+    idle: Idle = Field(default_factory=Idle, description="what an idle provider does: it may sleep (no pod)")

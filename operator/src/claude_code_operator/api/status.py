@@ -11,12 +11,12 @@ from pydantic import Field
 from .spec import Model
 
 ConditionType = Literal[
-    "Ready", "Authenticated", "PodReady", "CredentialsValid", "RateLimited", "LoginExpiring", "QuotaLow"
+    "Ready", "Authenticated", "PodReady", "CredentialsValid", "RateLimited", "LoginExpiring", "QuotaLow", "Asleep"
 ]
 ConditionStatus = Literal["True", "False", "Unknown"]
-Phase = Literal["Pending", "Ready", "RateLimited", "Unauthenticated", "Degraded", "Invalid", "Suspended"]
+Phase = Literal["Pending", "Ready", "RateLimited", "Unauthenticated", "Degraded", "Invalid", "Suspended", "Asleep"]
 CONDITION_TYPES: tuple[ConditionType, ...] = (
-    *("Ready", "Authenticated", "PodReady", "CredentialsValid", "RateLimited", "LoginExpiring", "QuotaLow"),
+    *("Ready", "Authenticated", "PodReady", "CredentialsValid", "RateLimited", "LoginExpiring", "QuotaLow", "Asleep"),
 )
 LoginKind = Literal["oauth", "setup-token"]
 

@@ -78,6 +78,14 @@ class WriteBack(_Model):
     written_expires_at: datetime | None = Field(default=None, alias="writtenExpiresAt")
 
 
+class Requests(_Model):
+    """The completion API's requests since the runtime started: what the operator reads to tell an idle
+    pod (it keeps its own clock: only whether these changed between two reads matters)."""
+
+    started: int = Field(ge=0, description="requests received, never going down")
+    in_flight: int = Field(ge=0, alias="inFlight", description="received and not answered yet (queued or served)")
+
+
 class AuthStatus(_Model):
     """The JSON of ``/auth/status``; never a token."""
 
@@ -92,6 +100,7 @@ class AuthStatus(_Model):
     rate_limited_until: datetime | None = Field(alias="rateLimitedUntil")
     rate_limited_window: str | None = Field(default=None, alias="rateLimitedWindow")
     usage: list[UsageWindow] = Field(default_factory=list, description="the plan's usage windows, last heard")
+    requests: Requests | None = None
     reason: str
 
 
@@ -105,6 +114,7 @@ def derive_auth_status(
     now: datetime,
     write_back: WriteBack | None = None,
     usage: list[UsageWindow] | None = None,
+    requests: Requests | None = None,
 ) -> AuthStatus:
     cli = cli or {}
     method = cli.get("authMethod") if isinstance(cli.get("authMethod"), str) else None
@@ -147,5 +157,6 @@ def derive_auth_status(
         rate_limited_until=limited_until,
         rate_limited_window=outcome.window if limited_until is not None and outcome is not None else None,
         usage=usage or [],
+        requests=requests,
         reason=reason,
     )

@@ -20,6 +20,7 @@ from ..engine.pool import PoolSettings
 from ..engine.settings import EngineSettings
 from ..errors import derive_pod_login_hint
 from ..runtime_token import RuntimeTokenError, apply_runtime_token
+from .activity import RequestCounter
 from .app import build_api_app, build_health_app
 from .monitor import LoginMonitor
 from .settings import RuntimeSettings
@@ -63,6 +64,8 @@ async def serve(
     writer = LoginWriter(write_back, config_dir, engine.metrics) if write_back is not None else None
     if writer is not None:
         monitor.write_back = writer.status
+    requests = RequestCounter()
+    monitor.requests = requests.snapshot
     servers = [
         _Server(
             uvicorn.Config(
@@ -71,6 +74,7 @@ async def serve(
                     Admission(AdmissionSettings.from_env(), engine.metrics),
                     token=api_token,
                     login_problem=lambda: monitor.problem,
+                    counter=requests,
                 ),
                 host=settings.api_host,
                 port=settings.api_port,

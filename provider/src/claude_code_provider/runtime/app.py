@@ -18,6 +18,7 @@ from ..engine.engine import Engine
 from ..errors import ClaudeCodeError, ErrorKind, render_retry_after
 from ..metrics import Metrics
 from ..protocol import COMPLETE_PATH, AnswerEvent, CompletionRequest, ErrorEvent, encode_event
+from .activity import CountRequests, RequestCounter
 from .guard import LoopbackGuard
 from .monitor import LoginMonitor
 
@@ -54,8 +55,15 @@ class _EventStream(StreamingResponse):
 
 
 def build_api_app(
-    engine: Engine, admission: Admission, *, token: str, login_problem: Callable[[], str | None] = lambda: None
+    engine: Engine,
+    admission: Admission,
+    *,
+    token: str,
+    login_problem: Callable[[], str | None] = lambda: None,
+    counter: RequestCounter,
 ) -> Starlette:
+    """`counter`: counts the requests that pass the guard (every one a client sent, refused or not)."""
+
     def refuse(error: ClaudeCodeError) -> Response:
         """A request turned away before the engine saw it, counted like the engine counts its failures."""
         engine.metrics.requests.labels(outcome=error.kind.value).inc()
@@ -86,7 +94,10 @@ def build_api_app(
 
     return Starlette(
         routes=[Route(COMPLETE_PATH, complete, methods=["POST"])],
-        middleware=[Middleware(LoopbackGuard, token=token)],
+        middleware=[
+            Middleware(LoopbackGuard, token=token),
+            Middleware(CountRequests, counter=counter),
+        ],
     )
 
 

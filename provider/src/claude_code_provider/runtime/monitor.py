@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..auth.login import CREDENTIALS_FILE, OAUTH_TOKEN_FILE, STATE_FILE, Login, LoginError, install_login
 from ..auth.probe import fetch_cli_auth, read_token_info
-from ..auth.status import AuthStatus, Outcome, WriteBack, derive_auth_status
+from ..auth.status import AuthStatus, Outcome, Requests, WriteBack, derive_auth_status
 from ..errors import ClaudeCodeError
 from ..usage import UsageWindow
 
@@ -66,6 +66,8 @@ class LoginMonitor:
         self.write_back: Callable[[], WriteBack] | None = None
         #: The plan's usage windows, as the last answers said.
         self.usage: Callable[[], list[UsageWindow]] | None = None
+        #: The completion API's request counts.
+        self.requests: Callable[[], Requests] | None = None
 
     @property
     def cli_env(self) -> dict[str, str]:
@@ -142,4 +144,5 @@ class LoginMonitor:
             now=datetime.now(UTC),
             write_back=self.write_back() if self.write_back is not None else None,
             usage=self.usage() if self.usage is not None else None,
+            requests=self.requests() if self.requests is not None else None,
         )
