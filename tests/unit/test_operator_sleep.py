@@ -20,7 +20,7 @@ from claude_code_operator.observations import AuthReport, Observation, PodFacts,
 from claude_code_operator.plan import derive_plan
 from claude_code_operator.probe import to_auth_report
 from claude_code_operator.render.pod import render_pod
-from claude_code_operator.sleep import Activity, SleepState, derive_activity, derive_sleep
+from claude_code_operator.sleep import Activity, SleepState, derive_activity, derive_idle_default, derive_sleep
 from claude_code_operator.state import State
 from claude_code_operator.status import Facts, derive_status, derive_transitions
 
@@ -76,21 +76,27 @@ def conditions(status: ClaudeCodeProviderStatus) -> dict[str, tuple[str, str]]:
 
 
 def test_the_first_probe_of_a_pod_starts_its_idle_clock_and_an_unchanged_count_keeps_it() -> None:
-    first = derive_activity(None, RequestCount(3, 0), T0)
+    first = derive_activity(None, RequestCount(3, 0), True, T0)
     assert first == Activity(3, T0)
-    assert derive_activity(first, RequestCount(3, 0), T0 + timedelta(minutes=5)) == first
+    assert derive_activity(first, RequestCount(3, 0), True, T0 + timedelta(minutes=5)) == first
 
 
 def test_a_changed_count_or_a_request_in_flight_restarts_the_idle_clock() -> None:
     before = Activity(3, T0)
     later = T0 + timedelta(minutes=5)
-    assert derive_activity(before, RequestCount(4, 0), later) == Activity(4, later)
+    assert derive_activity(before, RequestCount(4, 0), True, later) == Activity(4, later)
     # One long request: nothing new started, but it is not answered yet.
-    assert derive_activity(before, RequestCount(3, 1), later) == Activity(3, later)
+    assert derive_activity(before, RequestCount(3, 1), True, later) == Activity(3, later)
+
+
+def test_the_idle_clock_runs_only_while_the_pod_is_ready() -> None:
+    assert derive_activity(Activity(3, T0), RequestCount(3, 0), False, T0 + timedelta(minutes=5)) is None
+    later = T0 + timedelta(minutes=6)
+    assert derive_activity(None, RequestCount(3, 0), True, later) == Activity(3, later)
 
 
 def test_a_runtime_that_does_not_count_its_requests_is_never_idle() -> None:
-    assert derive_activity(Activity(3, T0), None, T0 + timedelta(days=1)) is None
+    assert derive_activity(Activity(3, T0), None, True, T0 + timedelta(days=1)) is None
     status = serving()
     assert derive_sleep(SLEEPY, status, None, None, T0 + timedelta(days=1)) == "awake"
 
@@ -108,7 +114,7 @@ def test_a_ready_pod_sleeps_after_exactly_sleep_after_without_a_request_and_not_
 def test_a_request_at_the_last_probe_postpones_the_sleep_by_a_whole_sleep_after() -> None:
     status = serving()
     at = T0 + timedelta(seconds=59)
-    idle = derive_activity(Activity(5, T0), RequestCount(6, 0), at)
+    idle = derive_activity(Activity(5, T0), RequestCount(6, 0), True, at)
     assert derive_sleep(SLEEPY, status, None, idle, T0 + timedelta(seconds=60)) == "awake"
     assert derive_sleep(SLEEPY, status, None, idle, at + timedelta(seconds=60)) == "asleep"
 
@@ -116,7 +122,7 @@ def test_a_request_at_the_last_probe_postpones_the_sleep_by_a_whole_sleep_after(
 def test_a_request_in_flight_keeps_the_pod_awake() -> None:
     status = serving()
     at = T0 + timedelta(seconds=60)
-    idle = derive_activity(Activity(5, T0), RequestCount(5, 1), at)
+    idle = derive_activity(Activity(5, T0), RequestCount(5, 1), True, at)
     assert derive_sleep(SLEEPY, status, None, idle, at) == "awake"
 
 
@@ -164,7 +170,7 @@ def test_a_woken_pod_sleeps_again_only_after_a_new_full_sleep_after() -> None:
     assert conditions(woken)["Asleep"] == ("False", "WakeRequested")
     ready = derive_status(woken, SLEEPY, Facts(probe=probe()), woke)
     first_probe = woke + timedelta(seconds=20)
-    idle = derive_activity(None, RequestCount(0, 0), first_probe)  # the new pod's first probe
+    idle = derive_activity(None, RequestCount(0, 0), True, first_probe)  # the new pod's first probe
     assert derive_sleep(SLEEPY, ready, woke, idle, first_probe + timedelta(seconds=59)) == "woken"
     assert derive_sleep(SLEEPY, ready, woke, idle, first_probe + timedelta(seconds=60)) == "asleep"
 
@@ -273,3 +279,22 @@ def test_the_wake_annotation_is_kept_as_last_seen() -> None:
     woken["metadata"]["annotations"] = {contract.WAKE_REQUESTED_ANNOTATION: "2026-01-02T03:14:05Z"}
     assert state.remember(woken) is tracked
     assert tracked.wake_requested_at == T0 + timedelta(minutes=10)
+
+
+# The chart's default for new resources
+
+
+def test_a_new_resource_without_sleep_after_gets_the_operators_default_conditionally() -> None:
+    assert derive_idle_default(provider(), 900) == [
+        {"op": "test", "path": "/metadata/generation", "value": 2},
+        {"op": "add", "path": "/spec/idle", "value": {"sleepAfterSeconds": 900}},
+    ]
+
+
+@pytest.mark.parametrize("idle", [{"sleepAfterSeconds": 0}, {"sleepAfterSeconds": 60}])
+def test_a_resource_that_sets_sleep_after_keeps_its_own_even_never(idle: dict[str, int]) -> None:
+    assert derive_idle_default(provider(idle=idle), 900) is None
+
+
+def test_without_an_operator_default_nothing_is_written() -> None:
+    assert derive_idle_default(provider(), None) is None

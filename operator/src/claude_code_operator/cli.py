@@ -100,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
         "spec.quota.warnPercent says otherwise (default %(default)s)",
     )
     run.add_argument(
+        "--default-sleep-after-seconds",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="give new resources that set no spec.idle.sleepAfterSeconds this one (written into their spec when "
+        "first seen; existing resources are never changed); default: none",
+    )
+    run.add_argument(
         "--api-server-endpoint",
         type=_api_server_endpoint,
         action="append",
@@ -166,6 +174,7 @@ def run_operator(args: argparse.Namespace) -> None:
         resync_seconds=args.resync_seconds,
         rollout_seconds=args.rollout_seconds,
         quota_warn_percent=args.quota_warn_percent,
+        default_sleep_after_seconds=args.default_sleep_after_seconds,
         pod_defaults=PodDefaults().overridden(runtime=args.runtime_resources, litellm=args.litellm_resources),
         api_server=tuple(args.api_server),
         external_service_types=tuple(args.external_service_types),

@@ -73,3 +73,5 @@ class OperatorConfig(BaseModel):
     rollout_seconds: float = Field(default=5.0, ge=0)
     #: QuotaLow turns True when a usage window is this much used (percent), unless spec.quota says otherwise.
     quota_warn_percent: int = Field(default=DEFAULT_WARN_PERCENT, ge=1, le=100)
+    #: Written into the spec of new resources that set no spec.idle.sleepAfterSeconds (None: nothing).
+    default_sleep_after_seconds: int | None = Field(default=None, ge=5, le=30 * 86400)

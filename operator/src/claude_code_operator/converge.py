@@ -20,7 +20,7 @@ from .observations import Observation, PodFacts, derive_pod_facts, fetch_login_p
 from .plan import Plan, derive_children, derive_plan, derive_refusal
 from .render import names
 from .render.keys import derive_keys_digest, render_keys_secret, to_keys_values
-from .sleep import derive_sleep
+from .sleep import derive_idle_default, derive_sleep
 from .state import State, Tracked
 from .status import Facts
 from .wire import truncate
@@ -82,6 +82,11 @@ def _observed(results: list[Any]) -> tuple[Observation, Refused | None]:
 
 async def converge(state: State, tracked: Tracked) -> Outcome:
     """Observe, plan, act: the facts for the status."""
+    default = derive_idle_default(tracked.provider, state.config.default_sleep_after_seconds)
+    if default is not None and tracked.never_reconciled:
+        patched = await state.kube.patch_resource(tracked.provider.namespace, tracked.provider.name, default)
+        tracked.provider = Provider.from_body(patched)
+        log.info("Gave %s/%s the default sleepAfterSeconds", tracked.provider.namespace, tracked.provider.name)
     provider = tracked.provider
     sleep = derive_sleep(provider, tracked.status, tracked.wake_requested_at, tracked.activity, datetime.now(UTC))
     # The login may not be used (images or a Service the operator does not allow): nothing of ours is

@@ -17,6 +17,7 @@ import logging
 import random
 from datetime import UTC, datetime
 
+from .api.status import find_condition
 from .metrics import PROBE_RESULTS
 from .observations import ProbeFacts
 from .probe import probe_auth_status
@@ -98,8 +99,10 @@ async def probe_once(state: State, key: Key) -> None:
         if state.get(key) is not tracked or tracked.pod_ip != ip:
             return
         now = datetime.now(UTC)
-        if report is not None:
-            tracked.activity = derive_activity(tracked.activity, report.requests, now)
+        pod = find_condition(tracked.status.conditions, "PodReady")
+        ready = pod is not None and pod.status == "True"
+        requests = report.requests if report is not None else None
+        tracked.activity = derive_activity(tracked.activity, requests, ready, now)
         await write_status(state, tracked, Facts(probe=facts))
         idle = derive_sleep(tracked.provider, tracked.status, tracked.wake_requested_at, tracked.activity, now)
     if idle == "asleep":  # the reconcile removes the pod (under the lock, which it takes itself)

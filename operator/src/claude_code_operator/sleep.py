@@ -2,7 +2,7 @@
 
 Idle is measured by the operator's clock, never the pod's: `derive_activity` keeps, for the running pod,
 the time of the last probe at which the runtime's request counts (/auth/status `requests`) changed or
-showed a request in flight, starting at the pod's first probe. `derive_sleep` decides from it, from the
+showed a request in flight, starting at the pod's first probe once it is Ready. `derive_sleep` decides from it, from the
 resource's previous status (its Asleep condition says since when it sleeps) and from the wake annotation.
 What is kept in memory only (the activity) is lost with the operator process: a restarted operator starts
 the clock again, so a pod sleeps later, never sooner.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from .api.resource import Provider
 from .api.spec import Idle
@@ -32,14 +32,30 @@ class Activity:
     since: datetime
 
 
-def derive_activity(previous: Activity | None, requests: RequestCount | None, now: datetime) -> Activity | None:
-    """The activity after a probe of the same pod (`previous` None: its first probe). None: the runtime
-    does not count its requests (an older image), so it is never idle."""
-    if requests is None:
+def derive_activity(
+    previous: Activity | None, requests: RequestCount | None, ready: bool, now: datetime
+) -> Activity | None:
+    """The activity after a probe of the same pod (`previous` None: its first probe since it is Ready).
+    None: the pod is not Ready (its clock starts at the first probe once it is), the probe got no answer,
+    or the runtime does not count its requests (an older image): none of them is idle."""
+    if requests is None or not ready:
         return None
     if previous is None or previous.started != requests.started or requests.in_flight > 0:
         return Activity(requests.started, now)
     return previous
+
+
+def derive_idle_default(provider: Provider, default: int | None) -> list[dict[str, Any]] | None:
+    """The JSON patch that gives a new resource the operator's default sleepAfterSeconds (the chart's
+    idle.sleepAfterSeconds), conditional on the spec it was decided from; None: it sets its own, or there
+    is no default. Written into the spec, so that the resource says what it does and keeps it when the
+    default changes; only for resources the operator has never reconciled (the caller's to know)."""
+    if default is None or provider.spec.idle.sleep_after_seconds is not None:
+        return None
+    return [
+        {"op": "test", "path": "/metadata/generation", "value": provider.generation},
+        {"op": "add", "path": "/spec/idle", "value": {"sleepAfterSeconds": default}},
+    ]
 
 
 def sleep_after(idle: Idle) -> timedelta | None:

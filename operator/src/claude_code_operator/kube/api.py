@@ -183,6 +183,13 @@ class Kube:
             if not _missing(error):
                 raise
 
+    async def patch_resource(self, namespace: str, name: str, patch: list[dict[str, Any]]) -> dict[str, Any]:
+        """A JSON patch of the resource itself (its `test` operations make it conditional): the body after."""
+        patched: Any = await self.client.patch(
+            ClaudeCodeProvider, name, patch, namespace=namespace, patch_type=PatchType.JSON
+        )
+        return dict(patched.to_dict())
+
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         await self.client.patch(
             ClaudeCodeProvider.Status,

@@ -266,9 +266,9 @@ def render_pod(
 
 def render_input_hash(provider: Provider, secret_data: Mapping[str, bytes], login: LoginFacts) -> str:
     """What the pod is rendered from, apart from the operator itself (its version and settings)."""
-    # spec.quota is the operator's alone (the QuotaLow threshold): left out, the pod is not rendered from it,
-    # and the hash stays what operators before spec.quota computed.
-    spec = provider.spec.model_dump(mode="json", exclude={"quota"})
+    # spec.quota and spec.idle are the operator's alone (the QuotaLow threshold, when the pod sleeps): left
+    # out, the pod is not rendered from them, and the hash stays what operators before them computed.
+    spec = provider.spec.model_dump(mode="json", exclude={"quota", "idle"})
     material = json.dumps([spec, sorted(secret_data), login.write_back])
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
