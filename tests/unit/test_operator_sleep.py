@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from tests.unit.test_operator_status import report
 
 from claude_code_operator import contract
 from claude_code_operator.api.resource import Provider
@@ -16,7 +17,7 @@ from claude_code_operator.config import OperatorConfig
 from claude_code_operator.credentials import CredentialsCheck, derive_credentials_check
 from claude_code_operator.kube.api import Kube
 from claude_code_operator.login_facts import LoginSecret
-from claude_code_operator.observations import AuthReport, Observation, PodFacts, ProbeFacts, RequestCount
+from claude_code_operator.observations import Observation, PodFacts, RequestCount
 from claude_code_operator.plan import derive_plan
 from claude_code_operator.probe import to_auth_report
 from claude_code_operator.render.pod import render_pod
@@ -43,25 +44,10 @@ def provider(**spec: Any) -> Provider:
 SLEEPY = provider(idle={"sleepAfterSeconds": 60})
 
 
-def probe(started: int = 0, in_flight: int = 0) -> ProbeFacts:
-    requests = RequestCount(started, in_flight)
-    auth = AuthReport(
-        logged_in=True,
-        method="claude.ai",
-        subscription_type="max",
-        expires_at=None,
-        rate_limited_until=None,
-        last_result="ok",
-        reason="Logged in.",
-        requests=requests,
-    )
-    return ProbeFacts(auth, pod_ip="127.100.0.5")
-
-
 def serving(p: Provider = SLEEPY, now: datetime = T0) -> ClaudeCodeProviderStatus:
     sleep: SleepState | None = "awake" if p.spec.idle.sleep_after_seconds else None
     s = derive_status(ClaudeCodeProviderStatus(), p, Facts(credentials=VALID, pod=READY_POD, sleep=sleep), now)
-    return derive_status(s, p, Facts(probe=probe()), now)
+    return derive_status(s, p, Facts(probe=report(requests=RequestCount(0, 0))), now)
 
 
 def asleep_since(at: datetime) -> ClaudeCodeProviderStatus:
@@ -168,7 +154,7 @@ def test_a_woken_pod_sleeps_again_only_after_a_new_full_sleep_after() -> None:
     woke = slept + timedelta(minutes=5)
     woken = derive_status(asleep_since(slept), SLEEPY, Facts(credentials=VALID, pod=READY_POD, sleep="woken"), woke)
     assert conditions(woken)["Asleep"] == ("False", "WakeRequested")
-    ready = derive_status(woken, SLEEPY, Facts(probe=probe()), woke)
+    ready = derive_status(woken, SLEEPY, Facts(probe=report(requests=RequestCount(0, 0))), woke)
     first_probe = woke + timedelta(seconds=20)
     idle = derive_activity(None, RequestCount(0, 0), True, first_probe)  # the new pod's first probe
     assert derive_sleep(SLEEPY, ready, woke, idle, first_probe + timedelta(seconds=59)) == "woken"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -14,7 +12,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message
 
-from claude_code_provider.auth.status import Requests, TokenInfo, derive_auth_status
+from claude_code_provider.auth.status import Requests
 from claude_code_provider.runtime.activity import CountRequests, RequestCounter
 
 
@@ -62,16 +60,3 @@ async def test_a_streamed_answer_is_in_flight_until_its_last_line_and_every_requ
     assert counter.snapshot() == Requests(started=1, in_flight=0)
     await call(app, "/refuse", sent, counter)
     assert counter.snapshot() == Requests(started=2, in_flight=0)
-
-
-def test_auth_status_carries_the_counts_in_camel_case() -> None:
-    status = derive_auth_status(
-        cli={"loggedIn": True, "authMethod": "claude.ai"},
-        login_problem=None,
-        token=TokenInfo(),
-        outcome=None,
-        cli_version="2.1.0",
-        now=datetime(2026, 5, 6, tzinfo=UTC),
-        requests=Requests(started=7, in_flight=2),
-    )
-    assert json.loads(status.model_dump_json())["requests"] == {"started": 7, "inFlight": 2}
