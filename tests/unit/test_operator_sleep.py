@@ -63,26 +63,26 @@ def conditions(status: ClaudeCodeProviderStatus) -> dict[str, tuple[str, str]]:
 
 def test_the_first_probe_of_a_pod_starts_its_idle_clock_and_an_unchanged_count_keeps_it() -> None:
     first = derive_activity(None, RequestCount(3, 0), True, T0)
-    assert first == Activity(3, T0)
+    assert first == Activity(3, 0, T0)
     assert derive_activity(first, RequestCount(3, 0), True, T0 + timedelta(minutes=5)) == first
 
 
 def test_a_changed_count_or_a_request_in_flight_restarts_the_idle_clock() -> None:
-    before = Activity(3, T0)
+    before = Activity(3, 0, T0)
     later = T0 + timedelta(minutes=5)
-    assert derive_activity(before, RequestCount(4, 0), True, later) == Activity(4, later)
+    assert derive_activity(before, RequestCount(4, 0), True, later) == Activity(4, 0, later)
     # One long request: nothing new started, but it is not answered yet.
-    assert derive_activity(before, RequestCount(3, 1), True, later) == Activity(3, later)
+    assert derive_activity(before, RequestCount(3, 1), True, later) == Activity(3, 1, later)
 
 
 def test_the_idle_clock_runs_only_while_the_pod_is_ready() -> None:
-    assert derive_activity(Activity(3, T0), RequestCount(3, 0), False, T0 + timedelta(minutes=5)) is None
+    assert derive_activity(Activity(3, 0, T0), RequestCount(3, 0), False, T0 + timedelta(minutes=5)) is None
     later = T0 + timedelta(minutes=6)
-    assert derive_activity(None, RequestCount(3, 0), True, later) == Activity(3, later)
+    assert derive_activity(None, RequestCount(3, 0), True, later) == Activity(3, 0, later)
 
 
 def test_a_runtime_that_does_not_count_its_requests_is_never_idle() -> None:
-    assert derive_activity(Activity(3, T0), None, True, T0 + timedelta(days=1)) is None
+    assert derive_activity(Activity(3, 0, T0), None, True, T0 + timedelta(days=1)) is None
     status = serving()
     assert derive_sleep(SLEEPY, status, None, None, T0 + timedelta(days=1)) == "awake"
 
@@ -92,7 +92,7 @@ def test_a_runtime_that_does_not_count_its_requests_is_never_idle() -> None:
 
 def test_a_ready_pod_sleeps_after_exactly_sleep_after_without_a_request_and_not_a_second_sooner() -> None:
     status = serving()
-    idle = Activity(5, T0)
+    idle = Activity(5, 0, T0)
     assert derive_sleep(SLEEPY, status, None, idle, T0 + timedelta(seconds=59)) == "awake"
     assert derive_sleep(SLEEPY, status, None, idle, T0 + timedelta(seconds=60)) == "asleep"
 
@@ -100,15 +100,23 @@ def test_a_ready_pod_sleeps_after_exactly_sleep_after_without_a_request_and_not_
 def test_a_request_at_the_last_probe_postpones_the_sleep_by_a_whole_sleep_after() -> None:
     status = serving()
     at = T0 + timedelta(seconds=59)
-    idle = derive_activity(Activity(5, T0), RequestCount(6, 0), True, at)
+    idle = derive_activity(Activity(5, 0, T0), RequestCount(6, 0), True, at)
     assert derive_sleep(SLEEPY, status, None, idle, T0 + timedelta(seconds=60)) == "awake"
     assert derive_sleep(SLEEPY, status, None, idle, at + timedelta(seconds=60)) == "asleep"
+
+
+def test_the_idle_clock_starts_only_at_the_first_probe_after_a_request_in_flight_ended() -> None:
+    during = derive_activity(Activity(5, 0, T0), RequestCount(6, 1), True, T0 + timedelta(seconds=5))
+    after = T0 + timedelta(seconds=10)
+    ended = derive_activity(during, RequestCount(6, 0), True, after)
+    assert ended == Activity(6, 0, after)
+    assert derive_activity(ended, RequestCount(6, 0), True, after + timedelta(seconds=5)) == ended
 
 
 def test_a_request_in_flight_keeps_the_pod_awake() -> None:
     status = serving()
     at = T0 + timedelta(seconds=60)
-    idle = derive_activity(Activity(5, T0), RequestCount(5, 1), True, at)
+    idle = derive_activity(Activity(5, 0, T0), RequestCount(5, 1), True, at)
     assert derive_sleep(SLEEPY, status, None, idle, at) == "awake"
 
 
@@ -116,13 +124,13 @@ def test_a_request_in_flight_keeps_the_pod_awake() -> None:
 def test_without_sleep_after_nothing_sleeps_and_no_asleep_condition_appears(idle: dict[str, int]) -> None:
     p = provider(idle=idle)
     status = serving(p)
-    assert derive_sleep(p, status, None, Activity(5, T0), T0 + timedelta(days=30)) is None
+    assert derive_sleep(p, status, None, Activity(5, 0, T0), T0 + timedelta(days=30)) is None
     assert "Asleep" not in conditions(status)
 
 
 def test_a_suspended_provider_does_not_sleep_and_lifting_suspend_starts_the_pod() -> None:
     p = provider(idle={"sleepAfterSeconds": 60}, suspend=True)
-    assert derive_sleep(p, serving(), None, Activity(5, T0), T0 + timedelta(hours=1)) == "awake"
+    assert derive_sleep(p, serving(), None, Activity(5, 0, T0), T0 + timedelta(hours=1)) == "awake"
     assert derive_sleep(p, asleep_since(T0), None, None, T0 + timedelta(hours=1)) == "awake"
 
 
@@ -133,7 +141,7 @@ def test_a_pod_that_is_not_ready_keeps_its_status_rather_than_sleeping() -> None
         Facts(credentials=VALID, pod=PodFacts("unready", "alice-claude-code", ip="127.100.0.5"), sleep="awake"),
         T0,
     )
-    assert derive_sleep(SLEEPY, rejected, None, Activity(5, T0), T0 + timedelta(hours=1)) == "awake"
+    assert derive_sleep(SLEEPY, rejected, None, Activity(5, 0, T0), T0 + timedelta(hours=1)) == "awake"
 
 
 # The wake decision

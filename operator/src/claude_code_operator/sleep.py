@@ -1,8 +1,9 @@
 """Pure: when an idle provider sleeps (its pod removed) and when it wakes.
 
 Idle is measured by the operator's clock, never the pod's: `derive_activity` keeps, for the running pod,
-the time of the last probe at which the runtime's request counts (/auth/status `requests`) changed or
-showed a request in flight, starting at the pod's first probe once it is Ready. `derive_sleep` decides from it, from the
+the time of the last probe at which the runtime's request counts (/auth/status `requests`) changed or at
+which a request was or had been in flight, starting at the pod's first probe once it is Ready: so the
+clock never starts before the last request ended. `derive_sleep` decides from it, from the
 resource's previous status (its Asleep condition says since when it sleeps) and from the wake annotation.
 What is kept in memory only (the activity) is lost with the operator process: a restarted operator starts
 the clock again, so a pod sleeps later, never sooner.
@@ -26,9 +27,10 @@ SleepState = Literal["asleep", "woken", "awake", "off"]
 
 @dataclass(frozen=True)
 class Activity:
-    """The pod's request count as last seen changing, and when (the operator's clock)."""
+    """The pod's request counts at the last probe, and since when nothing happened (the operator's clock)."""
 
     started: int
+    in_flight: int
     since: datetime
 
 
@@ -40,8 +42,9 @@ def derive_activity(
     or the runtime does not count its requests (an older image): none of them is idle."""
     if requests is None or not ready:
         return None
-    if previous is None or previous.started != requests.started or requests.in_flight > 0:
-        return Activity(requests.started, now)
+    # A request in flight at the last probe ended since: the clock starts at the first probe after it.
+    if previous is None or previous.started != requests.started or requests.in_flight or previous.in_flight:
+        return Activity(requests.started, requests.in_flight, now)
     return previous
 
 
