@@ -23,6 +23,7 @@ from tests.e2e.test_login_writeback import (
     no_secret_anywhere,
     oauth,  # noqa: F401 (a fixture)
     oauth_secret,
+    reconciles,
     secret_login,
 )
 from tests.e2e.test_operator import GROUP, PLURAL, VERSION, condition, get_ccp, read_pod
@@ -31,6 +32,7 @@ from tests.e2e.test_operator_runtime import (
     World,
     chat,
     keys,
+    login_secret,
     provider,
     running_pod,
     world,  # noqa: F401 (a fixture)
@@ -129,3 +131,42 @@ def test_an_idle_provider_sleeps_and_a_wake_brings_back_a_pod_with_the_login_wri
     no_secret_anywhere(
         {"status": json.dumps(get_ccp(custom, ns, "ivy")), "events": events, "operator logs": proc.logs()}, tokens
     )
+
+
+def test_the_operators_default_sleep_after_is_written_into_new_resources_only(
+    world: World,  # noqa: F811
+) -> None:
+    """The chart's idle.sleepAfterSeconds (--default-sleep-after-seconds): a resource that existed before
+    the operator had it keeps its spec; a new one that sets none gets it; one that says 0 (never) keeps 0."""
+    core, custom, ns = world.core, world.custom, world.namespace
+    first = world.operator.start()
+    token = "sk-ant-oat01-" + "y" * 40
+
+    def create(name: str, idle: dict[str, int] | None = None) -> None:
+        core.create_namespaced_secret(ns, login_secret(f"{name}-login", token))
+        body = provider(name, f"{name}-login")
+        body["spec"]["suspend"] = True  # no pod: only the spec is looked at
+        if idle is not None:
+            body["spec"]["idle"] = idle
+        custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body)
+
+    create("old")
+    wait_until(lambda: get_ccp(custom, ns, "old").get("status", {}).get("phase") == "Suspended", timeout=60, what="old")
+    first.stop()
+    second = world.operator.start("--default-sleep-after-seconds=900")
+    create("new")
+    create("never", {"sleepAfterSeconds": 0})
+
+    def reconciled(name: str) -> dict[str, Any] | None:
+        found = get_ccp(custom, ns, name)
+        return found if found.get("status", {}).get("phase") == "Suspended" else None
+
+    new = wait_until(lambda: reconciled("new"), timeout=60, what="new reconciled")
+    assert new["spec"]["idle"] == {"sleepAfterSeconds": 900}
+    assert new["status"]["observedGeneration"] == new["metadata"]["generation"] == 2
+    assert wait_until(lambda: reconciled("never"), timeout=60, what="never")["spec"]["idle"] == {"sleepAfterSeconds": 0}
+    # The resource that existed before (reconciled at the start, with the other two) got nothing.
+    wait_until(lambda: reconciles(second.metrics(), "resource") >= 3, timeout=30, what="three reconciles")
+    old = get_ccp(custom, ns, "old")
+    assert "idle" not in old["spec"]
+    assert old["metadata"]["generation"] == 1
