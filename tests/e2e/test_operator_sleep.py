@@ -84,7 +84,7 @@ def test_an_idle_provider_sleeps_and_a_wake_brings_back_a_pod_with_the_login_wri
     assert slept["reason"] == "Idle", slept
     assert parse(slept["lastTransitionTime"]) >= int(served_at) + SLEEP_AFTER, "asleep before sleepAfter"
     wait_until(lambda: read_pod(core, ns, "ivy-claude-code") is None, timeout=60, what="the pod to go")
-    assert pod.stopped()
+    wait_until(pod.stopped, timeout=60, what="the pod's processes to stop")
     status = get_ccp(custom, ns, "ivy")["status"]
     assert status["phase"] == "Asleep"
     got = {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
