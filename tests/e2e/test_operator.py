@@ -181,7 +181,16 @@ def test_resource_gets_owned_children_status_and_events(
     # No runtime answers at the pod IP here: after the threshold the login is Unknown, not False.
     wait_condition(custom, namespace, "alice", "Authenticated", "Unknown", "ProbeFailed")
     table = cluster.kubectl("get", "ccp", "alice", "-n", namespace).stdout
-    assert table.split("\n")[0].split() == ["NAME", "READY", "AUTH", "SUBSCRIPTION", "USED%", "ENDPOINT", "AGE"], table
+    assert table.split("\n")[0].split() == [
+        "NAME",
+        "READY",
+        "PHASE",
+        "AUTH",
+        "SUBSCRIPTION",
+        "USED%",
+        "ENDPOINT",
+        "AGE",
+    ], table
     assert "ProbeFailed" in table
     assert f"http://alice.{namespace}.svc:4000/v1" in table
 

@@ -82,11 +82,17 @@ def _observed(results: list[Any]) -> tuple[Observation, Refused | None]:
 
 async def converge(state: State, tracked: Tracked) -> Outcome:
     """Observe, plan, act: the facts for the status."""
-    default = derive_idle_default(tracked.provider, state.config.default_sleep_after_seconds)
-    if default is not None and tracked.never_reconciled:
-        patched = await state.kube.patch_resource(tracked.provider.namespace, tracked.provider.name, default)
-        tracked.provider = Provider.from_body(patched)
-        log.info("Gave %s/%s the default sleepAfterSeconds", tracked.provider.namespace, tracked.provider.name)
+    if tracked.never_reconciled:  # the operator's default sleepAfterSeconds, for new resources only
+        default = derive_idle_default(tracked.provider, state.config.default_sleep_after_seconds)
+        if default is not None:
+            patched = await state.kube.patch_resource(tracked.provider.namespace, tracked.provider.name, default)
+            tracked.provider = Provider.from_body(patched)
+            log.info(
+                "Gave %s/%s the default spec.idle",
+                tracked.provider.namespace,
+                tracked.provider.name,
+                extra={"sleep_after_seconds": tracked.provider.spec.idle.sleep_after_seconds},
+            )
     provider = tracked.provider
     sleep = derive_sleep(provider, tracked.status, tracked.wake_requested_at, tracked.activity, datetime.now(UTC))
     # The login may not be used (images or a Service the operator does not allow): nothing of ours is

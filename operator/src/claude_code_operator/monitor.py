@@ -104,6 +104,6 @@ async def probe_once(state: State, key: Key) -> None:
         requests = report.requests if report is not None else None
         tracked.activity = derive_activity(tracked.activity, requests, ready, now)
         await write_status(state, tracked, Facts(probe=facts))
-        idle = derive_sleep(tracked.provider, tracked.status, tracked.wake_requested_at, tracked.activity, now)
-    if idle == "asleep":  # the reconcile removes the pod (under the lock, which it takes itself)
+        sleep = derive_sleep(tracked.provider, tracked.status, tracked.wake_requested_at, tracked.activity, now)
+    if sleep == "asleep":  # the reconcile removes the pod (under the lock, which it takes itself)
         await reconcile_or_retry(state, tracked, "idle")

@@ -201,7 +201,7 @@ open only to the clients spec.allowFrom names):
 
 Look around (KUBECONFIG={cluster.kubeconfig}):
 
-  kubectl get ccp -n {ns}                        # NAME READY AUTH SUBSCRIPTION USED% ENDPOINT AGE
+  kubectl get ccp -n {ns}                        # NAME READY PHASE AUTH SUBSCRIPTION USED% ENDPOINT AGE
   kubectl describe ccp {PROVIDER} -n {ns}              # conditions and Events
   kubectl get pods,svc,cm,secrets,networkpolicies -n {ns}
   kubectl logs -n {settings.operator_namespace} deploy/{service_account(settings)}   # the operator (JSON logs)

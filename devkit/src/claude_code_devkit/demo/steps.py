@@ -349,7 +349,7 @@ Look around:
 
   export KUBECONFIG={cluster.kubeconfig}
   export PATH={cluster.bin_dir}:$PATH
-  kubectl get ccp -n {ns}                        # NAME READY AUTH SUBSCRIPTION USED% ENDPOINT AGE
+  kubectl get ccp -n {ns}                        # NAME READY PHASE AUTH SUBSCRIPTION USED% ENDPOINT AGE
   kubectl describe ccp {PROVIDER} -n {ns}              # conditions and Events
   kubectl get pods,svc,cm,secrets,networkpolicies -n {ns}
   helm list -n {settings.operator_namespace}
