@@ -1,4 +1,5 @@
 """`claude-code-operator run`: the operator process (KUBECONFIG or in-cluster config).
+`claude-code-operator activator`: the listener of sleeping providers, see `activator/`.
 `claude-code-operator login` (also `kubectl claude-code login`): this machine's Claude Code login into the
 cluster, see `login/`."""
 
@@ -13,6 +14,7 @@ import sys
 
 from pydantic import ValidationError
 
+from .activator.settings import ActivatorSettings
 from .api.spec import DEFAULT_IMAGE_REPOSITORY, Resources
 from .config import DEFAULT_OPERATOR_LABELS, DEFAULT_WARN_PERCENT, ApiServerEndpoint, OperatorConfig, PodDefaults
 from .login.command import add_arguments as add_login_arguments
@@ -126,10 +128,37 @@ def build_parser() -> argparse.ArgumentParser:
         dest="external_service_types",
         help="a Service type besides ClusterIP that resources may ask for, with ipBlock peers in allowFrom (repeat)",
     )
-    run.add_argument("--log-format", choices=["json", "plain"], default="json")
-    run.add_argument("--verbose", action="store_true")
+    add_log_arguments(run)
+    add_activator_arguments(commands.add_parser("activator", help="hold requests for sleeping providers and wake them"))
     add_login_arguments(commands.add_parser("login", help="copy this machine's Claude Code login into the cluster"))
     return parser
+
+
+def add_log_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log-format", choices=["json", "plain"], default="json")
+    parser.add_argument("--verbose", action="store_true")
+
+
+def add_activator_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = ActivatorSettings.model_fields
+    parser.add_argument(
+        "--routes-namespace",
+        default=os.environ.get("POD_NAMESPACE", "claude-code-operator"),
+        help="namespace of the routes ConfigMap (the operator's)",
+    )
+    parser.add_argument("--host", default=defaults["host"].default, help="address of the route and health listeners")
+    parser.add_argument("--health-port", type=int, default=defaults["health_port"].default, help="serve /healthz here")
+    for option, field, kind, meaning in (
+        ("--hold-seconds", "hold_seconds", float, "hold a request this long for a waking provider, then 503"),
+        ("--retry-after-seconds", "retry_after_seconds", int, "Retry-After of those 503s"),
+        ("--max-held", "max_held", int, "requests held at once, for all providers"),
+        ("--max-body-bytes", "max_body_bytes", int, "the largest request body held"),
+        ("--wake-burst", "wake_burst", int, "wake-ups one client (source IP) may ask for at once"),
+        ("--wakes-per-minute", "wakes_per_minute", float, "wake-ups per minute of one client after the burst"),
+        ("--upstream-read-seconds", "upstream_read_seconds", float, "the longest silence of a woken provider"),
+    ):
+        parser.add_argument(option, type=kind, default=defaults[field].default, help=f"{meaning} (default %(default)s)")
+    add_log_arguments(parser)
 
 
 def build_plugin_parser() -> argparse.ArgumentParser:
@@ -145,12 +174,48 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "login":
         sys.exit(run_login(args, local_machine()))
+    configure_logs(args)
+    if args.command == "activator":
+        run_activator_command(args)
+        return
     run_operator(args)
 
 
 def kubectl_plugin(argv: list[str] | None = None) -> None:
     args = build_plugin_parser().parse_args(sys.argv[1:] if argv is None else argv)
     sys.exit(run_login(args, local_machine()))
+
+
+def configure_logs(args: argparse.Namespace) -> None:
+    """kopf's log set-up (JSON lines with the records' extra fields, or plain), for both long-running commands."""
+    import kopf
+
+    kopf.configure(
+        verbose=args.verbose,
+        log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL,
+    )
+    # lightkube's client logs every API request at INFO: noise (a JSON line per request, a dozen per new
+    # resource), and URLs say nothing the process's own lines do not.
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
+
+
+def run_activator_command(args: argparse.Namespace) -> None:
+    from .activator.main import run_activator
+
+    run_activator(
+        ActivatorSettings(
+            namespace=args.routes_namespace,
+            host=args.host,
+            health_port=args.health_port,
+            hold_seconds=args.hold_seconds,
+            retry_after_seconds=args.retry_after_seconds,
+            max_held=args.max_held,
+            max_body_bytes=args.max_body_bytes,
+            wake_burst=args.wake_burst,
+            wakes_per_minute=args.wakes_per_minute,
+            upstream_read_seconds=args.upstream_read_seconds,
+        )
+    )
 
 
 def run_operator(args: argparse.Namespace) -> None:
@@ -171,13 +236,6 @@ def run_operator(args: argparse.Namespace) -> None:
         external_service_types=tuple(args.external_service_types),
         **({"allowed_images": tuple(args.allowed_images)} if args.allowed_images else {}),
     )
-    kopf.configure(
-        verbose=args.verbose,
-        log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL,
-    )
-    # lightkube's client logs every API request at INFO: noise (a JSON line per request, a dozen per new
-    # resource), and URLs say nothing the operator's own lines do not.
-    logging.getLogger("httpx2").setLevel(logging.WARNING)
     if not args.verbose:
         # kopf's "Handler ... succeeded" for every pod and Secret event: a JSON line each, thousands in a
         # burst, saying nothing the operator's own lines (pods created, status changes) do not. Its

@@ -21,6 +21,10 @@ WRITTEN_BY_COMMAND: Final = "login-command"
 #: resource, and the operator watches only Secrets that carry it (a server-side selector).
 PROVIDER_LABEL: Final = "claudecode.dev/provider"
 
+#: On a ClaudeCodeProvider: when (RFC 3339, UTC) the activator last asked for a sleeping provider to be
+#: woken, because a request for it is being held (the activator writes it, the operator reads it).
+WAKE_REQUESTED_ANNOTATION: Final = "claudecode.dev/wake-requested-at"
+
 #: The login's file names in the pod, whatever the Secret's keys are called.
 CREDENTIALS_FILE: Final = ".credentials.json"
 CLAUDE_JSON_FILE: Final = ".claude.json"
