@@ -95,10 +95,11 @@ class Activator:
         #: The routes read last (None: none read yet), and the event that they changed.
         self._wanted: dict[int, Route] | None = None
         self._routes_changed = asyncio.Event()
+        # No access log: its lines carry headers (User-Agent, Referer); the activator's own lines say enough.
         self._runner = web.ServerRunner(
-            web.Server(self._handle, handler_cancellation=True), shutdown_timeout=SHUTDOWN_SECONDS
+            web.Server(self._handle, handler_cancellation=True, access_log=None), shutdown_timeout=SHUTDOWN_SECONDS
         )
-        self._health = web.ServerRunner(web.Server(self._healthz))
+        self._health = web.ServerRunner(web.Server(self._healthz, access_log=None))
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
