@@ -13,17 +13,17 @@ PORT ?= 4000
 
 install: $(BIN)/.installed $(NCA_VENV)/.installed
 
-$(BIN)/.installed: provider/pyproject.toml operator/pyproject.toml tests/requirements.txt
+$(BIN)/.installed: provider/pyproject.toml operator/pyproject.toml devkit/pyproject.toml tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e './provider[proxy]' -e ./operator -r tests/requirements.txt
+	$(BIN)/pip install --quiet -e './provider[proxy]' -e ./operator -e ./devkit -r tests/requirements.txt
 	touch $@
 
 # np-guard's NetworkPolicy analyzer (nothing enforces NetworkPolicy on the test cluster; the tests ask
 # it which traffic the rendered policy admits). Its own venv: it pins PyYAML, lxml, networkx exactly.
-$(NCA_VENV)/.installed: tests/requirements-nca.txt
+$(NCA_VENV)/.installed: devkit/requirements-nca.txt
 	$(PYTHON) -m venv $(NCA_VENV)
-	$(NCA_VENV)/bin/pip install --quiet -r tests/requirements-nca.txt
+	$(NCA_VENV)/bin/pip install --quiet -r devkit/requirements-nca.txt
 	touch $@
 
 # Local use without Kubernetes: LiteLLM's proxy serving this machine's own Claude Code login on
@@ -50,13 +50,14 @@ setup-token: $(BIN)/.installed
 	$(BIN)/claude setup-token
 
 # The whole system on this machine: control plane, chart, operator, one provider, one completion.
-# Offline (DEMO_OFFLINE=1, or no Claude Code login here) a fake Anthropic API on 127.0.0.1 answers.
-demo: install
-	@$(BIN)/python -m tests.demo up
+# Offline (DEMO_OFFLINE=1, or no Claude Code login here) a fake Anthropic API on 127.0.0.1 answers. The
+# provider pod's containers run from the images (`make images`; POD_IMAGES=0: from .venv/bin).
+demo: install images
+	@$(BIN)/python -m claude_code_devkit.demo up
 
 # Stops everything `make demo` started (and the control plane, if it started it); safe to repeat.
 demo-down:
-	@if [ -x $(BIN)/python ]; then $(BIN)/python -m tests.demo down; else echo "make demo-down: no .venv, nothing to stop"; fi
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m claude_code_devkit.demo down; else echo "make demo-down: no .venv, nothing to stop"; fi
 
 # Every tier, the images' included: `make images` first (its layer cache makes an unchanged rebuild
 # about 30 s), so the image checks never look at an image older than the source. The e2e tier (mostly
@@ -92,10 +93,10 @@ format: install
 # kubelets) on 127.0.0.1, built from pinned Go modules into ${CLUSTER_CACHE:-$HOME/.cache/claude-code-operator}.
 # The first run builds for about 9 minutes; later runs start in seconds, or do nothing when it is up.
 cluster:
-	@tests/cluster/cluster.sh up
+	@devkit/cluster/cluster.sh up
 
 cluster-down:
-	@tests/cluster/cluster.sh down
+	@devkit/cluster/cluster.sh down
 
 # The e2e tier alone; it starts the cluster itself when none answers (E2E_KUBECONFIG=... uses another).
 # It builds the images first (cached layers): tests/e2e/test_podrunner_images.py runs a pod from them.

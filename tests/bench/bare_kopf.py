@@ -33,7 +33,7 @@ def tick(**_: Any) -> None:
 
 
 def main(argv: list[str]) -> None:
-    """Takes the operator's command line (tests/e2e/operator_process.py) and ignores what it has no use for."""
+    """Takes the operator's command line (claude_code_devkit.operator_process) and ignores what it has no use for."""
     parser = argparse.ArgumentParser(prog="bare-kopf")
     parser.add_argument("--namespace", "-n", required=True)
     parser.add_argument("--liveness", required=True)

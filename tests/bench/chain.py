@@ -27,9 +27,10 @@ import openai
 import psutil
 
 import tests.conftest  # noqa: F401  (network isolation for everything this process starts)
-from tests.fakes.anthropic_api import FakeAnthropic, RecordedRequest, TextReply, ToolReply, ToolUse, Usage
-from tests.stack import Proxy, Runtime, start_proxy, start_runtime, write_proxy_config
-from tests.support import claude_processes, wait_until
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic, RecordedRequest, TextReply, ToolReply, ToolUse, Usage
+from claude_code_devkit.processes import claude_processes
+from claude_code_devkit.stack import Proxy, Runtime, start_proxy, start_runtime, write_proxy_config
+from claude_code_devkit.waiting import wait_until
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 REPLY = TextReply(["Hello", ", world", "."], usage=Usage(input_tokens=12, output_tokens=4))
@@ -239,6 +240,8 @@ def settle(runtime: Runtime, ready: int) -> None:
         ),
         timeout=120,
         what="runtime idle with a full pool",
+        ignore=(Exception,),
+        interval=0.05,
     )
 
 
@@ -334,7 +337,13 @@ def report(args: argparse.Namespace, fake: FakeAnthropic, proxy: Proxy, cold: Ru
         for index in range(prime):
             run(index)
         settle(warm, 1)
-        wait_until(lambda: started_up(roots), timeout=60, what="every spare through its start-up")
+        wait_until(
+            lambda: started_up(roots),
+            timeout=60,
+            what="every spare through its start-up",
+            ignore=(Exception,),
+            interval=0.05,
+        )
         before = measure(lambda: direct(fake), max(5, count // 2))
         cpu = chain_cpu(roots)
         samples = []

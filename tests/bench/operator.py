@@ -49,12 +49,13 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
 
 import tests.conftest  # noqa: F401  (network isolation for everything this process starts)
+from claude_code_devkit.cluster import Cluster, ensure_cluster
+from claude_code_devkit.operator_process import OperatorDeployment, OperatorProcess, install_crd
+from claude_code_devkit.waiting import wait_until
 from claude_code_operator import contract
 from claude_code_operator.api.resource import Provider
 from claude_code_operator.render.network import render_service
 from claude_code_operator.render.pod import render_pod
-from tests.e2e.harness import Cluster, ensure_cluster, wait_until
-from tests.e2e.operator_process import OperatorDeployment, OperatorProcess, install_crd
 
 GROUP, VERSION, PLURAL = "claudecode.dev", "v1alpha1", "claudecodeproviders"
 PROBE = {"intervalSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 1}
@@ -603,7 +604,7 @@ def main() -> None:
     if room - used < args.total:
         raise SystemExit(
             f"the cluster's nodes take {room} pods and {used} exist: no room for {args.total} more. A cluster made "
-            "before tests/cluster/fake-node.yaml allowed 2,000 keeps kwok's 110: `make cluster-down cluster`."
+            "before devkit/cluster/fake-node.yaml allowed 2,000 keeps kwok's 110: `make cluster-down cluster`."
         )
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp:

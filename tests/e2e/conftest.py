@@ -24,23 +24,23 @@ except ImportError as exc:  # pragma: no cover - a broken install must not look 
         "the e2e tier needs the `kubernetes` Python client; add it to tests/requirements.txt and `make install`"
     ) from exc
 
-from tests.conftest import ENV_BEFORE_ISOLATION
-from tests.e2e.harness import (
+from claude_code_devkit.cluster import (
     Cluster,
     ClusterUnavailable,
     ensure_cluster,
     non_loopback_pod_ips,
     service_account_kubeconfig,
-    wait_until,
 )
-from tests.e2e.image_runtime import image_mode_refs
-from tests.e2e.operator_process import OperatorDeployment, install_crd
-from tests.e2e.podrunner import PodRunner
-from tests.fakes.anthropic_api import FakeAnthropic
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic
+from claude_code_devkit.image_runtime import image_mode_refs
+from claude_code_devkit.operator_process import OperatorDeployment, install_crd
+from claude_code_devkit.podrunner import PodRunner
+from claude_code_devkit.waiting import wait_until
+from tests.conftest import ENV_BEFORE_ISOLATION
 
 HERE = Path(__file__).parent
 #: Program names the pod runner maps to local stand-ins (see podrunner.resolve_program).
-STANDIN_PROGRAMS = {"e2e-standin-server": [sys.executable, str(HERE / "standin_server.py")]}
+STANDIN_PROGRAMS = {"e2e-standin-server": [sys.executable, "-m", "claude_code_devkit.standin_server"]}
 #: The session's pod runner runs only the pods of namespaces with this label, which the `pod_runner`
 #: fixture puts on its test's namespace: tests that did not ask (and other sessions sharing the
 #: cluster) never have their pods run.
@@ -65,7 +65,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         reporter.write_line(
             f"e2e: using the cluster of E2E_KUBECONFIG={external}"
             if external
-            else "e2e: bringing up the Kubernetes control plane (tests/cluster/cluster.sh up)"
+            else "e2e: bringing up the Kubernetes control plane (devkit/cluster/cluster.sh up)"
         )
     try:
         if capture is not None:
@@ -162,10 +162,15 @@ def session_pod_runner(cluster: Cluster, api: client.ApiClient) -> Iterator[PodR
             raise runner.loop_error
 
 
+def run_pods_in(core: client.CoreV1Api, namespace: str) -> None:
+    """Have the session's pod runner run the pods of `namespace` (one the test made, or watched being made)."""
+    core.patch_namespace(namespace, {"metadata": {"labels": {SESSION_LABEL: SESSION_ID}}})
+
+
 @pytest.fixture
 def pod_runner(session_pod_runner: PodRunner, core: client.CoreV1Api, namespace: str) -> PodRunner:
     """The pod runner, running the pods of this test's namespace."""
-    core.patch_namespace(namespace, {"metadata": {"labels": {SESSION_LABEL: SESSION_ID}}})
+    run_pods_in(core, namespace)
     return session_pod_runner
 
 

@@ -14,10 +14,11 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tests.e2e.harness import Cluster, service_account_kubeconfig, wait_until
-from tests.e2e.operator_process import CHART, CRD_NAME, OperatorProcess, install_peering_crds
+from claude_code_devkit.cluster import Cluster, service_account_kubeconfig
+from claude_code_devkit.network_analyzer import analyze, egress_traffic
+from claude_code_devkit.operator_process import CHART, CRD_NAME, OperatorProcess, install_peering_crds
+from claude_code_devkit.waiting import wait_until
 from tests.e2e.test_operator import opted_in
-from tests.network_analyzer import analyze, egress_traffic
 
 VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 
@@ -27,10 +28,10 @@ PROMETHEUS_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 
 
 def serves_prometheus_kinds(cluster: Cluster) -> bool:
-    """tests/cluster installs the Prometheus Operator's CRDs; an E2E_KUBECONFIG cluster may not have them."""
+    """devkit/cluster installs the Prometheus Operator's CRDs; an E2E_KUBECONFIG cluster may not have them."""
     served = cluster.kubectl("api-resources", "--api-group=monitoring.coreos.com", "-o", "name").stdout.split()
     found = {"servicemonitors.monitoring.coreos.com", "podmonitors.monitoring.coreos.com"} <= set(served)
-    assert found or not cluster.local, "tests/cluster/cluster.sh up installs the Prometheus Operator's CRDs"
+    assert found or not cluster.local, "devkit/cluster/cluster.sh up installs the Prometheus Operator's CRDs"
     return found
 
 

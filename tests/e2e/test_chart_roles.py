@@ -7,8 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from tests.e2e.harness import Cluster, service_account_kubeconfig, wait_until
-from tests.e2e.operator_process import CHART
+from claude_code_devkit.cluster import Cluster, service_account_kubeconfig
+from claude_code_devkit.operator_process import CHART
+from claude_code_devkit.waiting import wait_until
 
 PROVIDER = (
     "apiVersion: claudecode.dev/v1alpha1\nkind: ClaudeCodeProvider\nmetadata: {name: alice}\n"

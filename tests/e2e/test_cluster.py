@@ -11,7 +11,8 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from tests.e2e.harness import EXPECTED_K8S_VERSION, Cluster, cluster_paths, non_loopback_pod_ips, wait_until
+from claude_code_devkit.cluster import EXPECTED_K8S_VERSION, Cluster, cluster_paths, non_loopback_pod_ips
+from claude_code_devkit.waiting import wait_until
 
 
 def test_apiserver_and_kubectl_are_the_pinned_version(cluster: Cluster) -> None:

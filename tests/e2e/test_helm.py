@@ -8,7 +8,8 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from tests.e2e.harness import Cluster, wait_until
+from claude_code_devkit.cluster import Cluster
+from claude_code_devkit.waiting import wait_until
 
 CHART = Path(__file__).parent / "charts" / "tiny"
 

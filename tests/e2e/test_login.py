@@ -18,12 +18,13 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from tests.e2e.harness import REPO, Cluster
-from tests.e2e.operator_process import OperatorDeployment
-from tests.e2e.podrunner import PodRunner
+from claude_code_devkit.cluster import Cluster
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic, TextReply
+from claude_code_devkit.operator_process import OperatorDeployment
+from claude_code_devkit.paths import REPO
+from claude_code_devkit.podrunner import PodRunner
 from tests.e2e.test_operator import GROUP, PLURAL, VERSION, get_ccp
 from tests.e2e.test_operator_runtime import START, chat, keys, running_pod, within
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply
 
 BIN = REPO / ".venv" / "bin"
 LOGIN = [str(BIN / "claude-code-operator"), "login"]

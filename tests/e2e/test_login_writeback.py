@@ -30,9 +30,12 @@ from lightkube import ApiError, AsyncClient, KubeConfig
 from lightkube.resources.core_v1 import Secret
 from lightkube.types import PatchType
 
+from claude_code_devkit.fakes.anthropic_api import TextReply
+from claude_code_devkit.fakes.oauth_server import FakeOAuthServer, IssuedLogin
+from claude_code_devkit.network_analyzer import analyze, egress_traffic
+from claude_code_devkit.waiting import wait_until
 from claude_code_provider.metrics import Metrics
 from claude_code_provider.runtime.writeback import LoginWriter, WriteBackSettings
-from tests.e2e.harness import wait_until
 from tests.e2e.test_operator import GROUP, PLURAL, VERSION, condition, get_ccp, opted_in, read_pod
 from tests.e2e.test_operator_runtime import (
     START,
@@ -43,9 +46,6 @@ from tests.e2e.test_operator_runtime import (
     running_pod,
     world,  # noqa: F401 (a fixture)
 )
-from tests.fakes.anthropic_api import TextReply
-from tests.fakes.oauth_server import FakeOAuthServer, IssuedLogin
-from tests.network_analyzer import analyze, egress_traffic
 
 WRITTEN_BY = "claudecode.dev/login-written-by"
 EXPIRES_AT = "claudecode.dev/login-expires-at"

@@ -20,9 +20,10 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from claude_code_devkit.cluster import Cluster
+from claude_code_devkit.operator_process import OperatorDeployment
+from claude_code_devkit.waiting import wait_until
 from claude_code_operator import contract
-from tests.e2e.harness import Cluster, wait_until
-from tests.e2e.operator_process import OperatorDeployment
 
 GROUP, VERSION, PLURAL = "claudecode.dev", "v1alpha1", "claudecodeproviders"
 ACCESS_TOKEN = "sk-ant-oat01-" + secrets.token_hex(16)

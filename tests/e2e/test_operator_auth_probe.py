@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from kubernetes import client
 
-from tests.e2e.operator_process import OperatorDeployment
-from tests.e2e.podrunner import PodRunner
+from claude_code_devkit.operator_process import OperatorDeployment
+from claude_code_devkit.podrunner import PodRunner
 from tests.e2e.test_operator import GROUP, PLURAL, VERSION, get_ccp, opted_in, resource, wait_condition
 
 

@@ -15,8 +15,9 @@ from typing import Any
 import yaml
 from kubernetes import client
 
-from tests.e2e.harness import Cluster, wait_until
-from tests.e2e.operator_process import CHART, OperatorDeployment
+from claude_code_devkit.cluster import Cluster
+from claude_code_devkit.operator_process import CHART, OperatorDeployment
+from claude_code_devkit.waiting import wait_until
 from tests.e2e.test_operator import (
     DEADLINE,
     GROUP,

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import time
 
+from claude_code_devkit.cluster import Cluster
+from claude_code_devkit.fakes.anthropic_api import TextReply, unified_rate_limit_headers
+from claude_code_devkit.waiting import wait_until
 from claude_code_operator.api.spec import GROUP, PLURAL, VERSION
-from tests.e2e.harness import Cluster, wait_until
 from tests.e2e.test_operator import get_ccp
 from tests.e2e.test_operator_runtime import (
     INTERVAL,
@@ -22,7 +24,6 @@ from tests.e2e.test_operator_runtime import (
     within,
     world,  # noqa: F401 (a fixture)
 )
-from tests.fakes.anthropic_api import TextReply, unified_rate_limit_headers
 
 RESET_IN = 40  # seconds until the five-hour window "resets": long enough to see QuotaLow True first
 

@@ -24,12 +24,12 @@ import openai
 import pytest
 from kubernetes import client, watch
 
-from tests.e2e.harness import wait_until
-from tests.e2e.operator_process import OperatorDeployment
-from tests.e2e.podrunner import PodRunner, RunningPod
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic, TextReply, authentication_error, rate_limit_error
+from claude_code_devkit.operator_process import OperatorDeployment
+from claude_code_devkit.podrunner import PodRunner, RunningPod
+from claude_code_devkit.waiting import wait_until
 from tests.e2e.test_operator import GROUP, PLURAL, VERSION, condition, get_ccp, opted_in, probe_count, read_pod
 from tests.e2e.test_podrunner_sidecar import wait_for_litellm
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply, authentication_error, rate_limit_error
 
 INTERVAL = 5
 PROBE = {"intervalSeconds": INTERVAL, "timeoutSeconds": 4, "failureThreshold": 3}

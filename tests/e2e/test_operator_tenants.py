@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from kubernetes import client
 
-from tests.e2e.harness import Cluster, wait_until
-from tests.e2e.operator_process import OperatorDeployment
+from claude_code_devkit.cluster import Cluster
+from claude_code_devkit.operator_process import OperatorDeployment
+from claude_code_devkit.waiting import wait_until
 from tests.e2e.test_operator import (
     DEADLINE,
     GROUP,

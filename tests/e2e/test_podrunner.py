@@ -8,8 +8,8 @@ import urllib.request
 
 from kubernetes import client, config
 
-from tests.e2e.harness import wait_until
-from tests.e2e.podrunner import RUNTIME_PROGRAM, PodRunner, RunningPod, is_loopback, runtime_available
+from claude_code_devkit.podrunner import RUNTIME_PROGRAM, PodRunner, RunningPod, is_loopback, runtime_available
+from claude_code_devkit.waiting import wait_until
 
 SECRET_BYTES = b"token-\x00\xff-" + base64.b64encode(b"not a real credential")
 PORT = 8080

@@ -22,12 +22,12 @@ from urllib.parse import urlsplit
 import pytest
 from kubernetes import client
 
-from tests.e2e.operator_process import OperatorDeployment
-from tests.e2e.podrunner import PodRunner, RunningContainer
+from claude_code_devkit.buildah import has_image, image_refs
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic, TextReply
+from claude_code_devkit.operator_process import OperatorDeployment
+from claude_code_devkit.podrunner import PodRunner, RunningContainer
 from tests.e2e.test_operator import GROUP, PLURAL, VERSION, opted_in, read_pod
 from tests.e2e.test_operator_runtime import START, chat, keys, login_secret, new_token, provider, running_pod, within
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply
-from tests.images.buildah import has_image, image_refs
 
 PROVIDER_IMAGE = image_refs()["provider"]
 

@@ -16,10 +16,10 @@ import pytest
 import yaml
 from kubernetes import client
 
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic, TextReply
+from claude_code_devkit.podrunner import PodRunner, RunningPod
+from claude_code_devkit.waiting import wait_until
 from claude_code_operator.render.litellm import CUSTOM_AUTH
-from tests.e2e.harness import wait_until
-from tests.e2e.podrunner import PodRunner, RunningPod
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply
 
 NAME = "alice"
 LOGIN_TOKEN = "sk-ant-oat01-" + "e2e" * 14

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from tests.images.buildah import Container, has_image, image_refs
+
+from claude_code_devkit.buildah import Container, has_image, image_refs
 
 REFS = image_refs()
 

@@ -10,7 +10,8 @@ import zipfile
 from pathlib import Path
 
 from tests.conftest import ENV_BEFORE_ISOLATION
-from tests.support import REPO
+
+from claude_code_devkit.paths import REPO
 
 BUNDLED = "claude_agent_sdk/_bundled/claude"
 EM_AARCH64 = 183  # ELF e_machine

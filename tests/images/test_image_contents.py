@@ -7,9 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
-from tests.images.buildah import Container, image_config
 from tests.images.conftest import REFS
-from tests.support import REPO
+
+from claude_code_devkit.buildah import Container, image_config
+from claude_code_devkit.paths import REPO
 
 APP_VERSION = yaml.safe_load((REPO / "charts/claude-code-operator/Chart.yaml").read_text())["appVersion"]
 UID = 10001

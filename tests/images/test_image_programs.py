@@ -12,10 +12,13 @@ import httpx
 import openai
 import pytest
 from tests.conftest import ISOLATION_ENV
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply
-from tests.images.buildah import Container
-from tests.stack import FAKE_TOKEN, write_proxy_config
-from tests.support import Process, free_port, wait_until
+
+from claude_code_devkit.buildah import Container
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic, TextReply
+from claude_code_devkit.ports import free_port
+from claude_code_devkit.processes import Process
+from claude_code_devkit.stack import FAKE_TOKEN, write_proxy_config
+from claude_code_devkit.waiting import wait_until
 
 
 def test_the_operator_image_runs_its_cli(container: Callable[[str], Container]) -> None:
@@ -51,7 +54,7 @@ def started(process: Process, url: str, what: str) -> None:
         except httpx.TransportError:
             return False
 
-    wait_until(ready, timeout=240, interval=0.5, what=what)
+    wait_until(ready, timeout=240, interval=0.5, what=what, ignore=(Exception,))
 
 
 def test_the_provider_pod_serves_a_completion_from_the_image(

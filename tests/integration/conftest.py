@@ -9,8 +9,9 @@ from typing import Any
 
 import openai
 import pytest
-from tests.fakes.anthropic_api import FakeAnthropic
-from tests.stack import STRAY_ENV, Proxy, Runtime, start_proxy, start_runtime, write_proxy_config
+
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic
+from claude_code_devkit.stack import STRAY_ENV, Proxy, Runtime, start_proxy, start_runtime, write_proxy_config
 
 
 @pytest.fixture(scope="session")

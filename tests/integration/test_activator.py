@@ -22,7 +22,10 @@ import httpx
 import openai
 import pytest
 from aiohttp import web
-from tests.support import VENV_BIN, Process, free_port
+
+from claude_code_devkit.paths import VENV_BIN
+from claude_code_devkit.ports import free_port
+from claude_code_devkit.processes import Process
 
 NAMESPACE = "ops"
 CONFIG_MAP = "claude-code-activator-routes"

@@ -22,8 +22,8 @@ from tests.integration.test_network_policy import (
     source,
     world,
 )
-from tests.network_analyzer import analyze, ingress_traffic
 
+from claude_code_devkit.network_analyzer import analyze, ingress_traffic
 from claude_code_operator.api.resource import Provider
 from claude_code_operator.render.activator import render_activator_ingress, render_activator_route_policy
 from claude_code_operator.render.network import render_network_policy

@@ -6,9 +6,10 @@ from __future__ import annotations
 import openai
 import pytest
 from agents import Agent, OpenAIChatCompletionsModel, RunConfig, Runner, function_tool
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply, ToolReply, ToolUse
 from tests.integration.test_tools import without_cache_marks
-from tests.stack import Proxy
+
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic, TextReply, ToolReply, ToolUse
+from claude_code_devkit.stack import Proxy
 
 MODES = pytest.mark.parametrize("mode", ["", "remote/"], ids=["in-process", "runtime"])
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import openai
 import pytest
-from tests.fakes.anthropic_api import DropMidStream, FakeAnthropic, Hang, TextReply, Usage
-from tests.support import wait_until
+
+from claude_code_devkit.fakes.anthropic_api import DropMidStream, FakeAnthropic, Hang, TextReply, Usage
+from claude_code_devkit.waiting import wait_until
 
 # "" runs the CLI inside the proxy process (local use); "remote/" goes through the pod runtime.
 MODES = pytest.mark.parametrize("mode", ["", "remote/"], ids=["in-process", "runtime"])
@@ -155,7 +156,13 @@ def test_max_tokens_reaches_the_model_and_a_cut_answer_says_length(
     assert len(fake.messages_requests) == 2
     follow_up = fake.messages_requests[1]
     assert "Once upon" in json.dumps(follow_up.chat_messages)
-    wait_until(lambda: follow_up.abandoned_at is not None, timeout=20, what="the go-on request abandoned")
+    wait_until(
+        lambda: follow_up.abandoned_at is not None,
+        timeout=20,
+        what="the go-on request abandoned",
+        ignore=(Exception,),
+        interval=0.05,
+    )
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,11 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import openai
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply
-from tests.stack import FAKE_TOKEN, STRAY_ENV, Proxy, Runtime
-from tests.support import claude_processes, environment, wait_until
+
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic, TextReply
+from claude_code_devkit.processes import claude_processes, environment
+from claude_code_devkit.stack import FAKE_TOKEN, STRAY_ENV, Proxy, Runtime
+from claude_code_devkit.waiting import wait_until
 
 HI = [{"role": "user", "content": "hi"}]
 
@@ -22,7 +24,10 @@ def cli_environments_while_serving(
     with ThreadPoolExecutor(1) as pool:
         answer = pool.submit(lambda: client.chat.completions.create(model=model, messages=HI))
         fake.wait_for_requests(1, timeout=60)
-        environments = [environment(pid) for pid in wait_until(lambda: claude_processes(owner), timeout=10)]
+        environments = [
+            environment(pid)
+            for pid in wait_until(lambda: claude_processes(owner), timeout=10, ignore=(Exception,), interval=0.05)
+        ]
         assert answer.result(timeout=60).choices[0].message.content == "served by OAuth"
     return environments
 

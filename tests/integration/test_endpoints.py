@@ -8,8 +8,9 @@ import json
 
 import httpx
 import openai
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply, ToolReply, ToolUse
-from tests.stack import Proxy
+
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic, TextReply, ToolReply, ToolUse
+from claude_code_devkit.stack import Proxy
 
 GIF = "R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw=="
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from tests.fakes.anthropic_api import (
+
+from claude_code_devkit.fakes.anthropic_api import (
     ErrorReply,
     FakeAnthropic,
     Hang,
@@ -29,9 +30,9 @@ from tests.fakes.anthropic_api import (
     rate_limit_error,
     revoked_error,
 )
-from tests.stack import FAKE_TOKEN, Proxy, Runtime, start_proxy, write_proxy_config
-from tests.support import claude_processes, wait_until, working_directory
-
+from claude_code_devkit.processes import claude_processes, working_directory
+from claude_code_devkit.stack import FAKE_TOKEN, Proxy, Runtime, start_proxy, write_proxy_config
+from claude_code_devkit.waiting import wait_until
 from claude_code_provider.auth.probe import find_cli
 
 MODES = pytest.mark.parametrize("mode", ["", "remote/"], ids=["in-process", "runtime"])
@@ -187,7 +188,13 @@ def test_a_client_that_leaves_mid_stream_leaves_no_cli_behind(
         serving = [p for p in claude_processes(owner) if working_directory(p) == scratch.group(1)]
         assert len(serving) == 1, "exactly one CLI serves the request while it streams"
 
-    wait_until(lambda: not Path(f"/proc/{serving[0]}").exists(), timeout=20, what="the serving CLI gone")
+    wait_until(
+        lambda: not Path(f"/proc/{serving[0]}").exists(),
+        timeout=20,
+        what="the serving CLI gone",
+        ignore=(Exception,),
+        interval=0.05,
+    )
 
 
 def test_an_api_key_in_the_litellm_config_is_refused(fake: FakeAnthropic, client: openai.OpenAI) -> None:

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import openai
 import pytest
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply
-from tests.stack import Runtime
-from tests.support import wait_until
+
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic, TextReply
+from claude_code_devkit.stack import Runtime
 
 # 1x1 images in each format the API takes, written out.
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -130,7 +130,7 @@ def test_images_and_documents_are_served_warm_history_included(
     fake: FakeAnthropic, start: Callable[..., Runtime]
 ) -> None:
     runtime = start(env={"CLAUDE_CODE_POOL_WARM_MODELS": "sonnet", "CLAUDE_CODE_POOL_SIZE": "1"})
-    wait_until(lambda: runtime.metric("claude_code_pool_ready_processes") == 1, timeout=60, what="a warm spare")
+    runtime.wait_for_spares(1)
     fake.enqueue(TextReply("Both seen."))
     png = {"type": "image", "media_type": "image/png", "data": PNG}
     gif = {"type": "image", "media_type": "image/gif", "data": GIF}

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import litellm
 import pytest
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply, Usage
-from tests.stack import FAKE_TOKEN
-from tests.support import claude_processes, wait_until
 
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic, TextReply, Usage
+from claude_code_devkit.processes import claude_processes
+from claude_code_devkit.stack import FAKE_TOKEN
+from claude_code_devkit.waiting import wait_until
 from claude_code_provider.llm import handler
 from claude_code_provider.llm.handler import ClaudeCodeLLM, register
 
@@ -61,7 +62,9 @@ def test_blocking_completion_runs_in_an_empty_private_directory_it_removes(fake:
     cwd = working_directory_told(fake)
     assert cwd.parent.parent == tmp_path / "scratch"
     assert stat.S_IMODE(cwd.parent.stat().st_mode) == 0o700
-    wait_until(lambda: not cwd.exists(), timeout=20, what="the scratch directory removed")
+    wait_until(
+        lambda: not cwd.exists(), timeout=20, what="the scratch directory removed", ignore=(Exception,), interval=0.05
+    )
 
 
 def test_links_planted_in_the_scratch_root_are_neither_used_nor_emptied(fake: FakeAnthropic, tmp_path: Path) -> None:
@@ -80,7 +83,9 @@ def test_links_planted_in_the_scratch_root_are_neither_used_nor_emptied(fake: Fa
     assert reply.choices[0].message.content == "still safe"
     cwd = working_directory_told(fake)
     assert not cwd.resolve().is_relative_to(victim)
-    wait_until(lambda: not cwd.exists(), timeout=20, what="the scratch directory removed")
+    wait_until(
+        lambda: not cwd.exists(), timeout=20, what="the scratch directory removed", ignore=(Exception,), interval=0.05
+    )
     assert sorted(p.name for p in victim.iterdir()) == ["precious.txt"]
     assert (victim / "precious.txt").read_text() == "keep me"
 
@@ -117,7 +122,7 @@ async def async_wait_until(check: Callable[[], object], *, what: str, timeout: f
 
 
 def test_failures_raise_litellm_exceptions(fake: FakeAnthropic) -> None:
-    from tests.fakes.anthropic_api import rate_limit_error
+    from claude_code_devkit.fakes.anthropic_api import rate_limit_error
 
     fake.enqueue(rate_limit_error())
 
@@ -135,7 +140,13 @@ def test_each_event_loop_stops_its_warm_processes_when_it_ends(fake: FakeAnthrop
         fake.enqueue(TextReply(f"answer {turn}"))
         assert asyncio.run(ask_and_let_a_process_warm_up()) == f"answer {turn}"
         # The loop that owned the warm process is gone, and so is the process.
-        wait_until(lambda: not claude_processes(os.getpid(), direct=True), timeout=10, what="no CLI left")
+        wait_until(
+            lambda: not claude_processes(os.getpid(), direct=True),
+            timeout=10,
+            what="no CLI left",
+            ignore=(Exception,),
+            interval=0.05,
+        )
 
 
 def test_a_lone_surrogate_in_the_history_is_a_bad_request(fake: FakeAnthropic) -> None:

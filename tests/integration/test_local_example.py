@@ -9,9 +9,10 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply
-from tests.stack import Proxy, start_proxy
-from tests.support import REPO
+
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic, TextReply
+from claude_code_devkit.paths import REPO
+from claude_code_devkit.stack import Proxy, start_proxy
 
 EXAMPLE = REPO / "examples" / "litellm-config.yaml"
 ACCESS_TOKEN = "sk-ant-oat01-" + "l" * 40

@@ -16,10 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply
-from tests.fakes.oauth_server import FakeOAuthServer
-from tests.stack import Runtime
-from tests.support import wait_until
+
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic, TextReply
+from claude_code_devkit.fakes.oauth_server import FakeOAuthServer
+from claude_code_devkit.stack import Runtime
+from claude_code_devkit.waiting import wait_until
 
 WARM, IN_FLIGHT = 4, 4
 #: The CLI refreshes a token that expires within five minutes (its own buffer).
@@ -53,10 +54,18 @@ def test_warm_and_in_flight_processes_refresh_an_expiring_login_exactly_once(
             lambda: runtime.metric("claude_code_pool_ready_processes") == WARM,
             timeout=enters_buffer - time.time(),
             what=f"{WARM} warm processes before the token needs a refresh",
+            ignore=(Exception,),
+            interval=0.05,
         )
         assert oauth.refreshes == [], "nothing refreshed a token that was not due yet"
         fake.default_reply = TextReply("fresh", first_delay_s=0.3)
-        wait_until(lambda: time.time() >= enters_buffer + 1, timeout=LEAD_S + 5, what="the token to fall due")
+        wait_until(
+            lambda: time.time() >= enters_buffer + 1,
+            timeout=LEAD_S + 5,
+            what="the token to fall due",
+            ignore=(Exception,),
+            interval=0.05,
+        )
 
         # Every warm spare and as many requests again, each in a CLI process of its own, at once.
         with ThreadPoolExecutor(WARM + IN_FLIGHT) as pool:

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.support import REPO, VENV_BIN
+from claude_code_devkit.paths import REPO, VENV_BIN
 
 
 def test_make_login_starts_the_bundled_clis_sign_in_with_an_empty_home(tmp_path: Path) -> None:

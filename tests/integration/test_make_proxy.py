@@ -8,7 +8,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from tests.support import REPO
+from claude_code_devkit.paths import REPO
 
 
 def run_make_proxy(venv: Path) -> subprocess.CompletedProcess[str]:

@@ -1,7 +1,7 @@
 """Who can reach a provider pod: the operator-rendered NetworkPolicy, evaluated by np-guard's analyzer.
 
 Nothing enforces NetworkPolicy on the test cluster, so the policy the operator renders is handed, with a
-small world of namespaces and pods, to network-config-analyzer (`tests/network_analyzer.py`). The
+small world of namespaces and pods, to network-config-analyzer (`claude_code_devkit.network_analyzer`). The
 write-back pod's egress to the API server is asked of the policies rendered from a kubeadm cluster's
 `default/kubernetes` EndpointSlice (the API server on 6443 behind `kubernetes.default:443`).
 """
@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from tests.network_analyzer import analyze, egress_traffic, ingress_traffic
 
+from claude_code_devkit.network_analyzer import analyze, egress_traffic, ingress_traffic
 from claude_code_operator.api.resource import Provider
 from claude_code_operator.render.network import (
     render_network_policy,

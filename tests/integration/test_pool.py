@@ -12,9 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply
-from tests.stack import Runtime
-from tests.support import claude_processes, wait_until
+
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic, TextReply
+from claude_code_devkit.processes import claude_processes
+from claude_code_devkit.stack import Runtime
+from claude_code_devkit.waiting import wait_until
 
 WARM = {"CLAUDE_CODE_POOL_WARM_MODELS": "sonnet", "CLAUDE_CODE_POOL_SIZE": "1"}
 
@@ -22,14 +24,6 @@ WARM = {"CLAUDE_CODE_POOL_WARM_MODELS": "sonnet", "CLAUDE_CODE_POOL_SIZE": "1"}
 def ask(runtime: Runtime, prompt: str, **extra: object) -> httpx.Response:
     body = {"model": "sonnet", "messages": [{"role": "user", "content": prompt}], **extra}
     return runtime.complete(body)
-
-
-def wait_ready(runtime: Runtime, count: int = 1) -> None:
-    wait_until(
-        lambda: runtime.metric("claude_code_pool_ready_processes") == count,
-        timeout=60,
-        what=f"{count} warm process(es)",
-    )
 
 
 def scratch_of(fake: FakeAnthropic, index: int) -> str:
@@ -40,13 +34,19 @@ def scratch_of(fake: FakeAnthropic, index: int) -> str:
 
 def test_a_process_whose_answer_was_cut_is_never_used_again(fake: FakeAnthropic, start: Callable[..., Runtime]) -> None:
     runtime = start(env={**WARM, "CLAUDE_CODE_POOL_SIZE": "1"})
-    wait_ready(runtime)
+    runtime.wait_for_spares()
     (first,) = claude_processes(runtime.process.pid)
     fake.enqueue(TextReply(["first answer", " STOP here"]), TextReply("second answer"))
 
     assert ask(runtime, "first question", stop=["STOP"]).status_code == 200
-    wait_until(lambda: first not in claude_processes(runtime.process.pid), timeout=30, what="the cut process gone")
-    wait_ready(runtime)
+    wait_until(
+        lambda: first not in claude_processes(runtime.process.pid),
+        timeout=30,
+        what="the cut process gone",
+        ignore=(Exception,),
+        interval=0.05,
+    )
+    runtime.wait_for_spares()
     assert ask(runtime, "second question").status_code == 200
 
     assert runtime.metric("claude_code_request_paths_total", path="spare") == 2
@@ -60,7 +60,7 @@ def test_history_and_any_system_prompt_are_served_warm_and_a_new_output_limit_co
     fake: FakeAnthropic, start: Callable[..., Runtime]
 ) -> None:
     runtime = start(env={**WARM, "CLAUDE_CODE_POOL_MAX_REUSABLE": "0"})
-    wait_ready(runtime)
+    runtime.wait_for_spares()
     history = [
         {"role": "user", "content": "a"},
         {"role": "assistant", "content": "b"},
@@ -68,12 +68,12 @@ def test_history_and_any_system_prompt_are_served_warm_and_a_new_output_limit_co
     ]
 
     assert runtime.complete({"model": "sonnet", "messages": history, "system": "Be terse."}).is_success
-    wait_ready(runtime)
+    runtime.wait_for_spares()
     assert ask(runtime, "q", system="Something else.").is_success
     # A new output limit is served cold; only when it comes again is it worth a spare of its own.
     assert ask(runtime, "q", max_tokens=100).is_success
     assert ask(runtime, "q", max_tokens=100).is_success
-    wait_ready(runtime, 2)
+    runtime.wait_for_spares(2)
     assert ask(runtime, "q", max_tokens=100, system="Be brief.").is_success
 
     assert runtime.metric("claude_code_pool_misses_total", reason="empty") == 2
@@ -89,7 +89,7 @@ def test_a_crashed_warm_process_is_never_handed_out_and_is_replaced(
     # Nothing kept for reuse: the cold process that serves the request would count as ready too, and
     # "ready" must mean the spare that replaced the victim.
     runtime = start(env={**WARM, "CLAUDE_CODE_POOL_MAX_REUSABLE": "0"})
-    wait_ready(runtime)
+    runtime.wait_for_spares()
     (victim,) = claude_processes(runtime.process.pid)
     os.kill(victim, signal.SIGKILL)
 
@@ -97,9 +97,15 @@ def test_a_crashed_warm_process_is_never_handed_out_and_is_replaced(
 
     assert response.status_code == 200
     assert json.loads(response.text.splitlines()[-1])["type"] == "finish"
-    wait_ready(runtime)
+    runtime.wait_for_spares()
 
-    wait_until(lambda: victim not in claude_processes(runtime.process.pid), timeout=30, what="the victim reaped")
+    wait_until(
+        lambda: victim not in claude_processes(runtime.process.pid),
+        timeout=30,
+        what="the victim reaped",
+        ignore=(Exception,),
+        interval=0.05,
+    )
     assert runtime.metric("claude_code_request_paths_total", path="cold") == 1
 
 
@@ -111,21 +117,33 @@ def test_the_pool_keeps_at_most_max_keys_option_sets(fake: FakeAnthropic, start:
     for limit in (100, 200, 300):
         for _ in range(2):  # asked for twice: worth keeping warm
             assert ask(runtime, "q", max_tokens=limit).is_success
-            wait_until(lambda: not runtime.metric("claude_code_requests_in_flight"), timeout=30, what="idle")
+            wait_until(
+                lambda: not runtime.metric("claude_code_requests_in_flight"),
+                timeout=30,
+                what="idle",
+                ignore=(Exception,),
+                interval=0.05,
+            )
 
-    wait_ready(runtime, 2)
-    wait_until(lambda: len(claude_processes(runtime.process.pid)) == 2, timeout=30, what="two warm CLIs only")
+    runtime.wait_for_spares(2)
+    wait_until(
+        lambda: len(claude_processes(runtime.process.pid)) == 2,
+        timeout=30,
+        what="two warm CLIs only",
+        ignore=(Exception,),
+        interval=0.05,
+    )
 
 
 def test_always_warm_models_stay_warm_whatever_else_is_asked(
     fake: FakeAnthropic, start: Callable[..., Runtime]
 ) -> None:
     runtime = start(env={**WARM, "CLAUDE_CODE_POOL_MAX_KEYS": "1", "CLAUDE_CODE_POOL_MAX_REUSABLE": "0"})
-    wait_ready(runtime)
+    runtime.wait_for_spares()
     for limit in (100, 100, 200, 200):
         assert ask(runtime, "q", max_tokens=limit).is_success
 
-    wait_ready(runtime)
+    runtime.wait_for_spares()
     assert ask(runtime, "q").is_success
     assert runtime.metric("claude_code_pool_hits_total") == 1
 
@@ -135,9 +153,15 @@ def test_warm_processes_of_an_unused_key_retire_after_the_idle_time_out(
 ) -> None:
     runtime = start(env={"CLAUDE_CODE_POOL_SIZE": "1", "CLAUDE_CODE_POOL_IDLE_SECONDS": "3"})
     assert ask(runtime, "q").is_success
-    wait_ready(runtime)
+    runtime.wait_for_spares()
 
-    wait_until(lambda: not claude_processes(runtime.process.pid), timeout=30, what="idle CLIs retired")
+    wait_until(
+        lambda: not claude_processes(runtime.process.pid),
+        timeout=30,
+        what="idle CLIs retired",
+        ignore=(Exception,),
+        interval=0.05,
+    )
     assert runtime.metric("claude_code_pool_ready_processes") == 0
     assert runtime.metric("claude_code_cli_processes") == 0
 
@@ -147,7 +171,11 @@ def test_processes_over_the_memory_cap_are_retired_and_requests_still_served(
 ) -> None:
     runtime = start(env={**WARM, "CLAUDE_CODE_POOL_MAX_RSS_MB": "1"})
     wait_until(
-        lambda: "over its memory cap" in runtime.process.output(), timeout=60, what="a warm process over the cap"
+        lambda: "over its memory cap" in runtime.process.output(),
+        timeout=60,
+        what="a warm process over the cap",
+        ignore=(Exception,),
+        interval=0.05,
     )
 
     assert ask(runtime, "q").is_success
@@ -170,7 +198,13 @@ def test_admission_queues_up_to_the_limit_and_turns_the_rest_away(
         gate.wait(5)
         fake.wait_for_requests(1, timeout=30)
         queued = pool.submit(ask, runtime, "two")
-        wait_until(lambda: runtime.metric("claude_code_requests_queued") == 1, timeout=10, what="one queued")
+        wait_until(
+            lambda: runtime.metric("claude_code_requests_queued") == 1,
+            timeout=10,
+            what="one queued",
+            ignore=(Exception,),
+            interval=0.05,
+        )
         refused = ask(runtime, "three")
         assert running.result(60).status_code == 200
         assert queued.result(60).status_code == 200
@@ -183,7 +217,7 @@ def test_admission_queues_up_to_the_limit_and_turns_the_rest_away(
 
 def test_metrics_describe_requests_latency_and_processes(fake: FakeAnthropic, start: Callable[..., Runtime]) -> None:
     runtime = start(env=WARM)
-    wait_ready(runtime)
+    runtime.wait_for_spares()
     fake.enqueue(TextReply(["a", "b"]))
     assert ask(runtime, "q").is_success
 
@@ -204,11 +238,17 @@ def test_metrics_describe_requests_latency_and_processes(fake: FakeAnthropic, st
 
 def test_sigterm_stops_the_runtime_and_its_warm_processes(fake: FakeAnthropic, start: Callable[..., Runtime]) -> None:
     runtime = start(env=WARM)
-    wait_ready(runtime)
+    runtime.wait_for_spares()
     warm = claude_processes(runtime.process.pid)
 
     os.kill(runtime.process.pid, signal.SIGTERM)
 
     assert runtime.process.popen.wait(30) == 0
-    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in warm), timeout=10, what="warm CLIs gone")
+    wait_until(
+        lambda: not any(Path(f"/proc/{pid}").exists() for pid in warm),
+        timeout=10,
+        what="warm CLIs gone",
+        ignore=(Exception,),
+        interval=0.05,
+    )
     assert "Runtime stopped" in runtime.process.output()

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import openai
 import pytest
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply
-from tests.stack import Runtime
-from tests.support import wait_until
+
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic, TextReply
+from claude_code_devkit.stack import Runtime
 
 WARM = {"CLAUDE_CODE_POOL_WARM_MODELS": "sonnet", "CLAUDE_CODE_POOL_SIZE": "1"}
 
@@ -107,7 +107,7 @@ def test_a_request_with_reasoning_is_served_warm_when_it_comes_again(
     fake: FakeAnthropic, start: Callable[..., Runtime]
 ) -> None:
     runtime = start(env=WARM)
-    wait_until(lambda: runtime.metric("claude_code_pool_ready_processes") == 1, timeout=60, what="a warm spare")
+    runtime.wait_for_spares(1)
     body = {"model": "sonnet", "messages": [{"role": "user", "content": "q"}], "effort": "high"}
 
     for _ in range(3):
@@ -202,7 +202,7 @@ def test_thinking_sent_back_in_history_is_taken_and_the_turn_reaches_the_model(
 
 def test_thinking_in_history_is_served_warm_too(fake: FakeAnthropic, start: Callable[..., Runtime]) -> None:
     runtime = start(env=WARM)
-    wait_until(lambda: runtime.metric("claude_code_pool_ready_processes") == 1, timeout=60, what="a warm spare")
+    runtime.wait_for_spares(1)
     fake.enqueue(TextReply("Six."))
 
     assert runtime.complete({"model": "sonnet", "messages": HISTORY_PROTOCOL}).is_success

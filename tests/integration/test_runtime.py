@@ -9,7 +9,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import httpx
-from tests.fakes.anthropic_api import (
+
+from claude_code_devkit.fakes.anthropic_api import (
     DropMidStream,
     FakeAnthropic,
     TextReply,
@@ -17,8 +18,8 @@ from tests.fakes.anthropic_api import (
     organization_disabled_error,
     rate_limit_error,
 )
-from tests.stack import FAKE_TOKEN, Runtime
-from tests.support import wait_until
+from claude_code_devkit.stack import FAKE_TOKEN, Runtime
+from claude_code_devkit.waiting import wait_until
 
 HI = {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]}
 EXPIRES_MS = 1_900_000_000_000
@@ -150,7 +151,13 @@ def test_a_rejected_login_recovers_once_the_secret_holds_a_new_one(
     renewed = "sk-ant-oat01-" + "n" * 40
     (runtime.login_dir / "oauth-token").write_text(renewed)
 
-    wait_until(lambda: runtime.get("/readyz").status_code == 200, timeout=30, what="ready again")
+    wait_until(
+        lambda: runtime.get("/readyz").status_code == 200,
+        timeout=30,
+        what="ready again",
+        ignore=(Exception,),
+        interval=0.05,
+    )
     assert runtime.get("/auth/status").json()["lastRequest"] is None
     fake.clear()
     assert complete(runtime).status_code == 200
@@ -167,7 +174,13 @@ def test_a_rejected_login_is_checked_again_after_the_refresh_interval(
     assert runtime.get("/readyz").status_code == 503
 
     # Nothing changed, but the pod must not stay unready forever: the verdict is re-checked by itself.
-    wait_until(lambda: runtime.get("/readyz").status_code == 200, timeout=30, what="ready again")
+    wait_until(
+        lambda: runtime.get("/readyz").status_code == 200,
+        timeout=30,
+        what="ready again",
+        ignore=(Exception,),
+        interval=0.05,
+    )
     assert runtime.get("/auth/status").json()["loggedIn"] is True
 
 
@@ -244,5 +257,9 @@ def test_history_transcripts_are_removed_after_the_request_and_when_they_cannot_
     assert broken.status_code != 200
     assert len(fake.messages_requests) == 1
     wait_until(
-        lambda: not list((runtime.config_dir / "projects").glob("*/*.jsonl")), timeout=20, what="no transcript left"
+        lambda: not list((runtime.config_dir / "projects").glob("*/*.jsonl")),
+        timeout=20,
+        what="no transcript left",
+        ignore=(Exception,),
+        interval=0.05,
     )

@@ -11,10 +11,12 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply
 from tests.integration.conftest import OTHERTOKEN_LOGIN
-from tests.stack import Runtime, cli_env
-from tests.support import VENV_BIN, claude_processes
+
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic, TextReply
+from claude_code_devkit.paths import VENV_BIN
+from claude_code_devkit.processes import claude_processes
+from claude_code_devkit.stack import Runtime, cli_env
 
 MESSAGES: list[dict[str, str]] = [{"role": "user", "content": "hi"}]
 HI = {"model": "sonnet", "messages": MESSAGES}

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply, ToolReply, ToolUse
-from tests.stack import Proxy, Runtime
-from tests.support import wait_until
+
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic, TextReply, ToolReply, ToolUse
+from claude_code_devkit.stack import Proxy, Runtime
 
 MODES = pytest.mark.parametrize("mode", ["", "remote/"], ids=["in-process", "runtime"])
 
@@ -395,7 +395,7 @@ def test_a_recurring_tool_set_is_served_by_a_parked_spare_that_offers_its_tools(
     fake.enqueue(TextReply("one"), TextReply("two"), TextReply("three"))
     ask("You are agent one.")
     ask("You are agent two.")  # the tool set came before: a spare is parked for it
-    wait_until(lambda: runtime.metric("claude_code_pool_ready_processes") == 1, timeout=60, what="a parked spare")
+    runtime.wait_for_spares(1)
     ask("You are agent three.")
 
     assert runtime.metric("claude_code_request_paths_total", path="spare") == 1
@@ -436,7 +436,7 @@ def test_after_a_tool_loop_the_process_serves_the_next_conversation_with_nothing
         ]
     )
     # Rewound and given back off the request's path: wait for it.
-    wait_until(lambda: runtime.metric("claude_code_pool_ready_processes") == 1, timeout=60, what="the process back")
+    runtime.wait_for_spares(1)
     ask([{"role": "user", "content": "A new conversation."}])
 
     assert runtime.metric("claude_code_request_paths_total", path="continued") == 1
@@ -586,7 +586,7 @@ def test_thinking_sent_back_in_a_tool_loop_reaches_the_model_from_a_warm_spare(
     for agent in ("one", "two"):  # the tool set comes again: a spare is parked for it
         body = {"model": "sonnet", "system": f"You are agent {agent}.", "messages": QUESTION, "tools": tools}
         assert runtime.complete(body).status_code == 200
-    wait_until(lambda: runtime.metric("claude_code_pool_ready_processes") == 1, timeout=60, what="a parked spare")
+    runtime.wait_for_spares(1)
 
     body = {"model": "sonnet", "system": "You are agent three.", "messages": messages, "tools": tools}
     assert runtime.complete(body).status_code == 200

@@ -7,8 +7,13 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply, rate_limit_error, unified_rate_limit_headers
-from tests.stack import Runtime
+from claude_code_devkit.fakes.anthropic_api import (
+    FakeAnthropic,
+    TextReply,
+    rate_limit_error,
+    unified_rate_limit_headers,
+)
+from claude_code_devkit.stack import Runtime
 
 HI = {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]}
 

@@ -13,9 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from tests.fakes.anthropic_api import FakeAnthropic, RecordedRequest, TextReply
-from tests.stack import Runtime
-from tests.support import claude_processes, wait_until
+
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic, RecordedRequest, TextReply
+from claude_code_devkit.processes import claude_processes
+from claude_code_devkit.stack import Runtime
+from claude_code_devkit.waiting import wait_until
 
 COLD = {"CLAUDE_CODE_POOL_SIZE": "0"}
 WARM = {"CLAUDE_CODE_POOL_WARM_MODELS": "sonnet", "CLAUDE_CODE_POOL_SIZE": "1"}
@@ -61,6 +63,8 @@ def wait_warm(runtime: Runtime, count: int = 1) -> None:
         lambda: runtime.metric("claude_code_pool_ready_processes") >= count,
         timeout=60,
         what=f"{count} warm process(es)",
+        ignore=(Exception,),
+        interval=0.05,
     )
 
 
@@ -109,6 +113,8 @@ def test_a_reused_process_carries_nothing_of_the_request_before(
         ),
         timeout=60,
         what="the process given back and a new spare parked",
+        ignore=(Exception,),
+        interval=0.05,
     )
     serving = set(claude_processes(warm.process.pid))
 

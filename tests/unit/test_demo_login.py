@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.demo.steps import derive_login, has_login
+
+from claude_code_devkit.demo.steps import derive_login, has_login
 
 
 def test_offline_is_a_fresh_fake_token_even_with_a_login_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

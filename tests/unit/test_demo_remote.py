@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.demo.remote import derive_allowed_image_values, derive_image_values, derive_remote_kubeconfig
-from tests.demo.steps import DemoError
+
+from claude_code_devkit.demo.remote import derive_allowed_image_values, derive_image_values, derive_remote_kubeconfig
+from claude_code_devkit.demo.steps import DemoError
 
 
 def test_no_kubeconfig_or_the_local_clusters_own_means_the_local_control_plane(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
-from tests.support import wait_until
 
+from claude_code_devkit.waiting import wait_until
 from claude_code_provider.engine.options import SessionKey
 from claude_code_provider.engine.session import Session, _process_of, to_api_model
 from claude_code_provider.metrics import Metrics
@@ -46,7 +46,13 @@ def test_a_running_cli_is_alive_and_reports_its_memory(child: subprocess.Popen[b
 def test_a_dead_cli_is_not_alive_whether_reaped_or_not(child: subprocess.Popen[bytes]) -> None:
     session = session_of(child)
     child.kill()
-    wait_until(lambda: not session.alive(), timeout=10, what="the killed process seen dead (a zombie)")
+    wait_until(
+        lambda: not session.alive(),
+        timeout=10,
+        what="the killed process seen dead (a zombie)",
+        ignore=(Exception,),
+        interval=0.05,
+    )
     child.wait()
     assert not session.alive()
     assert session.rss_bytes() is None

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.fakes.anthropic_api import (
+
+from claude_code_devkit.fakes.anthropic_api import (
     DropMidStream,
     FakeAnthropic,
     Hang,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.e2e.podrunner import PodRunnerError, resolve_program, rewrite_pod_addresses
+
+from claude_code_devkit.podrunner import PodRunnerError, resolve_program, rewrite_pod_addresses
 
 POD_IP = "127.100.0.7"
 

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from tests.e2e.image_runtime import (
+
+from claude_code_devkit.image_runtime import (
+    WORKING_CONTAINER_PREFIX,
     Accounts,
     ContainerPlanError,
     ImageConfig,
@@ -23,8 +25,8 @@ from tests.e2e.image_runtime import (
     kubernetes_argv,
     plan_container,
     resolve_in_root,
+    working_container_name,
 )
-
 from claude_code_operator.api.resource import Provider
 from claude_code_operator.render.pod import LITELLM_COMMAND, render_pod
 
@@ -176,3 +178,11 @@ def test_fs_group_makes_a_volume_group_readable_and_its_directories_setgid(tmp_p
     assert stat.S_IMODE(scratch.stat().st_mode) == 0o2777
     apply_fs_group(secret, None, read_only=True)  # without fsGroup nothing changes
     assert stat.S_IMODE((secret / "oauth-token").stat().st_mode) == 0o440
+
+
+def test_working_containers_are_named_after_their_pod_so_a_left_one_says_whose_it_is() -> None:
+    name = working_container_name("demo-1a2b3c", "me-5f7d9", "claude", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+    assert name == "podrunner-demo-1a2b3c-me-5f7d9-claude-0f1e2d3c"
+    other = working_container_name("demo-1a2b3c", "me-5f7d9", "claude", "9f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+    assert name != other, "a pod of the same name that replaced the first gets its own container"
+    assert name.startswith(WORKING_CONTAINER_PREFIX)

@@ -12,7 +12,9 @@ removes its children through their owner references, and the DELETED event drops
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import os
 from typing import Any
 
 import aiohttp
@@ -24,6 +26,7 @@ from . import contract
 from .api.spec import GROUP, PLURAL, VERSION
 from .config import ApiServerEndpoint, OperatorConfig
 from .kube.api import FIELD_MANAGER, Kube, TransportError, connect
+from .kube.in_cluster import derive_in_cluster_server
 from .metrics import register_phases
 from .monitor import run_probes
 from .reconcile import observe_pod
@@ -114,8 +117,13 @@ async def close_clients(memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.login()
 def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-    """In-cluster ServiceAccount, else KUBECONFIG (kopf's own readers; no client library needed)."""
-    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    """In-cluster ServiceAccount, else KUBECONFIG (kopf's own readers; no client library needed). In a
+    pod, the API server is where the kubelet's environment says (`derive_in_cluster_server`)."""
+    account = kopf.login_with_service_account(**kwargs)
+    if account is None:
+        return kopf.login_with_kubeconfig(**kwargs)
+    server = derive_in_cluster_server(os.environ)
+    return dataclasses.replace(account, server=server) if server else account
 
 
 @kopf.on.probe(id="api")

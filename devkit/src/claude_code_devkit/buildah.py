@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from tests.support import REPO, Process
+from claude_code_devkit.paths import REPO
+from claude_code_devkit.processes import Process
 
 BUILD = REPO / "images/build.sh"
 
@@ -40,9 +41,11 @@ class Container:
     name: str
 
     @classmethod
-    def create(cls, ref: str) -> Container:
+    def create(cls, ref: str, name: str | None = None) -> Container:
+        """A working container of `ref` (buildah names it after the image unless `name` does)."""
+        named = ["--name", name] if name else []
         out = subprocess.run(
-            ["buildah", "from", "--pull-never", ref], check=True, capture_output=True, text=True
+            ["buildah", "from", "--pull-never", *named, ref], check=True, capture_output=True, text=True
         ).stdout
         return cls(out.strip())
 

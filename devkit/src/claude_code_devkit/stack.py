@@ -16,9 +16,12 @@ import openai
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic
+from claude_code_devkit.paths import REPO, VENV_BIN
+from claude_code_devkit.ports import free_port
+from claude_code_devkit.processes import Process
+from claude_code_devkit.waiting import wait_until
 from claude_code_provider.llm.reasoning import REASONING_PARAMS
-from tests.fakes.anthropic_api import FakeAnthropic
-from tests.support import REPO, VENV_BIN, Process, free_port, wait_until
 
 FAKE_TOKEN = "sk-ant-oat01-" + "f" * 40
 # The shared secret between this session's proxies and runtimes (the operator makes one per pod).
@@ -78,6 +81,16 @@ class Runtime:
                     return float(sample.value)
         return 0.0
 
+    def wait_for_spares(self, count: int = 1, *, timeout: float = 60) -> None:
+        """Until exactly `count` warm CLI processes wait for a request (the pool's ready gauge)."""
+        wait_until(
+            lambda: self.metric("claude_code_pool_ready_processes") == count,
+            timeout=timeout,
+            what=f"{count} warm spare(s)",
+            ignore=(Exception,),
+            interval=0.05,
+        )
+
 
 def start_runtime(
     fake: FakeAnthropic, root: Path, *, login: dict[str, str] | None = None, env: dict[str, str] | None = None
@@ -111,7 +124,13 @@ def start_runtime(
         settings["CLAUDE_RUNTIME_TOKEN"],
     )
     try:
-        wait_until(lambda: process.alive() and runtime.get("/healthz").status_code == 200, timeout=60, what="runtime")
+        wait_until(
+            lambda: process.alive() and runtime.get("/healthz").status_code == 200,
+            timeout=60,
+            what="runtime",
+            ignore=(Exception,),
+            interval=0.05,
+        )
     except TimeoutError:
         process.stop()
         raise AssertionError(f"runtime did not start:\n{process.output()[-3000:]}") from None
@@ -168,7 +187,7 @@ def start_proxy(
         return httpx.get(proxy.url + "/health/liveliness", timeout=5, trust_env=False).status_code == 200
 
     try:
-        wait_until(ready, timeout=180, interval=0.2, what="LiteLLM proxy")
+        wait_until(ready, timeout=180, interval=0.2, what="LiteLLM proxy", ignore=(Exception,))
     except (TimeoutError, AssertionError):
         process.stop()
         raise AssertionError(f"LiteLLM proxy did not start:\n{process.output()[-3000:]}") from None

@@ -1,6 +1,6 @@
 // Wrapper module: builds kube-apiserver, kube-controller-manager, kube-scheduler and kubectl
 // from k8s.io/kubernetes, whose go.mod pins its staging modules at v0.0.0.
-module claude-code-operator/tests/cluster/k8s
+module claude-code-operator/devkit/cluster/k8s
 
 go 1.24.0
 

@@ -1,6 +1,6 @@
 """The e2e tier's access to a Kubernetes cluster: start or find it, run its tools, poll with deadlines.
 
-By default the cluster is the local one from tests/cluster/cluster.sh (`make cluster`): a real
+By default the cluster is the local one from devkit/cluster/cluster.sh (`make cluster`): a real
 kube-apiserver, controller manager, scheduler and etcd with kwok's fake kubelets, all on
 127.0.0.1. With E2E_KUBECONFIG=<path> the same tests run against that cluster instead (kind,
 k3d, ...), where real containers run and the pod runner is off.
@@ -15,16 +15,15 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-CLUSTER_SCRIPT = REPO / "tests" / "cluster" / "cluster.sh"
+from claude_code_devkit.paths import CLUSTER_SCRIPT
+
 EXPECTED_K8S_VERSION = "v1.34.2"
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 #: Cold builds take about 9 minutes on 2 cores; leave room for a slow machine.
@@ -202,40 +201,6 @@ def _find_or_start(stream: IO[str] | None, build_env: Mapping[str, str] | None) 
             raise ClusterUnavailable(f"E2E_KUBECONFIG={external} is not a file")
         return Cluster(kubeconfig=path, bin_dir=bin_dir, local=False)
     return Cluster(kubeconfig=start_local_cluster(stream, build_env), bin_dir=bin_dir, local=True)
-
-
-# ---------------------------------------------------------------- polling
-
-
-def wait_until(
-    predicate: Callable[[], T],
-    *,
-    timeout: float,
-    what: str,
-    interval: float = 0.2,
-    ignore: tuple[type[BaseException], ...] = (),
-) -> T:
-    """Poll `predicate` until it returns something truthy (returned) or `timeout` seconds pass.
-
-    Exceptions of the `ignore` types count as "not yet"; the last value or exception is in the
-    TimeoutError's message.
-    """
-    deadline = time.monotonic() + timeout
-    last: object = None
-    attempts = 0
-    while True:
-        attempts += 1
-        try:
-            value = predicate()
-        except ignore as exc:
-            last = exc
-        else:
-            if value:
-                return value
-            last = value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout} s ({attempts} tries) waiting for {what}; last: {last!r}")
-        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
 
 
 # ---------------------------------------------------------------- kubeconfigs

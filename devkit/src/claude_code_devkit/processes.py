@@ -1,42 +1,47 @@
-"""Small helpers shared by the test tiers: ports, bounded waiting, processes."""
+"""Processes the kit and the tests start and watch: one way to stop a process group, /proc lookups."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
-
-T = TypeVar("T")
-
-REPO = Path(__file__).resolve().parent.parent
-VENV_BIN = REPO / ".venv" / "bin"
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+def terminate_group(
+    pid: int, *, exited: Callable[[], bool], timeout: float, reserved: bool = False, interval: float = 0.05
+) -> None:
+    """SIGTERM to the process group `pid` leads, then SIGKILL unless `exited()` within `timeout` seconds.
 
-
-def wait_until(check: Callable[[], T | None], *, timeout: float, interval: float = 0.05, what: str = "condition") -> T:
-    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
+    `reserved`: the leader is our child and not reaped yet, so its group id cannot have been reused:
+    the SIGKILL goes out even after the leader exited, for any stragglers of its group. Otherwise (a
+    recorded pid of a detached process) nothing is signalled once it is gone."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-        except Exception as error:  # the condition may not be checkable yet (port closed, ...)
-            last_error = error
-        else:
-            if value:
-                return value
+    while not exited() and time.monotonic() < deadline:
         time.sleep(interval)
-    raise TimeoutError(f"{what} not reached within {timeout}s (last error: {last_error!r})")
+    if reserved or not exited():
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float) -> int | None:
+    """Stop a child started with `start_new_session=True` (its group): TERM, KILL after `timeout`
+    seconds; returns its exit code. The leader is only reaped after the group got its SIGKILL, so the
+    group id (its pid) cannot have been reused by an unrelated process when it is signalled."""
+    if process.returncode is not None:
+        return process.returncode
+
+    def exited() -> bool:
+        return os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+    with contextlib.suppress(ChildProcessError):  # reaped meanwhile by Popen.poll() in another thread
+        terminate_group(process.pid, exited=exited, timeout=timeout, reserved=True)
+    return process.wait(timeout=10)
 
 
 def descendants(pid: int, *, direct: bool = False) -> list[int]:
@@ -107,11 +112,5 @@ class Process:
         return self.popen.poll() is None
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.alive():
-            os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(timeout)
+        stop_process(self.popen, timeout)
         self._handle.close()

@@ -1,10 +1,10 @@
 """The demo's long-running helpers, each a process of its own that runs until SIGTERM.
 
-    python -m tests.demo.services pods --namespace NS --kubeconfig PATH --workdir DIR [--env K=V ...]
-    python -m tests.demo.services upstream --port-file PATH
+    python -m claude_code_devkit.demo.services pods --namespace NS --kubeconfig PATH --workdir DIR [--env K=V ...]
+    python -m claude_code_devkit.demo.services upstream --port-file PATH
 
 `pods`: the pod runner for the demo's namespace (the provider pod's runtime and LiteLLM sidecar as
-local processes; from the images `make images` built with E2E_POD_IMAGES=1). `upstream`: the fake
+processes started from the images `make images` built; from .venv/bin with POD_IMAGES=0). `upstream`: the fake
 Anthropic API on 127.0.0.1 (offline mode), answering every request with one fixed text.
 """
 
@@ -18,9 +18,9 @@ from pathlib import Path
 
 from kubernetes import config
 
-from tests.e2e.image_runtime import image_mode_refs
-from tests.e2e.podrunner import PodRunner
-from tests.fakes.anthropic_api import FakeAnthropic, TextReply
+from claude_code_devkit.fakes.anthropic_api import FakeAnthropic, TextReply
+from claude_code_devkit.image_runtime import image_mode_refs
+from claude_code_devkit.podrunner import PodRunner
 
 #: Loops are bounded: a forgotten demo stops running pods after this long.
 MAX_LIFETIME = 12 * 3600.0
@@ -66,7 +66,7 @@ def run_upstream(port_file: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.demo.services")
+    parser = argparse.ArgumentParser(prog="python -m claude_code_devkit.demo.services")
     commands = parser.add_subparsers(dest="command", required=True)
     pods = commands.add_parser("pods")
     pods.add_argument("--namespace", required=True)

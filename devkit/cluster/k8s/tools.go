@@ -1,6 +1,6 @@
 //go:build tools
 
-// Package tools pins the Kubernetes commands that tests/cluster/cluster.sh builds.
+// Package tools pins the Kubernetes commands that devkit/cluster/cluster.sh builds.
 package tools
 
 import (

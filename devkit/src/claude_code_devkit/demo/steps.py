@@ -32,10 +32,12 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from claude_code_devkit.cluster import Cluster, cluster_paths, service_account_kubeconfig
+from claude_code_devkit.demo import processes
+from claude_code_devkit.operator_process import CHART, OperatorProcess
+from claude_code_devkit.paths import CLUSTER_SCRIPT
+from claude_code_devkit.waiting import wait_until
 from claude_code_operator import contract
-from tests.demo import processes
-from tests.e2e.harness import CLUSTER_SCRIPT, Cluster, cluster_paths, service_account_kubeconfig, wait_until
-from tests.e2e.operator_process import CHART, OperatorProcess
 
 PROVIDER = "me"
 LOGIN_SECRET = "me-login"
@@ -64,7 +66,7 @@ class Settings:
     offline: bool = False
     #: Set by `up`: `down` stops the cluster only when `up` started it.
     started_cluster: bool = False
-    #: A real cluster's kubeconfig (KUBECONFIG at `up`): real containers, no pod runner (tests/demo/remote.py).
+    #: A real cluster's kubeconfig (KUBECONFIG at `up`): real containers, no pod runner (demo/remote.py).
     kubeconfig: str | None = None
     #: Namespaces `up` created, which `down` deletes (on a real cluster, never one that was there before).
     created_namespaces: list[str] = field(default_factory=list)
@@ -125,7 +127,7 @@ def run_cluster_script(command: str) -> None:
     """cluster.sh up/down with its progress lines on our stdout (the cold build takes about 9 minutes)."""
     done = subprocess.run(["bash", str(CLUSTER_SCRIPT), command], check=False, stdout=sys.stdout, stderr=sys.stdout)
     if done.returncode != 0:
-        raise DemoError(f"tests/cluster/cluster.sh {command} exited {done.returncode} (see its output above)")
+        raise DemoError(f"devkit/cluster/cluster.sh {command} exited {done.returncode} (see its output above)")
 
 
 def helm(cluster: Cluster, settings: Settings, *args: str) -> str:
@@ -176,7 +178,7 @@ def start_upstream(settings: Settings) -> str:
     """The fake Anthropic API (offline mode); returns its base URL."""
     port_file = settings.state_dir / "upstream.port"
     port_file.unlink(missing_ok=True)
-    argv = [sys.executable, "-m", "tests.demo.services", "upstream", "--port-file", str(port_file)]
+    argv = [sys.executable, "-m", "claude_code_devkit.demo.services", "upstream", "--port-file", str(port_file)]
     processes.start_detached(settings.state_dir, "fake-anthropic", argv, {**os.environ, **OFFLINE_ENV})
     port = wait_until(
         lambda: port_file.is_file() and port_file.read_text().strip(), timeout=30, what="the fake Anthropic API"
@@ -254,7 +256,7 @@ def apply_provider(cluster: Cluster, settings: Settings, image: str | None = Non
 def start_pod_runner(cluster: Cluster, settings: Settings, upstream: str | None) -> None:
     pod_env = {"ANTHROPIC_BASE_URL": upstream, "NO_PROXY": "127.0.0.1,localhost"} if upstream else {}
     argv = [
-        sys.executable, "-m", "tests.demo.services", "pods", "--namespace", settings.namespace,
+        sys.executable, "-m", "claude_code_devkit.demo.services", "pods", "--namespace", settings.namespace,
         "--kubeconfig", str(cluster.kubeconfig), "--workdir", str(settings.state_dir / "pods"),
         *(f"--env={k}={v}" for k, v in pod_env.items()),
     ]  # fmt: skip
@@ -378,7 +380,7 @@ def up(settings: Settings) -> None:
     if settings.offline:
         loudly("OFFLINE MODE: a fake Anthropic API on 127.0.0.1 answers; no real Claude is involved")
     progress = Progress(total=9)
-    with progress.step("Kubernetes control plane on 127.0.0.1 (tests/cluster; a cold build takes about 9 minutes)"):
+    with progress.step("Kubernetes control plane on 127.0.0.1 (devkit/cluster; a cold build takes about 9 minutes)"):
         if cluster_is_up():
             if not settings.started_cluster:
                 say("    already running; `make demo-down` will leave it running")

@@ -65,7 +65,8 @@ from urllib.parse import urlsplit
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tests.e2e.image_runtime import (
+from claude_code_devkit.buildah import Container
+from claude_code_devkit.image_runtime import (
     Accounts,
     ContainerPlanError,
     Mount,
@@ -73,13 +74,13 @@ from tests.e2e.image_runtime import (
     apply_fs_group,
     kubernetes_argv,
     plan_container,
+    working_container_name,
 )
-from tests.images.buildah import Container
+from claude_code_devkit.paths import REPO, VENV_BIN
+from claude_code_devkit.processes import stop_process
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = REPO / ".venv" / "bin"
 
 #: The product's in-pod runtime (console script of provider/). When `.venv/bin/` has it,
 #: pods whose command names it run the real thing; see `resolve_program`.
@@ -400,7 +401,7 @@ class PodRunner:
         if not is_loopback(pod_ip):
             raise PodRunnerError(
                 f"pod IP {pod_ip} is not in 127.0.0.0/8; refusing to start anything that would listen "
-                "on or be dialled at a non-loopback address (check kwok's cidr in tests/cluster/kwok.yaml)"
+                "on or be dialled at a non-loopback address (check kwok's cidr in devkit/cluster/kwok.yaml)"
             )
         skipped: dict[str, str] = {}
         plans: list[tuple[Any, list[str] | None]] = []  # None: from its image
@@ -527,7 +528,9 @@ class PodRunner:
         hosts = workdir / "hosts"  # a kubelet's /etc/hosts for the pod
         hosts.write_text(f"127.0.0.1\tlocalhost\n{pod_ip}\t{meta.name}\n")
         hosts.chmod(0o644)
-        working, root = self._working.create(container.image)
+        working, root = self._working.create(
+            container.image, working_container_name(meta.namespace, meta.name, container.name, meta.uid)
+        )
         try:
             image = self._working.config(container.image)
             plan = plan_container(
@@ -547,7 +550,7 @@ class PodRunner:
             log_path = workdir / "output.log"
             with open(log_path, "wb") as out:
                 process = subprocess.Popen(
-                    [sys.executable, "-m", "tests.e2e.image_launch", str(plan_path)],
+                    [sys.executable, "-m", "claude_code_devkit.image_launch", str(plan_path)],
                     env={"PATH": _HOST_PATH},
                     cwd=REPO,
                     stdin=subprocess.DEVNULL,
@@ -576,7 +579,7 @@ class PodRunner:
 
     def _apply_port_forward(self, pod: Any) -> None:
         """`kubectl port-forward` to this pod: kwok forwards to whatever a PortForward object of the
-        pod's name names (tests/cluster/kwok.yaml enables them), here the pod IP the processes listen on."""
+        pod's name names (devkit/cluster/kwok.yaml enables them), here the pod IP the processes listen on."""
         manifest = render_port_forward(pod)
         if manifest is None:
             return
@@ -901,27 +904,3 @@ def _mount_rewriter(mounts: Mapping[str, Path]) -> Callable[[str], str]:
     ordered = sorted(mounts, key=len, reverse=True)
     pattern = re.compile("|".join(re.escape(m) + r"(?=/|$|[^\w.-])" for m in ordered))
     return lambda value: pattern.sub(lambda m: str(mounts[m.group(0)]), value)
-
-
-def stop_process(process: subprocess.Popen[bytes], timeout: float) -> int | None:
-    """SIGTERM to the process group, SIGKILL after `timeout` seconds; returns the exit code.
-
-    The leader is only reaped after the group got its SIGKILL, so the group id (its pid) cannot
-    have been reused by an unrelated process when it is signalled.
-    """
-    if process.returncode is not None:
-        return process.returncode
-    pid = process.pid
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-                break
-            time.sleep(0.05)
-    except ChildProcessError:  # reaped meanwhile by Popen.poll() in another thread
-        return process.wait(timeout=10)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)  # the leader if it ignored SIGTERM, and any stragglers
-    return process.wait(timeout=10)

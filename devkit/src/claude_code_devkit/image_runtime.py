@@ -1,4 +1,5 @@
-"""The pod runner's image mode (`E2E_POD_IMAGES=1`): a container runs from its image's root filesystem.
+"""The pod runner's image mode (the default; `POD_IMAGES=0` turns it off): a container runs from its
+image's root filesystem.
 
 Each container of a pod gets a buildah working container of its image (`buildah from --pull=never`,
 `buildah mount`: an overlay over the image's layers, nothing copied) and `image_launch` starts its
@@ -19,10 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from tests.images.buildah import Container, has_image, image_config, image_refs
+from claude_code_devkit.buildah import Container, has_image, image_config, image_refs
 
-#: Opt-in for the e2e tier (the .venv mode stays the default for quick local runs).
-IMAGE_MODE_VARIABLE = "E2E_POD_IMAGES"
+#: `0`: the pod runner runs the programs of .venv/bin instead (quick local runs); anything else, or unset,
+#: the images `make images` built (what CI, `make test` and `make demo` run).
+IMAGE_MODE_VARIABLE = "POD_IMAGES"
 #: Host devices a container's /dev holds (as a container runtime's default set, less the tty).
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 DEVICE_LINKS = {
@@ -41,8 +43,8 @@ class ContainerPlanError(RuntimeError):
 
 
 def image_mode_refs(environ: Mapping[str, str] = os.environ) -> frozenset[str]:
-    """The images the pod runner runs from their root filesystems: those `make images` tags, when opted in."""
-    return frozenset(image_refs().values()) if environ.get(IMAGE_MODE_VARIABLE) == "1" else frozenset()
+    """The images the pod runner runs from their root filesystems: those `make images` tags, unless opted out."""
+    return frozenset() if environ.get(IMAGE_MODE_VARIABLE) == "0" else frozenset(image_refs().values())
 
 
 @dataclass(frozen=True)
@@ -260,6 +262,16 @@ def apply_fs_group(volume: Path, fs_group: int | None, read_only: bool) -> None:
         path.chmod(stat.S_IMODE(path.stat().st_mode) | extra)
 
 
+#: The prefix of every working container the pod runner makes: `buildah containers` shows whose it is.
+WORKING_CONTAINER_PREFIX = "podrunner-"
+
+
+def working_container_name(namespace: str, pod: str, container: str, uid: str) -> str:
+    """`podrunner-<namespace>-<pod>-<container>-<uid8>`: unique (the pod's uid), and telling which
+    test or demo left it when one is left behind."""
+    return f"{WORKING_CONTAINER_PREFIX}{namespace}-{pod}-{container}-{uid[:8]}"
+
+
 class WorkingContainers:
     """The buildah working containers of the pod runner's containers: one per container, removed with it."""
 
@@ -273,9 +285,9 @@ class WorkingContainers:
             self._configs[ref] = ImageConfig.from_oci(image_config(ref))
         return self._configs[ref]
 
-    def create(self, ref: str) -> tuple[Container, Path]:
+    def create(self, ref: str, name: str) -> tuple[Container, Path]:
         self.config(ref)
-        made = Container.create(ref)
+        made = Container.create(ref, name)
         try:
             return made, made.mount()
         except BaseException:

@@ -1,5 +1,5 @@
-"""`python -m tests.demo up|down` (`make demo`, `make demo-down`): the local control plane
-(tests/demo/steps.py), or the cluster KUBECONFIG names (tests/demo/remote.py)."""
+"""`python -m claude_code_devkit.demo up|down` (`make demo`, `make demo-down`): the local control plane
+(tests/demo/steps.py), or the cluster KUBECONFIG names (demo/remote.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import os
 import sys
 from pathlib import Path
 
-from tests.demo import remote, steps
-from tests.demo.steps import DemoError, Settings, default_state_dir, has_login, local_cluster, loudly
+from claude_code_devkit.demo import remote, steps
+from claude_code_devkit.demo.steps import DemoError, Settings, default_state_dir, has_login, local_cluster, loudly
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m claude_code_devkit.demo", description=__doc__)
     parser.add_argument("command", choices=["up", "down"])
     parser.add_argument("--state-dir", type=Path, help="pids, logs (default: $DEMO_STATE_DIR or the cache)")
     parser.add_argument("--namespace", default="demo", help="where the ClaudeCodeProvider goes")

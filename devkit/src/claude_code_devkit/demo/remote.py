@@ -24,9 +24,9 @@ from pathlib import Path
 import openai
 from kubernetes import client, config
 
-from claude_code_operator.render.images import to_repository
-from tests.demo import processes
-from tests.demo.steps import (
+from claude_code_devkit.cluster import Cluster, cluster_paths
+from claude_code_devkit.demo import processes
+from claude_code_devkit.demo.steps import (
     COMPLETION_TIMEOUT,
     LOGIN_SECRET,
     PROVIDER,
@@ -48,8 +48,9 @@ from tests.demo.steps import (
     service_account,
     wait_ready,
 )
-from tests.e2e.harness import Cluster, cluster_paths, wait_until
-from tests.e2e.operator_process import CHART
+from claude_code_devkit.operator_process import CHART
+from claude_code_devkit.waiting import wait_until
+from claude_code_operator.render.images import to_repository
 
 #: Image pulls and a cold start of LiteLLM on a real node take longer than on this machine.
 READY_TIMEOUT = 600.0

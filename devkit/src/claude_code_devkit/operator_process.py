@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.e2e.harness import REPO, Cluster, service_account_kubeconfig, wait_until
+from claude_code_devkit.cluster import Cluster, service_account_kubeconfig
+from claude_code_devkit.paths import CHART, CRD, VENV_BIN
+from claude_code_devkit.ports import free_port
+from claude_code_devkit.processes import stop_process
+from claude_code_devkit.waiting import wait_until
 
-CHART = REPO / "charts" / "claude-code-operator"
-CRD = REPO / "crds" / "claudecodeproviders.claudecode.dev.yaml"
 CRD_NAME = "claudecodeproviders.claudecode.dev"
 INSTANCE = "app.kubernetes.io/instance"
-OPERATOR = REPO / ".venv" / "bin" / "claude-code-operator"
+OPERATOR = VENV_BIN / "claude-code-operator"
 
 
 def install_crd(cluster: Cluster) -> None:
@@ -48,12 +48,6 @@ def install_peering_crds(cluster: Cluster, namespace: str) -> None:
         timeout=30,
         what="KopfPeerings to be served",
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -182,10 +176,5 @@ class OperatorProcess:
             self.popen.wait(timeout=30)
 
     def stop(self) -> None:
-        if self.popen is None or self.popen.poll() is not None:
-            return
-        os.killpg(self.popen.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        while self.popen.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-        self.kill()
+        if self.popen is not None:
+            stop_process(self.popen, timeout=20)

@@ -1,4 +1,4 @@
-"""Starts one container of the pod runner's image mode: `python -m tests.e2e.image_launch PLAN.json`, as root.
+"""Starts one container of the pod runner's image mode: `python -m claude_code_devkit.image_launch PLAN.json`, as root.
 
 The plan (`image_runtime.LaunchPlan`, written by the pod runner) names the container's root filesystem
 (a `buildah mount` of its working container), its mounts, user, working directory and argv. In a mount
@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from tests.e2e.image_runtime import DEVICE_LINKS, DEVICES, LaunchPlan, Mount, resolve_in_root
+from claude_code_devkit.image_runtime import DEVICE_LINKS, DEVICES, LaunchPlan, Mount, resolve_in_root
 
 CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8

@@ -1,6 +1,6 @@
 // Wrapper module: builds the etcd server. Its own go.mod has relative replace
 // directives, so `go install go.etcd.io/etcd/server/v3@version` refuses it.
-module claude-code-operator/tests/cluster/etcd
+module claude-code-operator/devkit/cluster/etcd
 
 go 1.26.0
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import yaml
 
-from tests.support import REPO
+from claude_code_devkit.paths import REPO
 
 NCA = REPO / ".venv" / "nca" / "bin" / "nca"
 

@@ -219,7 +219,7 @@ up() {
       echo "export KUBECONFIG=$KUBECONFIG_PATH"
       return 0
     fi
-    log "cluster $CLUSTER_NAME was made from another tests/cluster configuration: recreating it"
+    log "cluster $CLUSTER_NAME was made from another devkit/cluster configuration: recreating it"
   fi
   build
   mkdir -p "$LOG_DIR"

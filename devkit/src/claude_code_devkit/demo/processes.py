@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import subprocess
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from claude_code_devkit.processes import terminate_group
 
 STOP_TIMEOUT = 20.0
 
@@ -94,11 +93,4 @@ def stop_all(state_dir: Path) -> list[str]:
 
 
 def _stop(record: Record) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(record.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while is_running(record) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if is_running(record):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(record.pid, signal.SIGKILL)
+    terminate_group(record.pid, exited=lambda: not is_running(record), timeout=STOP_TIMEOUT, interval=0.1)
