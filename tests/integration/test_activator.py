@@ -23,6 +23,7 @@ import openai
 import pytest
 from aiohttp import web
 
+from claude_code_devkit.fakes.litellm_api import ANSWER, FakeLiteLLM, serve_on_loopback
 from claude_code_devkit.paths import VENV_BIN
 from claude_code_devkit.ports import free_port
 from claude_code_devkit.processes import Process
@@ -122,63 +123,6 @@ class FakeApi:
 
 
 @dataclass
-class FakeLiteLLM:
-    """The woken pod's LiteLLM: checks the master key, records each request, answers a completion
-    (streamed in two chunks, the second only once the test has seen the first)."""
-
-    seen: list[dict[str, Any]] = field(default_factory=list)
-    first_chunk_seen: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        self.seen.append(
-            {
-                "method": request.method,
-                "path_qs": request.path_qs,
-                "headers": list(request.headers.items()),
-                "body": body,
-            }
-        )
-        if request.headers.get("Authorization") != f"Bearer {MASTER_KEY}":
-            return web.json_response({"error": {"message": "bad key", "type": "auth_error", "code": "401"}}, status=401)
-        ask = json.loads(body)
-        if not ask.get("stream"):
-            return web.json_response(completion("Hello from the woken pod"))
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        await response.write(sse(chunk("Hel")))
-        await asyncio.wait_for(self.first_chunk_seen.wait(), timeout=10)
-        await response.write(sse(chunk("lo")) + b"data: [DONE]\n\n")
-        await response.write_eof()
-        return response
-
-
-def completion(text: str) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "claude-sonnet",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-    }
-
-
-def chunk(text: str) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion.chunk",
-        "created": 0,
-        "model": "claude-sonnet",
-        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
-    }
-
-
-def sse(event: dict[str, Any]) -> bytes:
-    return f"data: {json.dumps(event)}\n\n".encode()
-
-
-@dataclass
 class Stack:
     api: FakeApi
     upstream: FakeLiteLLM
@@ -197,15 +141,6 @@ class Stack:
             timeout=30,
             http_client=httpx.AsyncClient(transport=transport),
         )
-
-
-async def serve(handler: Any, port: int) -> web.AppRunner:
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handler)
-    runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True, shutdown_timeout=1)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner
 
 
 async def wait_healthy(port: int, process: Process, timeout: float = 30.0) -> None:
@@ -227,11 +162,11 @@ async def wait_healthy(port: int, process: Process, timeout: float = 30.0) -> No
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     upstream_port, api_port, health_port = free_port(), free_port(), free_port()
     ports = [free_port() for _ in range(4)]  # ephemeral ports: all from 20000 up
-    api, upstream = FakeApi(upstream=f"127.0.0.1:{upstream_port}"), FakeLiteLLM()
+    api, upstream = FakeApi(upstream=f"127.0.0.1:{upstream_port}"), FakeLiteLLM(MASTER_KEY)
     for index, port in enumerate(ports[:3]):
         api.sleeping(port, "team", f"p{index}")
     api.sleeping(ports[3], "team", "stuck", woken=False)
-    runners = [await serve(api.handle, api_port), await serve(upstream.handle, upstream_port)]
+    runners = [await serve_on_loopback(api.handle, api_port), await serve_on_loopback(upstream.handle, upstream_port)]
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         json.dumps(
@@ -280,7 +215,7 @@ async def test_two_requests_during_a_wake_both_succeed_with_one_wake_up(stack: S
         )
     )
     waited = time.monotonic() - started
-    assert [a.choices[0].message.content for a in answers] == ["Hello from the woken pod"] * 2
+    assert [a.choices[0].message.content for a in answers] == [ANSWER] * 2
     assert waited >= POD_START_SECONDS, "both were held until the pod was Ready"
     assert [(ns, name) for ns, name, _ in stack.api.wakes] == [("team", "p0")], "one wake-up for both"
     asked_at = datetime.strptime(stack.api.wakes[0][2], "%Y-%m-%dT%H:%M:%S%z")  # RFC 3339, UTC ("Z")
@@ -297,7 +232,7 @@ async def test_two_requests_during_a_wake_both_succeed_with_one_wake_up(stack: S
         assert headers["Content-Type"] == "application/json"
     # Once woken, a request is passed through at once, with no new wake-up.
     again = await client.chat.completions.create(model="claude-sonnet", messages=[{"role": "user", "content": "x"}])
-    assert again.choices[0].message.content == "Hello from the woken pod"
+    assert again.choices[0].message.content == ANSWER
     assert len(stack.api.wakes) == 1
 
 
@@ -366,7 +301,7 @@ async def test_a_flood_of_wake_ups_from_one_client_gets_429_and_held_requests_ar
         model="claude-sonnet", messages=ask
     )
     answers = [*(await asyncio.gather(*waking, held)), other]
-    assert [a.choices[0].message.content for a in answers] == ["Hello from the woken pod"] * 4
+    assert [a.choices[0].message.content for a in answers] == [ANSWER] * 4
     assert sorted(name for _, name, _ in stack.api.wakes) == ["p0", "p1", "p2"]
 
 

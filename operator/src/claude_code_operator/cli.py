@@ -139,26 +139,42 @@ def add_log_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true")
 
 
+#: The activator's tunables: option, ActivatorSettings field, type, meaning.
+ACTIVATOR_OPTIONS = (
+    ("--host", "host", str, "address of the route and health listeners"),
+    ("--health-port", "health_port", int, "serve /healthz here"),
+    ("--hold-seconds", "hold_seconds", float, "hold a request this long for a waking provider, then 503"),
+    ("--retry-after-seconds", "retry_after_seconds", int, "Retry-After of those 503s"),
+    ("--max-held", "max_held", int, "requests held at once, for all providers"),
+    ("--max-body-bytes", "max_body_bytes", int, "the largest request body held"),
+    ("--wake-burst", "wake_burst", int, "wake-ups one client (source IP) may ask for at once"),
+    ("--wakes-per-minute", "wakes_per_minute", float, "wake-ups per minute of one client after the burst"),
+    ("--upstream-read-seconds", "upstream_read_seconds", float, "the longest silence of a woken provider"),
+)
+
+
 def add_activator_arguments(parser: argparse.ArgumentParser) -> None:
-    defaults = ActivatorSettings.model_fields
     parser.add_argument(
         "--routes-namespace",
         default=os.environ.get("POD_NAMESPACE", "claude-code-operator"),
         help="namespace of the routes ConfigMap (the operator's)",
     )
-    parser.add_argument("--host", default=defaults["host"].default, help="address of the route and health listeners")
-    parser.add_argument("--health-port", type=int, default=defaults["health_port"].default, help="serve /healthz here")
-    for option, field, kind, meaning in (
-        ("--hold-seconds", "hold_seconds", float, "hold a request this long for a waking provider, then 503"),
-        ("--retry-after-seconds", "retry_after_seconds", int, "Retry-After of those 503s"),
-        ("--max-held", "max_held", int, "requests held at once, for all providers"),
-        ("--max-body-bytes", "max_body_bytes", int, "the largest request body held"),
-        ("--wake-burst", "wake_burst", int, "wake-ups one client (source IP) may ask for at once"),
-        ("--wakes-per-minute", "wakes_per_minute", float, "wake-ups per minute of one client after the burst"),
-        ("--upstream-read-seconds", "upstream_read_seconds", float, "the longest silence of a woken provider"),
-    ):
-        parser.add_argument(option, type=kind, default=defaults[field].default, help=f"{meaning} (default %(default)s)")
+    for option, field, kind, meaning in ACTIVATOR_OPTIONS:
+        default = ActivatorSettings.model_fields[field].default
+        parser.add_argument(option, type=kind, default=default, help=f"{meaning} (default %(default)s)")
     add_log_arguments(parser)
+
+
+def to_activator_settings(args: argparse.Namespace) -> ActivatorSettings:
+    """The activator's settings from its command line; SystemExit naming the option of a bad value."""
+    try:
+        return ActivatorSettings(
+            namespace=args.routes_namespace, **{field: getattr(args, field) for _, field, _, _ in ACTIVATOR_OPTIONS}
+        )
+    except ValidationError as error:
+        options = {field: option for option, field, _, _ in ACTIVATOR_OPTIONS}
+        faults = [f"{options.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}" for e in error.errors()]
+        raise SystemExit(f"claude-code-operator activator: {'; '.join(faults)}") from None
 
 
 def build_plugin_parser() -> argparse.ArgumentParser:
@@ -170,14 +186,22 @@ def build_plugin_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_activator(settings: ActivatorSettings) -> None:
+    from .activator.main import serve
+
+    asyncio.run(serve(settings))
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "login":
         sys.exit(run_login(args, local_machine()))
-    configure_logs(args)
     if args.command == "activator":
-        run_activator_command(args)
+        settings = to_activator_settings(args)
+        configure_logs(args)
+        run_activator(settings)
         return
+    configure_logs(args)
     run_operator(args)
 
 
@@ -197,25 +221,6 @@ def configure_logs(args: argparse.Namespace) -> None:
     # lightkube's client logs every API request at INFO: noise (a JSON line per request, a dozen per new
     # resource), and URLs say nothing the process's own lines do not.
     logging.getLogger("httpx2").setLevel(logging.WARNING)
-
-
-def run_activator_command(args: argparse.Namespace) -> None:
-    from .activator.main import run_activator
-
-    run_activator(
-        ActivatorSettings(
-            namespace=args.routes_namespace,
-            host=args.host,
-            health_port=args.health_port,
-            hold_seconds=args.hold_seconds,
-            retry_after_seconds=args.retry_after_seconds,
-            max_held=args.max_held,
-            max_body_bytes=args.max_body_bytes,
-            wake_burst=args.wake_burst,
-            wakes_per_minute=args.wakes_per_minute,
-            upstream_read_seconds=args.upstream_read_seconds,
-        )
-    )
 
 
 def run_operator(args: argparse.Namespace) -> None:

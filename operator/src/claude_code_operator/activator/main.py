@@ -47,7 +47,3 @@ async def serve(settings: ActivatorSettings) -> None:
         await activator.close()
         await kube.close()
         log.info("Activator stopped")
-
-
-def run_activator(settings: ActivatorSettings) -> None:
-    asyncio.run(serve(settings))
