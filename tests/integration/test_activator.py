@@ -38,6 +38,8 @@ POD_START_SECONDS = 0.6
 HOLD_SECONDS = 3
 RETRY_AFTER = 7
 WAKE_BURST = 2
+MAX_HELD = 4
+MAX_BODY = 64 * 1024
 
 
 @dataclass
@@ -185,6 +187,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
             str(VENV_BIN / "claude-code-operator"), "activator", "--routes-namespace", NAMESPACE,
             "--host", "127.0.0.1", "--health-port", str(health_port), "--hold-seconds", str(HOLD_SECONDS),
             "--retry-after-seconds", str(RETRY_AFTER), "--wake-burst", str(WAKE_BURST), "--wakes-per-minute", "1",
+            "--max-held", str(MAX_HELD), "--max-body-bytes", str(MAX_BODY),
         ],
         env={"PATH": str(VENV_BIN), "KUBECONFIG": str(kubeconfig), "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"},
         log=tmp_path / "activator.log",
@@ -328,3 +331,35 @@ async def test_the_pass_through_adds_little_to_a_direct_request(stack: Stack) ->
     print(f"\nactivator pass-through: median {through_ms:.2f} ms against {direct_ms:.2f} ms direct ({rounds} each)")
     assert stack.api.wakes == [], "a woken route asks for no wake-up"
     assert through_ms - direct_ms < 20, (direct_ms, through_ms)
+
+
+async def test_requests_beyond_the_held_bound_get_503_at_once(stack: Stack) -> None:
+    client = stack.client(stack.ports[3], "127.0.0.18")
+    ask = [{"role": "user", "content": "hi"}]
+    held = [
+        asyncio.create_task(client.chat.completions.create(model="claude-sonnet", messages=ask))
+        for _ in range(MAX_HELD)
+    ]
+    deadline = time.monotonic() + 5
+    while not stack.api.wakes and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)  # the others are held by now (one wake-up for all)
+    started = time.monotonic()
+    with pytest.raises(openai.InternalServerError) as refused:
+        await client.chat.completions.create(model="claude-sonnet", messages=ask)
+    assert time.monotonic() - started < 1, "refused at once, not held"
+    assert refused.value.response.headers["Retry-After"] == str(RETRY_AFTER)
+    assert refused.value.body["code"] == "too_many_waiting"
+    results = await asyncio.gather(*held, return_exceptions=True)
+    assert [getattr(r, "status_code", None) for r in results] == [503] * MAX_HELD, "held until the bound, then 503"
+
+
+async def test_a_body_larger_than_the_bound_gets_413_and_is_not_held(stack: Stack) -> None:
+    client = stack.client(stack.ports[0], "127.0.0.19")
+    with pytest.raises(openai.APIStatusError) as refused:
+        await client.chat.completions.create(
+            model="claude-sonnet", messages=[{"role": "user", "content": "x" * MAX_BODY}]
+        )
+    assert refused.value.status_code == 413
+    assert refused.value.body["code"] == "request_too_large"
+    assert stack.api.wakes == [], "no wake-up for a request that cannot be held"
