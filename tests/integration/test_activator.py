@@ -233,10 +233,42 @@ async def test_two_requests_during_a_wake_both_succeed_with_one_wake_up(stack: S
         assert headers["Host"] == f"127.0.0.1:{port}"
         assert headers["User-Agent"].startswith("AsyncOpenAI/Python")
         assert headers["Content-Type"] == "application/json"
-    # Once woken, a request is passed through at once, with no new wake-up.
-    again = await client.chat.completions.create(model="claude-sonnet", messages=[{"role": "user", "content": "x"}])
+    # Once woken, a request is passed through at once, with no new wake-up; its query string as sent.
+    again = await client.chat.completions.create(
+        model="claude-sonnet", messages=[{"role": "user", "content": "x"}], extra_query={"trace": "a b&c/é"}
+    )
     assert again.choices[0].message.content == ANSWER
+    assert stack.upstream.seen[-1]["path_qs"] == "/v1/chat/completions?trace=a+b%26c%2F%C3%A9"
     assert len(stack.api.wakes) == 1
+
+
+async def test_a_removed_route_closes_its_port_and_a_new_one_opens(stack: Stack) -> None:
+    removed, added = stack.ports[2], free_port()
+    route = stack.api.routes.pop(str(removed))
+    stack.api.routes[str(added)] = {**route, "target": stack.api.upstream}
+    stack.api.publish()
+
+    async def refused(port: int) -> bool:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except ConnectionRefusedError:
+            return True
+        writer.close()
+        await writer.wait_closed()
+        return False
+
+    async def changed() -> bool:
+        return await refused(removed) and not await refused(added)
+
+    deadline = time.monotonic() + 10
+    while not await changed() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert await changed(), "the removed route's port is closed, the new one's open"
+    answer = await stack.client(added, "127.0.0.20").chat.completions.create(
+        model="claude-sonnet", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert answer.choices[0].message.content == ANSWER
+    assert stack.api.wakes == [], "a route that names its woken pod asks for no wake-up"
 
 
 async def test_the_woken_pods_refusal_of_a_bad_key_reaches_the_client_as_it_was_sent(stack: Stack) -> None:
