@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Literal
 
 import aiohttp
 import openai
@@ -18,10 +19,13 @@ import yaml
 
 from claude_code_devkit.cluster import Cluster, service_account_kubeconfig
 from claude_code_devkit.fakes.litellm_api import ANSWER, FakeLiteLLM, serve_on_loopback
+from claude_code_devkit.network_analyzer import analyze, egress_traffic, ingress_traffic
 from claude_code_devkit.operator_process import CHART
 from claude_code_devkit.paths import VENV_BIN
 from claude_code_devkit.ports import free_port
 from claude_code_devkit.processes import Process
+from tests.integration.test_activator_network_policy import ACTIVATOR, activator_world, route_policies
+from tests.integration.test_network_policy import ALLOW_FROM, EVERYONE, OPERATOR_NS, TEAM, provider, source
 
 PROVIDER = (
     "apiVersion: claudecode.dev/v1alpha1\nkind: ClaudeCodeProvider\nmetadata: {name: alice}\n"
@@ -163,3 +167,85 @@ async def test_a_request_for_a_sleeping_provider_wakes_it_once_and_is_passed_thr
         process.stop()
         await runner.cleanup()
     assert MASTER_KEY not in process.output()
+
+
+def render_chart(cluster: Cluster, helm_home: Path, *args: str) -> list[dict[str, Any]]:
+    out = cluster.helm("template", "cco", str(CHART), "--namespace", OPERATOR_NS, *args, helm_home=helm_home).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def test_the_activator_is_off_by_default_and_on_runs_the_operator_image_as_its_own_account(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    default = render_chart(cluster, tmp_path / "helm")
+    assert [d["metadata"]["name"] for d in default if "activator" in d["metadata"]["name"]] == []
+    docs = render_chart(
+        cluster, tmp_path / "helm", "--set", "activator.enabled=true", "--set", "activator.holdSeconds=30"
+    )
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    operator_pod = deployments["cco-claude-code-operator"]["spec"]["template"]
+    activator_pod = deployments["cco-claude-code-operator-activator"]["spec"]["template"]
+    assert activator_pod["metadata"]["labels"] == ACTIVATOR, "the labels the operator's route policies select"
+    (container,) = activator_pod["spec"]["containers"]
+    assert container["image"] == operator_pod["spec"]["containers"][0]["image"]
+    assert container["command"] == ["claude-code-operator"]
+    assert container["args"][0] == "activator"
+    assert "--hold-seconds=30" in container["args"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert activator_pod["spec"]["serviceAccountName"] == "cco-claude-code-operator-activator"
+    assert activator_pod["spec"]["serviceAccountName"] != operator_pod["spec"]["serviceAccountName"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    cluster_roles = [d for d in docs if d["kind"] == "ClusterRole" and "activator" in d["metadata"]["name"]]
+    assert [r["rules"] for r in cluster_roles] == [
+        [{"apiGroups": ["claudecode.dev"], "resources": ["claudecodeproviders"], "verbs": ["patch"]}]
+    ]
+
+
+def to_pods(name: str, rules: list[tuple[dict[str, Any], int]]) -> dict[str, Any]:
+    """Connections from the activator's pods, written as a policy: (destination peer, TCP port) per rule."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": OPERATOR_NS},
+        "spec": {
+            "podSelector": {"matchLabels": ACTIVATOR},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [peer], "ports": [{"port": port, "protocol": "TCP"}]} for peer, port in rules],
+        },
+    }
+
+
+def test_the_activators_own_policy_admits_probes_and_reaches_provider_pods_and_the_api_server_only(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    docs = render_chart(
+        cluster, tmp_path / "helm", "--set", "activator.enabled=true", "--set", "networkPolicy.enabled=true",
+        "--set", "apiServer.endpoints={10.0.0.11:6443}",
+    )  # fmt: skip
+    (base,) = [d for d in docs if d["kind"] == "NetworkPolicy" and d["metadata"]["name"].endswith("-activator")]
+    alice = provider(ALLOW_FROM)
+    policies = [base, *route_policies(alice)]
+    provider_pod = source(TEAM, "alice-claude-code")
+    provider_pod["podSelector"] = {"matchLabels": {"claudecode.dev/provider": "alice"}}
+    verdicts: list[tuple[Literal["permits", "forbids"], dict[str, Any]]] = [
+        ("permits", to_pods("to-providers", [(provider_pod, 4000)])),
+        ("permits", egress_traffic("to-api", OPERATOR_NS, ACTIVATOR, [("10.0.0.11/32", 6443), ("10.96.0.1/32", 443)])),
+        ("forbids", to_pods("elsewhere", [(provider_pod, 8080), (source(TEAM, "client-a"), 4000)])),
+        ("forbids", egress_traffic("far", OPERATOR_NS, ACTIVATOR, [("10.0.0.11/32", 2379), ("10.0.0.12/32", 5432)])),
+        # the kubelet's probes; the route's clients; nobody on a port no route has
+        (
+            "permits",
+            ingress_traffic("in", OPERATOR_NS, ACTIVATOR, [(EVERYONE, 8080), ([source(TEAM, "client-a")], 20000)]),
+        ),
+        (
+            "forbids",
+            ingress_traffic(
+                "not-in", OPERATOR_NS, ACTIVATOR, [(EVERYONE, 20002), ([source(TEAM, "bystander")], 20000)]
+            ),
+        ),
+    ]
+    for index, (query, traffic) in enumerate(verdicts):
+        workdir = tmp_path / f"{index}-{query}"
+        workdir.mkdir()
+        answer = analyze(query, traffic, policies, activator_world(alice), workdir)
+        assert answer["numerical_result"] == 0, json.dumps(answer, indent=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import statistics
 import time
 from collections.abc import AsyncIterator
@@ -131,6 +132,7 @@ class Stack:
     upstream_port: int
     ports: list[int]
     process: Process
+    health_port: int
 
     def client(self, port: int, source: str) -> openai.AsyncOpenAI:
         """An openai client of a route port, speaking from loopback address `source`; no retries (its
@@ -194,7 +196,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     )  # fmt: skip
     try:
         await wait_healthy(health_port, process)
-        yield Stack(api, upstream, upstream_port, ports, process)
+        yield Stack(api, upstream, upstream_port, ports, process, health_port)
     finally:
         process.stop()
         for task in api.tasks:
@@ -395,3 +397,30 @@ async def test_a_body_larger_than_the_bound_gets_413_and_is_not_held(stack: Stac
     assert refused.value.status_code == 413
     assert refused.value.body["code"] == "request_too_large"
     assert stack.api.wakes == [], "no wake-up for a request that cannot be held"
+
+
+async def test_a_route_port_in_use_is_opened_once_free_and_the_activator_is_not_ready_until_then(stack: Stack) -> None:
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    stack.api.routes[str(port)] = {"namespace": "team", "name": "late", "target": stack.api.upstream}
+    stack.api.publish()
+
+    async def health() -> int:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{stack.health_port}/healthz") as r,
+        ):
+            return r.status
+
+    deadline = time.monotonic() + 5
+    while await health() == 200 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert await health() == 503, "not ready while a route's port is not served"
+    busy.close()
+    await wait_healthy(stack.health_port, stack.process, timeout=15)
+    answer = await stack.client(port, "127.0.0.21").chat.completions.create(
+        model="claude-sonnet", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert answer.choices[0].message.content == ANSWER

@@ -42,6 +42,7 @@ WAKE_RETRY_SECONDS = 2.0
 #: How long held and passing requests may finish when the activator stops.
 SHUTDOWN_SECONDS = 30.0
 CONNECT_SECONDS = 10.0
+LISTEN_RETRY_SECONDS = 5.0
 
 
 class WakeRequests(Protocol):
@@ -92,8 +93,9 @@ class Activator:
         self.limiter = WakeLimiter(settings.wake_burst, settings.wakes_per_minute / 60.0)
         self.tracked: dict[int, Tracked] = {}
         self.held = 0
-        #: The routes read last (None: none read yet), and the event that they changed.
+        #: The routes read last (None: none read yet), those applied last, and the event that they changed.
         self._wanted: dict[int, Route] | None = None
+        self._applied: dict[int, Route] | None = None
         self._routes_changed = asyncio.Event()
         # No access log: its lines carry headers (User-Agent, Referer); the activator's own lines say enough.
         self._runner = web.ServerRunner(
@@ -105,7 +107,9 @@ class Activator:
 
     @property
     def ready(self) -> bool:
-        return self._wanted is not None and all(t.site is not None for t in self.tracked.values())
+        """The routes have been read and applied, and every route's port listens."""
+        current = self._wanted is not None and self._applied is self._wanted
+        return current and all(t.site is not None for t in self.tracked.values())
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
@@ -148,9 +152,11 @@ class Activator:
 
     async def run_listeners(self) -> None:
         """Open a listener for each new route port, close those of removed routes, tell held requests of
-        every change. Runs until cancelled."""
+        every change; a port that could not be opened is tried again every LISTEN_RETRY_SECONDS. Runs until
+        cancelled."""
         while True:
-            await self._routes_changed.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._routes_changed.wait(), LISTEN_RETRY_SECONDS)
             self._routes_changed.clear()
             if self._wanted is not None:
                 await self.apply_routes(self._wanted)
@@ -170,6 +176,7 @@ class Activator:
                 tracked.update(route)
             if tracked.site is None:
                 await self._listen(port, tracked)
+        self._applied = routes
 
     async def _listen(self, port: int, tracked: Tracked) -> None:
         site = web.TCPSite(self._runner, self.settings.host, port)
