@@ -87,7 +87,12 @@ def test_the_charts_activator_rights_are_the_routes_config_map_and_the_wake_up_p
     account = f"system:serviceaccount:{namespace}:{release}-claude-code-operator-activator"
 
     def can(verb: str, resource: str) -> bool:
-        answer = cluster.kubectl("auth", "can-i", verb, resource, "-n", namespace, f"--as={account}", check=False)
+        """`resource` as kubectl takes it (`kind/name`), or `kind:subresource`."""
+        kind, _, subresource = resource.partition(":")
+        asked = ["--subresource", subresource] if subresource else []
+        answer = cluster.kubectl(
+            "auth", "can-i", verb, kind, *asked, "-n", namespace, f"--as={account}", check=False
+        )  # fmt: skip
         return answer.stdout.strip() == "yes"
 
     ccp = "claudecodeproviders.claudecode.dev"
@@ -97,7 +102,7 @@ def test_the_charts_activator_rights_are_the_routes_config_map_and_the_wake_up_p
     refused = [
         ("get", "configmaps/other"), ("list", "configmaps"), ("patch", f"configmaps/{ROUTES}"),
         ("get", "secrets"), ("list", "secrets"), ("get", ccp), ("update", ccp), ("delete", ccp),
-        ("patch", f"{ccp}/status"), ("get", "pods"), ("create", "pods"), ("patch", "endpointslices.discovery.k8s.io"),
+        ("patch", f"{ccp}:status"), ("get", "pods"), ("create", "pods"), ("patch", "endpointslices.discovery.k8s.io"),
     ]  # fmt: skip
     assert [(verb, what) for verb, what in refused if can(verb, what)] == []
 
@@ -201,6 +206,10 @@ def test_the_activator_is_off_by_default_and_on_runs_the_operator_image_as_its_o
     ]
 
 
+#: Where the kubelet's probes come from (a node's address), and a pod with no policy of its own.
+PROBES = [{"ipBlock": {"cidr": "0.0.0.0/0"}}, source(TEAM, "bystander")]
+
+
 def to_pods(name: str, rules: list[tuple[dict[str, Any], int]]) -> dict[str, Any]:
     """Connections from the activator's pods, written as a policy: (destination peer, TCP port) per rule."""
     return {
@@ -232,10 +241,10 @@ def test_the_activators_own_policy_admits_probes_and_reaches_provider_pods_and_t
         ("permits", egress_traffic("to-api", OPERATOR_NS, ACTIVATOR, [("10.0.0.11/32", 6443), ("10.96.0.1/32", 443)])),
         ("forbids", to_pods("elsewhere", [(provider_pod, 8080), (source(TEAM, "client-a"), 4000)])),
         ("forbids", egress_traffic("far", OPERATOR_NS, ACTIVATOR, [("10.0.0.11/32", 2379), ("10.0.0.12/32", 5432)])),
-        # the kubelet's probes; the route's clients; nobody on a port no route has
+        # the kubelet's probes (from nodes; any pod too), the route's clients; nobody on a port no route has
         (
             "permits",
-            ingress_traffic("in", OPERATOR_NS, ACTIVATOR, [(EVERYONE, 8080), ([source(TEAM, "client-a")], 20000)]),
+            ingress_traffic("in", OPERATOR_NS, ACTIVATOR, [(PROBES, 8080), ([source(TEAM, "client-a")], 20000)]),
         ),
         (
             "forbids",
