@@ -8,7 +8,7 @@ ACTIONLINT_VERSION := v1.7.12
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 PORT ?= 4000
 
-.PHONY: install proxy login setup-token test test-unit test-integration lint format bench bench-soak bench-operator
+.PHONY: install proxy login setup-token test test-unit test-integration lint format bench bench-soak bench-operator bench-idle
 .PHONY: cluster cluster-down test-e2e crds demo demo-down constraints images test-images
 
 install: $(BIN)/.installed $(NCA_VENV)/.installed
@@ -110,6 +110,11 @@ bench: install
 
 bench-soak: install
 	$(BIN)/python -m tests.bench.chain --soak
+
+# An idle provider pod's memory (both containers, every process) before and after the pool's idle release,
+# and the first request's added latency after it (a Markdown report; about 3 minutes).
+bench-idle: install
+	$(BIN)/python -m tests.bench.idle
 
 # The operator at scale on the local control plane: 200 resources at once, RSS at 1,000, steady-state
 # writes, against a bare kopf operator measured the same way (a Markdown report; about 10 minutes).

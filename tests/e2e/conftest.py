@@ -11,7 +11,7 @@ import os
 import re
 import secrets
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -48,6 +48,8 @@ SESSION_LABEL = "claudecode.dev/e2e-session"
 SESSION_ID = secrets.token_hex(4)
 #: Extra env for every container of a namespace's pods (see the `pod_env` fixture).
 _POD_ENV: dict[str, dict[str, str]] = {}
+#: Host files every container of a namespace's pods sees at the same path (see the `pod_env` fixture).
+_POD_FILES: dict[str, list[Path]] = {}
 
 
 def _is_e2e(item: pytest.Item) -> bool:
@@ -149,6 +151,7 @@ def session_pod_runner(cluster: Cluster, api: client.ApiClient) -> Iterator[PodR
         programs=STANDIN_PROGRAMS,
         namespace_selector=f"{SESSION_LABEL}={SESSION_ID}",
         pod_overrides=lambda pod: _POD_ENV.get(pod.metadata.namespace, {}),
+        pod_files=lambda pod: _POD_FILES.get(pod.metadata.namespace, []),
         images=image_mode_refs(),
     ).start()
     try:
@@ -186,17 +189,20 @@ def sa_kubeconfig(cluster: Cluster, tmp_path: Path):  # type: ignore[no-untyped-
 
 
 @pytest.fixture
-def pod_env() -> Iterator[Callable[[str, Mapping[str, str]], None]]:
-    """`pod_env(namespace, env)`: the pod runner adds `env` (as is) to every container of that namespace's pods."""
+def pod_env() -> Iterator[Callable[..., None]]:
+    """`pod_env(namespace, env, files=())`: the pod runner adds `env` (as is) to every container of that
+    namespace's pods, and shows them the host `files` at the same paths (read-only; a test's CA)."""
     touched: set[str] = set()
 
-    def add(namespace: str, env: Mapping[str, str]) -> None:
+    def add(namespace: str, env: Mapping[str, str], files: Sequence[Path] = ()) -> None:
         touched.add(namespace)
         _POD_ENV.setdefault(namespace, {}).update(env)
+        _POD_FILES.setdefault(namespace, []).extend(files)
 
     yield add
     for namespace in touched:
         _POD_ENV.pop(namespace, None)
+        _POD_FILES.pop(namespace, None)
 
 
 @pytest.fixture

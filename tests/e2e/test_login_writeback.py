@@ -59,6 +59,7 @@ def oauth(
     pod_env: Any,
 ) -> Iterator[FakeOAuthServer]:
     with FakeOAuthServer(tmp_path) as server:
+        server.ca_file.chmod(0o644)  # a CA certificate is public; the pod's user reads it
         pod_env(
             world.namespace,
             {
@@ -66,6 +67,7 @@ def oauth(
                 "https_proxy": server.proxy_url,
                 "NODE_EXTRA_CA_CERTS": str(server.ca_file),
             },
+            files=[server.ca_file],
         )
         yield server
 
@@ -91,12 +93,15 @@ def reconciles(metrics: str, trigger: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith(prefix))
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """As the CLI writes its credentials: a temporary file renamed over the old one."""
+def write_atomically(path: Path, data: bytes, owner: tuple[int, int] | None = None) -> None:
+    """As the CLI writes its credentials: a temporary file renamed over the old one, as the container's
+    user (`owner`: a container run from its image; else ours, as a local program runs)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
     os.chmod(tmp, 0o600)
+    if owner is not None:
+        os.chown(tmp, *owner)
     os.replace(tmp, path)
 
 
@@ -143,8 +148,13 @@ def test_a_real_refresh_is_written_back_survives_a_pod_restart_and_does_not_rest
         "claude": ["api-access", "claude-config", "claude-home", "claude-tmp", "login"],
         "litellm": ["litellm-config", "litellm-tmp"],
     }
-    assert "KUBECONFIG" in pod.container("claude").env
-    assert "KUBECONFIG" not in pod.container("litellm").env
+    claude, litellm = pod.container("claude"), pod.container("litellm")
+    if claude.image:  # from its image: the projected token where the pod mounts it, in `claude` alone
+        assert "api-access" in {source.name for source in claude.mounts.values()}, pod.describe()
+        assert "api-access" not in {source.name for source in litellm.mounts.values()}, pod.describe()
+    else:  # a local program: a kubeconfig holding that token
+        assert "KUBECONFIG" in claude.env
+    assert "KUBECONFIG" not in litellm.env
     # Its egress reaches the API server at its real address and port, and nothing else of its host.
     net = client.NetworkingV1Api(world.api)
     policies = [world.api.sanitize_for_serialization(p) for p in net.list_namespaced_network_policy(ns).items]
@@ -338,9 +348,10 @@ def test_an_in_pod_login_is_persisted_without_a_restart(
 
     # `kubectl exec -it dave-claude-code -c claude -- claude auth login` replaces the credentials file.
     relogin = oauth.issue(expires_in=9 * 3600)
-    config_dir = pod.container("claude").mounts["/var/lib/claude"]
+    claude = pod.container("claude")
+    config_dir = claude.mounts["/var/lib/claude"]
     before = reconciles(proc.metrics(), "secret")
-    write_atomically(config_dir / ".credentials.json", json.dumps(relogin.credentials()).encode())
+    write_atomically(config_dir / ".credentials.json", json.dumps(relogin.credentials()).encode(), claude.user)
 
     def persisted() -> dict[str, str] | None:
         creds, annotations = secret_login(core, ns, "dave-login")
@@ -354,7 +365,7 @@ def test_an_in_pod_login_is_persisted_without_a_restart(
     assert (live.metadata.uid, live.metadata.deletion_timestamp) == (pod.uid, None), "the pod was replaced"
 
     # A blank credentials file (what a rejected refresh leaves) is never written over the login.
-    write_atomically(config_dir / ".credentials.json", b"{}")
+    write_atomically(config_dir / ".credentials.json", b"{}", claude.user)
     wait_until(
         lambda: re.search(r'"outcome": "invalid"', pod.container("claude").output()),
         timeout=30,

@@ -173,6 +173,7 @@ class RunningContainer:
     mounts: dict[str, Path] = field(default_factory=dict)
     image: str | None = None  # the image it runs from (image mode), else a local program
     working_container: Container | None = None  # the image's buildah working container, removed at stop
+    user: tuple[int, int] | None = None  # (uid, gid) it runs as in image mode; a local program runs as ours
 
     @property
     def pid(self) -> int:
@@ -243,6 +244,7 @@ class PodRunner:
         programs: Mapping[str, Sequence[str]] | None = None,
         search_dirs: Sequence[Path] = (VENV_BIN,),
         pod_overrides: Callable[[Any], Mapping[str, str]] | None = None,
+        pod_files: Callable[[Any], Sequence[Path]] | None = None,
         poll_interval: float = 0.3,
         stop_timeout: float = 5.0,
         max_lifetime: float = 3600.0,
@@ -250,7 +252,9 @@ class PodRunner:
         images: Collection[str] = frozenset(),
     ) -> None:
         """`images`: containers naming one of these images run from its root filesystem (image mode,
-        see image_runtime), every other container from a local program (`programs`, `search_dirs`)."""
+        see image_runtime), every other container from a local program (`programs`, `search_dirs`).
+        `pod_files`: host files (a test's CA) every container of the pod sees at the same path, read-only,
+        as files a node mounts into its pods: bind-mounted into an image's root, a local program has them."""
         self._core = client.CoreV1Api(api_client)
         self._custom = client.CustomObjectsApi(api_client)
         self.namespace = namespace
@@ -259,6 +263,7 @@ class PodRunner:
         self.programs = dict(programs or {})
         self.search_dirs = tuple(search_dirs)
         self.pod_overrides = pod_overrides
+        self.pod_files = pod_files
         self.poll_interval = poll_interval
         self.stop_timeout = stop_timeout
         self.max_lifetime = max_lifetime
@@ -542,7 +547,10 @@ class PodRunner:
                 argv=kubernetes_argv(command, args, image),
                 env=env,
                 volume_dirs=volumes,
-                extra_mounts=[Mount(str(hosts), "/etc/hosts", read_only=True)],
+                extra_mounts=[
+                    Mount(str(hosts), "/etc/hosts", read_only=True),
+                    *(Mount(str(f), str(f), read_only=True) for f in (self.pod_files(pod) if self.pod_files else ())),
+                ],
             )
             plan_path = workdir / "launch.json"  # holds the env, Secret values included: root's alone
             plan_path.touch(mode=0o600)
@@ -567,7 +575,15 @@ class PodRunner:
         )  # fmt: skip
         mounts = {m.target: Path(m.source) for m in plan.mounts}
         return RunningContainer(
-            container.name, list(plan.argv), dict(plan.env), process, log_path, mounts, container.image, working
+            container.name,
+            list(plan.argv),
+            dict(plan.env),
+            process,
+            log_path,
+            mounts,
+            container.image,
+            working,
+            (plan.uid, plan.gid),
         )
 
     def _in_cluster_env(self) -> dict[str, str]:
