@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import pytest
 
-from claude_code_devkit.network_analyzer import analyze, egress_traffic
+from claude_code_devkit.network_analyzer import analyze, egress_traffic, ingress_traffic
 from claude_code_operator.api.resource import Provider
 from claude_code_operator.render.network import (
     render_network_policy,
@@ -89,16 +89,7 @@ EVERYONE = [{"namespaceSelector": {}}, {"ipBlock": {"cidr": "0.0.0.0/0"}}]
 
 def traffic(name: str, target: Provider, rules: list[tuple[list[dict[str, Any]], int]]) -> dict[str, Any]:
     """Connections to the provider pod, written as a policy: (sources, TCP port) per rule."""
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "namespace": TEAM},
-        "spec": {
-            "podSelector": {"matchLabels": {"claudecode.dev/provider": target.name}},
-            "policyTypes": ["Ingress"],
-            "ingress": [{"from": peers, "ports": [{"port": port, "protocol": "TCP"}]} for peers, port in rules],
-        },
-    }
+    return ingress_traffic(name, TEAM, {"claudecode.dev/provider": target.name}, rules)
 
 
 def nca(

@@ -69,3 +69,40 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
   resources: [events]
   verbs: [create]
 {{- end -}}
+
+{{/* Egress rules to the API server: its Service's port 443 (where a CNI checks egress before translating
+it) and its real addresses: apiServer.endpoints, else the default/kubernetes EndpointSlice at install time
+(Calico and Cilium check egress after kubernetes.default:443 is translated to them), else port 6443. */}}
+{{- define "cco.apiServerEgress" -}}
+{{- $endpoints := list }}
+{{- range .Values.apiServer.endpoints }}
+{{- $endpoints = append $endpoints (dict "address" (regexReplaceAll "^\\[?([^\\]]*)\\]?:[0-9]+$" . "${1}") "port" (regexReplaceAll "^.*:([0-9]+)$" . "${1}" | int)) }}
+{{- end }}
+{{- if not $endpoints }}
+{{- with lookup "discovery.k8s.io/v1" "EndpointSlice" "default" "kubernetes" }}
+{{- $ports := list }}
+{{- range .ports }}{{- if eq (.protocol | default "TCP") "TCP" }}{{- $ports = append $ports .port }}{{- end }}{{- end }}
+{{- range .endpoints }}{{- range $address := .addresses }}{{- range $port := $ports }}
+{{- $endpoints = append $endpoints (dict "address" $address "port" ($port | int)) }}
+{{- end }}{{- end }}{{- end }}
+{{- end }}
+{{- end -}}
+- ports:
+    - {port: 443, protocol: TCP}
+{{- range $endpoints }}
+- to:
+    - ipBlock: {cidr: {{ .address }}/{{ if contains ":" .address }}128{{ else }}32{{ end }}}
+  ports:
+    - {port: {{ .port }}, protocol: TCP}
+{{- else }}
+# Neither apiServer.endpoints nor the default/kubernetes EndpointSlice: the usual API server port.
+- ports:
+    - {port: 6443, protocol: TCP}
+{{- end }}
+{{- end -}}
+
+{{/* The activator's pods; the operator's per-route NetworkPolicies and provider policies select these. */}}
+{{- define "cco.activatorSelectorLabels" -}}
+app.kubernetes.io/name: claude-code-activator
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}

@@ -63,3 +63,19 @@ def egress_traffic(
             ],
         },
     }
+
+
+def ingress_traffic(
+    name: str, namespace: str, pod_labels: dict[str, str], rules: list[tuple[list[dict[str, Any]], int]]
+) -> dict[str, Any]:
+    """Connections to the pods with `pod_labels`, written as a policy: (sources, TCP port) per rule."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "podSelector": {"matchLabels": pod_labels},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": peers, "ports": [{"port": port, "protocol": "TCP"}]} for peers, port in rules],
+        },
+    }

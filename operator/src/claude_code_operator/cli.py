@@ -1,4 +1,5 @@
 """`claude-code-operator run`: the operator process (KUBECONFIG or in-cluster config).
+`claude-code-operator activator`: the listener of sleeping providers, see `activator/`.
 `claude-code-operator login` (also `kubectl claude-code login`): this machine's Claude Code login into the
 cluster, see `login/`."""
 
@@ -13,6 +14,7 @@ import sys
 
 from pydantic import ValidationError
 
+from .activator.settings import ActivatorSettings
 from .api.spec import DEFAULT_IMAGE_REPOSITORY, Resources
 from .config import DEFAULT_OPERATOR_LABELS, DEFAULT_WARN_PERCENT, ApiServerEndpoint, OperatorConfig, PodDefaults
 from .login.command import add_arguments as add_login_arguments
@@ -134,10 +136,53 @@ def build_parser() -> argparse.ArgumentParser:
         dest="external_service_types",
         help="a Service type besides ClusterIP that resources may ask for, with ipBlock peers in allowFrom (repeat)",
     )
-    run.add_argument("--log-format", choices=["json", "plain"], default="json")
-    run.add_argument("--verbose", action="store_true")
+    add_log_arguments(run)
+    add_activator_arguments(commands.add_parser("activator", help="hold requests for sleeping providers and wake them"))
     add_login_arguments(commands.add_parser("login", help="copy this machine's Claude Code login into the cluster"))
     return parser
+
+
+def add_log_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log-format", choices=["json", "plain"], default="json")
+    parser.add_argument("--verbose", action="store_true")
+
+
+#: The activator's tunables: option, ActivatorSettings field, type, meaning.
+ACTIVATOR_OPTIONS = (
+    ("--host", "host", str, "address of the route and health listeners"),
+    ("--health-port", "health_port", int, "serve /healthz here"),
+    ("--hold-seconds", "hold_seconds", float, "hold a request this long for a waking provider, then 503"),
+    ("--retry-after-seconds", "retry_after_seconds", int, "Retry-After of those 503s"),
+    ("--max-held", "max_held", int, "requests held at once, for all providers"),
+    ("--max-body-bytes", "max_body_bytes", int, "the largest request body held"),
+    ("--wake-burst", "wake_burst", int, "wake-ups one client (source IP) may ask for at once"),
+    ("--wakes-per-minute", "wakes_per_minute", float, "wake-ups per minute of one client after the burst"),
+    ("--upstream-read-seconds", "upstream_read_seconds", float, "the longest silence of a woken provider"),
+)
+
+
+def add_activator_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--routes-namespace",
+        default=os.environ.get("POD_NAMESPACE", "claude-code-operator"),
+        help="namespace of the routes ConfigMap (the operator's)",
+    )
+    for option, field, kind, meaning in ACTIVATOR_OPTIONS:
+        default = ActivatorSettings.model_fields[field].default
+        parser.add_argument(option, type=kind, default=default, help=f"{meaning} (default %(default)s)")
+    add_log_arguments(parser)
+
+
+def to_activator_settings(args: argparse.Namespace) -> ActivatorSettings:
+    """The activator's settings from its command line; SystemExit naming the option of a bad value."""
+    try:
+        return ActivatorSettings(
+            namespace=args.routes_namespace, **{field: getattr(args, field) for _, field, _, _ in ACTIVATOR_OPTIONS}
+        )
+    except ValidationError as error:
+        options = {field: option for option, field, _, _ in ACTIVATOR_OPTIONS}
+        faults = [f"{options.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}" for e in error.errors()]
+        raise SystemExit(f"claude-code-operator activator: {'; '.join(faults)}") from None
 
 
 def build_plugin_parser() -> argparse.ArgumentParser:
@@ -149,16 +194,41 @@ def build_plugin_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_activator(settings: ActivatorSettings) -> None:
+    from .activator.main import serve
+
+    asyncio.run(serve(settings))
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "login":
         sys.exit(run_login(args, local_machine()))
+    if args.command == "activator":
+        settings = to_activator_settings(args)
+        configure_logs(args)
+        run_activator(settings)
+        return
+    configure_logs(args)
     run_operator(args)
 
 
 def kubectl_plugin(argv: list[str] | None = None) -> None:
     args = build_plugin_parser().parse_args(sys.argv[1:] if argv is None else argv)
     sys.exit(run_login(args, local_machine()))
+
+
+def configure_logs(args: argparse.Namespace) -> None:
+    """kopf's log set-up (JSON lines with the records' extra fields, or plain), for both long-running commands."""
+    import kopf
+
+    kopf.configure(
+        verbose=args.verbose,
+        log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL,
+    )
+    # lightkube's client logs every API request at INFO: noise (a JSON line per request, a dozen per new
+    # resource), and URLs say nothing the process's own lines do not.
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 
 def run_operator(args: argparse.Namespace) -> None:
@@ -180,13 +250,6 @@ def run_operator(args: argparse.Namespace) -> None:
         external_service_types=tuple(args.external_service_types),
         **({"allowed_images": tuple(args.allowed_images)} if args.allowed_images else {}),
     )
-    kopf.configure(
-        verbose=args.verbose,
-        log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL,
-    )
-    # lightkube's client logs every API request at INFO: noise (a JSON line per request, a dozen per new
-    # resource), and URLs say nothing the operator's own lines do not.
-    logging.getLogger("httpx2").setLevel(logging.WARNING)
     if not args.verbose:
         # kopf's "Handler ... succeeded" for every pod and Secret event: a JSON line each, thousands in a
         # burst, saying nothing the operator's own lines (pods created, status changes) do not. Its

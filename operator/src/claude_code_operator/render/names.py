@@ -18,6 +18,9 @@ KEYS_DIGEST_ANNOTATION = "claudecode.dev/keys-digest"
 #: On the pod: a hash of what it was rendered from (the spec, the login Secret's keys): a pod whose render
 #: changed while this did not is the operator's own change, rolled out gradually.
 INPUT_HASH_ANNOTATION = "claudecode.dev/input-hash"
+#: On the activator's per-route NetworkPolicies (in the operator's namespace: no owner reference can
+#: name the provider): the provider's namespace, beside PROVIDER_LABEL naming it.
+PROVIDER_NAMESPACE_LABEL = "claudecode.dev/provider-namespace"
 #: On provider pods: the name of the login Secret they run (login_pods), as a label value.
 LOGIN_SECRET_LABEL = "claudecode.dev/login-secret"
 
@@ -73,6 +76,21 @@ def network_policy_name(name: str) -> str:
 def write_back_policy_name(name: str) -> str:
     """The NetworkPolicy letting a pod that writes its login back reach the API server."""
     return f"{name}-claude-code-api"
+
+
+def activator_slice_name(name: str) -> str:
+    """The EndpointSlice that sends a sleeping provider's Service to the activator."""
+    return f"{service_name(name)}-activator"
+
+
+def activator_ingress_policy_name(name: str) -> str:
+    """The NetworkPolicy letting the activator's pods reach a provider pod."""
+    return f"{name}-claude-code-activator"
+
+
+def activator_route_policy_name(port: int) -> str:
+    """The NetworkPolicy, in the operator's namespace, of one route port of the activator."""
+    return f"claude-code-activator-route-{port}"
 
 
 def selector_labels(name: str) -> dict[str, str]:

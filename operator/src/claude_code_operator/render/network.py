@@ -55,6 +55,21 @@ def render_service(provider: Provider) -> dict[str, Any]:
     }
 
 
+def to_client_peers(provider: Provider) -> list[dict[str, Any]]:
+    """The spec's allowFrom peers as NetworkPolicy peers, as written (in the provider's namespace's policy)."""
+    return [peer.model_dump(exclude_none=True, exclude_defaults=True) for peer in provider.spec.allow_from]
+
+
+def to_qualified_client_peers(provider: Provider) -> list[dict[str, Any]]:
+    """The same peers for a policy in another namespace: a pod selector alone means the provider's
+    namespace, so it is given that namespace; namespace selectors and IP blocks mean the same anywhere."""
+    own_namespace = {"matchLabels": {"kubernetes.io/metadata.name": provider.namespace}}
+    return [
+        peer if "namespaceSelector" in peer or "ipBlock" in peer else {"namespaceSelector": own_namespace, **peer}
+        for peer in to_client_peers(provider)
+    ]
+
+
 def render_network_policy(
     provider: Provider, operator_namespace: str, operator_labels: Mapping[str, str]
 ) -> dict[str, Any]:
@@ -70,12 +85,7 @@ def render_network_policy(
         }
     ]
     if provider.spec.allow_from:
-        ingress.append(
-            {
-                "from": [p.model_dump(exclude_none=True, exclude_defaults=True) for p in provider.spec.allow_from],
-                "ports": [{"port": contract.HTTP_PORT, "protocol": "TCP"}],
-            }
-        )
+        ingress.append({"from": to_client_peers(provider), "ports": [{"port": contract.HTTP_PORT, "protocol": "TCP"}]})
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
