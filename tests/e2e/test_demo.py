@@ -90,7 +90,7 @@ def test_demo_up_answers_and_demo_down_leaves_nothing(cluster: Cluster, tmp_path
         assert up.returncode == 0, f"stdout:\n{up.stdout}\nstderr:\n{up.stderr}"
         assert "OFFLINE MODE" in up.stdout
         assert f"reply: {OFFLINE_REPLY}" in up.stdout, up.stdout
-        assert re.search(r"^me\s+True\s+LoggedIn", up.stdout, re.MULTILINE), up.stdout
+        assert re.search(r"^me\s+True\s+Ready\s+LoggedIn", up.stdout, re.MULTILINE), up.stdout
         recorded = json.loads((state_dir / "processes.json").read_text())
         assert sorted(r["name"] for r in recorded) == ["fake-anthropic", "operator", "pod-runner"]
         census = demo_processes(state_dir)

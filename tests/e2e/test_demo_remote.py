@@ -107,7 +107,7 @@ def test_demo_on_a_kubeconfig_cluster_installs_the_chart_and_answers_through_por
         reply = re.search(r"reply: (.+)", output)
         assert reply, output
         assert reply[1] == answer
-        assert re.search(r"^me\s+True\s+LoggedIn", output, re.MULTILINE), output
+        assert re.search(r"^me\s+True\s+Ready\s+LoggedIn", output, re.MULTILINE), output
         # The operator is the chart's, not a demo process; only the port-forward is the demo's.
         recorded = json.loads((state_dir / "processes.json").read_text())
         assert {r["name"] for r in recorded} == {"port-forward"}

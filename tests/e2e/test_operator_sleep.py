@@ -88,7 +88,7 @@ def test_an_idle_provider_sleeps_and_a_wake_brings_back_a_pod_with_the_login_wri
     status = get_ccp(custom, ns, "ivy")["status"]
     assert status["phase"] == "Asleep"
     got = {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
-    assert got["Ready"] == ("True", "Asleep")
+    assert got["Ready"] == ("False", "Asleep")
     assert got["PodReady"] == ("False", "Asleep")
     table = cluster.kubectl("get", "ccp", "ivy", "-n", ns).stdout
     header, row = table.splitlines()[:2]

@@ -210,7 +210,7 @@ def test_an_asleep_provider_is_phase_asleep_and_ready_since_the_first_request_wa
     assert got["Asleep"] == ("True", "Idle")
     assert got["PodReady"] == ("False", "Asleep")
     assert got["Authenticated"] == ("Unknown", "Asleep")
-    assert got["Ready"] == ("True", "Asleep")
+    assert got["Ready"] == ("False", "Asleep")
     asleep = find_condition(status.conditions, "Asleep")
     assert asleep is not None
     assert asleep.last_transition_time == slept

@@ -226,8 +226,14 @@ def _ready(conditions: list[Condition]) -> tuple[ConditionStatus, str, str]:
     asleep = find_condition(conditions, "Asleep")
     credentials = find_condition(conditions, "CredentialsValid")
     if asleep is not None and asleep.status == "True" and credentials is not None and credentials.status == "True":
-        # As a scaled-to-zero Knative revision: the endpoint serves, the first request waits for the wake.
-        return "True", "Asleep", "The endpoint serves: the first request wakes the pod and waits until it is ready."
+        # Nothing routes a sleeping provider's Service to the activator yet (issue 23): until something does,
+        # a request finds no pod, so Ready says so rather than promise what a Knative revision would.
+        return (
+            "False",
+            "Asleep",
+            f"No pod runs while the provider sleeps: requests fail until it wakes (annotate it "
+            f"{contract.WAKE_REQUESTED_ANNOTATION}=<now, RFC 3339 UTC>).",
+        )
     for type_ in _READY_NEEDS:
         c = find_condition(conditions, type_)
         if c is None:
