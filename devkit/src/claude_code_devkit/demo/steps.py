@@ -34,6 +34,7 @@ from kubernetes.client.exceptions import ApiException
 
 from claude_code_devkit.cluster import Cluster, cluster_paths, service_account_kubeconfig
 from claude_code_devkit.demo import processes
+from claude_code_devkit.image_runtime import image_mode_refs
 from claude_code_devkit.operator_process import CHART, OperatorProcess
 from claude_code_devkit.paths import CLUSTER_SCRIPT
 from claude_code_devkit.waiting import wait_until
@@ -414,7 +415,8 @@ def up(settings: Settings) -> None:
             apply_login_secret(core, settings.namespace, login)
         with progress.step(f"ClaudeCodeProvider {PROVIDER}"):
             apply_provider(cluster, settings)
-        with progress.step("the pod runner: the provider pod's containers as local processes on its pod IP"):
+        origin = "from the images `make images` built" if image_mode_refs() else "from .venv/bin (POD_IMAGES=0)"
+        with progress.step(f"the pod runner: the provider pod's containers {origin}, on its pod IP"):
             start_pod_runner(cluster, settings, upstream)
         with progress.step(f"waiting for `kubectl get ccp {PROVIDER}` to show Ready"):
             wait_ready(custom, settings)
