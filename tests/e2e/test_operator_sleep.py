@@ -93,7 +93,7 @@ def test_an_idle_provider_sleeps_and_a_wake_brings_back_a_pod_with_the_login_wri
     table = cluster.kubectl("get", "ccp", "ivy", "-n", ns).stdout
     header, row = table.splitlines()[:2]
     assert header.split()[:3] == ["NAME", "READY", "PHASE"], table
-    assert row.split()[:3] == ["ivy", "True", "Asleep"], table
+    assert row.split()[:3] == ["ivy", "False", "Asleep"], table
     # What the sleeping pod wrote back is the login's live one, written by that pod.
     written, annotations = secret_login(core, ns, "ivy-login")
     assert annotations[WRITTEN_BY] == f"pod/{pod.uid}"
