@@ -78,8 +78,9 @@ def test_invalid_requests_get_400_naming_the_problem(runtimes: dict[str, Runtime
     assert "last message must come from the user" in response.json()["message"]
 
 
-def test_auth_status_of_a_setup_token_login(runtimes: dict[str, Runtime]) -> None:
-    runtime = runtimes["remote"]
+def test_auth_status_of_a_setup_token_login(start: Callable[..., Runtime]) -> None:
+    # A runtime of its own: the shared ones' last request (an error test's refusal) decides loggedIn there.
+    runtime = start()
 
     status = runtime.get("/auth/status")
 
