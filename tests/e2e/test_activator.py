@@ -19,7 +19,7 @@ import yaml
 
 from claude_code_devkit.cluster import Cluster, service_account_kubeconfig
 from claude_code_devkit.fakes.litellm_api import ANSWER, FakeLiteLLM, serve_on_loopback
-from claude_code_devkit.network_analyzer import analyze, egress_traffic, ingress_traffic
+from claude_code_devkit.network_analyzer import analyze, egress_traffic, ingress_traffic, traffic
 from claude_code_devkit.operator_process import CHART
 from claude_code_devkit.paths import VENV_BIN
 from claude_code_devkit.ports import free_port
@@ -212,16 +212,7 @@ PROBES = [{"ipBlock": {"cidr": "0.0.0.0/0"}}, source(TEAM, "bystander")]
 
 def to_pods(name: str, rules: list[tuple[dict[str, Any], int]]) -> dict[str, Any]:
     """Connections from the activator's pods, written as a policy: (destination peer, TCP port) per rule."""
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "namespace": OPERATOR_NS},
-        "spec": {
-            "podSelector": {"matchLabels": ACTIVATOR},
-            "policyTypes": ["Egress"],
-            "egress": [{"to": [peer], "ports": [{"port": port, "protocol": "TCP"}]} for peer, port in rules],
-        },
-    }
+    return traffic(name, OPERATOR_NS, ACTIVATOR, "Egress", [([peer], port) for peer, port in rules])
 
 
 def test_the_activators_own_policy_admits_probes_and_reaches_provider_pods_and_the_api_server_only(
@@ -253,8 +244,8 @@ def test_the_activators_own_policy_admits_probes_and_reaches_provider_pods_and_t
             ),
         ),
     ]
-    for index, (query, traffic) in enumerate(verdicts):
+    for index, (query, connections) in enumerate(verdicts):
         workdir = tmp_path / f"{index}-{query}"
         workdir.mkdir()
-        answer = analyze(query, traffic, policies, activator_world(alice), workdir)
+        answer = analyze(query, connections, policies, activator_world(alice), workdir)
         assert answer["numerical_result"] == 0, json.dumps(answer, indent=1)

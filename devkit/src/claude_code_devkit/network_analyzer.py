@@ -46,36 +46,39 @@ def analyze(
     return dict(answer)
 
 
-def egress_traffic(
-    name: str, namespace: str, pod_labels: dict[str, str], rules: list[tuple[str, int]]
+def traffic(
+    name: str,
+    namespace: str,
+    pod_labels: dict[str, str],
+    direction: Literal["Ingress", "Egress"],
+    rules: list[tuple[list[dict[str, Any]], int]],
 ) -> dict[str, Any]:
-    """Connections from the pods with `pod_labels`, written as a policy: (destination CIDR, TCP port) per rule."""
+    """Connections of the pods with `pod_labels`, written as a policy for the analyzer to check: (peers, TCP
+    port) per rule, the peers being the sources (Ingress) or the destinations (Egress)."""
+    key, peer_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "podSelector": {"matchLabels": pod_labels},
-            "policyTypes": ["Egress"],
-            "egress": [
-                {"to": [{"ipBlock": {"cidr": cidr}}], "ports": [{"port": port, "protocol": "TCP"}]}
-                for cidr, port in rules
-            ],
+            "policyTypes": [direction],
+            key: [{peer_key: peers, "ports": [{"port": port, "protocol": "TCP"}]} for peers, port in rules],
         },
     }
+
+
+def egress_traffic(
+    name: str, namespace: str, pod_labels: dict[str, str], rules: list[tuple[str, int]]
+) -> dict[str, Any]:
+    """Connections from the pods with `pod_labels`: (destination CIDR, TCP port) per rule."""
+    return traffic(
+        name, namespace, pod_labels, "Egress", [([{"ipBlock": {"cidr": cidr}}], port) for cidr, port in rules]
+    )
 
 
 def ingress_traffic(
     name: str, namespace: str, pod_labels: dict[str, str], rules: list[tuple[list[dict[str, Any]], int]]
 ) -> dict[str, Any]:
-    """Connections to the pods with `pod_labels`, written as a policy: (sources, TCP port) per rule."""
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "podSelector": {"matchLabels": pod_labels},
-            "policyTypes": ["Ingress"],
-            "ingress": [{"from": peers, "ports": [{"port": port, "protocol": "TCP"}]} for peers, port in rules],
-        },
-    }
+    """Connections to the pods with `pod_labels`: (sources, TCP port) per rule."""
+    return traffic(name, namespace, pod_labels, "Ingress", rules)
